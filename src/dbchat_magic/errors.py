@@ -1,0 +1,60 @@
+"""Typed errors with short, actionable messages. Messages never contain a credential."""
+
+from __future__ import annotations
+
+
+class DbChatError(Exception):
+    """Base class: ``str(err)`` is a one-line message fit to show a user."""
+
+    status_code: int | None = None
+
+    def __init__(self, message: str, *, status_code: int | None = None,
+                 request_id: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if status_code is not None:
+            self.status_code = status_code
+        self.request_id = request_id
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigError(DbChatError, ValueError):
+    """A setting is missing or invalid (the message names the field)."""
+
+
+class AuthError(DbChatError):
+    """401/403 or no credentials found (the message names the credential source, never the token)."""
+
+
+class EndpointNotFound(DbChatError):
+    """404: the serving endpoint does not exist (or its model was retired)."""
+
+
+class BadRequest(DbChatError):
+    """400: the endpoint rejected the request body."""
+
+
+class RateLimited(DbChatError):
+    """429 after all retries, or the client-side budget is exhausted in fail-fast mode."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw: object) -> None:
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+        self.retry_after = retry_after
+
+
+class ServerError(DbChatError):
+    """5xx or a gateway error page after all retries."""
+
+
+class ConnectError(DbChatError):
+    """The host could not be reached (refused, DNS, TLS)."""
+
+
+class RequestTimeout(DbChatError):
+    """Connect, first-byte, between-chunks or total timeout."""
+
+
+class StreamFailed(DbChatError):
+    """The server reported an error in the middle of a stream."""

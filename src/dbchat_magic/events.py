@@ -1,0 +1,43 @@
+"""Typed events yielded by `ChatClient.stream()`: the only vocabulary between transport and UI."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+FinishStatus = Literal["completed", "truncated"]
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    """A piece of answer text (special tokens already stripped)."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReasoningDelta:
+    """A piece of a reasoning model's thinking summary."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class UsageUpdate:
+    """Token counts as reported so far; a ``None`` field means "not reported yet"."""
+
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    total_tokens: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class StreamEnd:
+    """The stream is over: ``completed`` saw ``[DONE]`` or a finish_reason, ``truncated`` did not."""
+
+    status: FinishStatus
+    finish_reason: str | None
+    model: str | None
+
+
+StreamEvent = TextDelta | ReasoningDelta | UsageUpdate | StreamEnd
