@@ -1,4 +1,4 @@
-"""Assemble bench/RESULTS.md from the per-area tables in bench/results/*.md, with machine and versions."""
+"""Assemble bench/RESULTS.md from the per-area tables in bench/results/*.md."""
 
 from __future__ import annotations
 
@@ -30,7 +30,8 @@ def main() -> None:
     head = [
         "# Benchmark results",
         "",
-        "Run by hand (`.venv/bin/python bench/<script>.py`, then `.venv/bin/python bench/assemble.py`);",
+        "Run by hand: `.venv/bin/python bench/<script>.py`, then",
+        "`.venv/bin/python bench/assemble.py`;",
         "each section below is written by its script into `bench/results/`.",
         "",
         f"- machine: {cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}",
