@@ -1,0 +1,145 @@
+"""The runner: one loop thread, submit, interruptible blocking wait (plain coroutines)."""
+
+from __future__ import annotations
+
+import _thread
+import asyncio
+import concurrent.futures
+import threading
+import time
+
+import pytest
+
+from dbchat_magic.runner import Runner, TaskFuture, get_runner, wait_interruptibly
+
+
+def test_get_runner_is_one_daemon_loop_thread():
+    r = get_runner()
+    assert r is get_runner()
+    assert r.thread.daemon and r.thread.is_alive()
+    assert r.thread.name == "dbchat-runner"
+
+    async def where() -> str:
+        return threading.current_thread().name
+
+    assert r.submit(where()).result(2) == "dbchat-runner"
+
+
+def test_submit_returns_at_once_and_delivers_result_and_errors():
+    r = get_runner()
+
+    async def slow() -> int:
+        await asyncio.sleep(0.2)
+        return 42
+
+    t0 = time.perf_counter()
+    fut = r.submit(slow())
+    assert isinstance(fut, TaskFuture)
+    assert time.perf_counter() - t0 < 0.1
+    assert not fut.done()
+    assert fut.result(5) == 42
+    assert fut.wait_settled(1)
+
+    async def boom() -> None:
+        raise ValueError("bad input")
+
+    with pytest.raises(ValueError, match="bad input"):
+        r.submit(boom()).result(2)
+
+
+def test_wait_interruptibly_ticks_while_waiting():
+    r = get_runner()
+    ticks: list[float] = []
+
+    async def slow() -> str:
+        await asyncio.sleep(0.35)
+        return "done"
+
+    assert wait_interruptibly(r.submit(slow()), lambda: ticks.append(1.0), interval=0.05) == "done"
+    assert len(ticks) >= 3
+
+
+def test_keyboard_interrupt_cancels_task_and_waits_for_its_cleanup():
+    r = get_runner()
+    events: list[str] = []
+
+    async def streaming() -> None:
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            events.append("cancelled")
+            await asyncio.sleep(0.05)  # cleanup that takes a while (closing a connection)
+            events.append("cleaned up")
+            raise
+
+    fut = r.submit(streaming())
+    threading.Timer(0.2, _thread.interrupt_main).start()
+    t0 = time.perf_counter()
+    with pytest.raises(KeyboardInterrupt):
+        wait_interruptibly(fut, interval=0.02)
+    elapsed = time.perf_counter() - t0
+    assert events == ["cancelled", "cleaned up"]  # cleanup finished before the wait returned
+    assert fut.cancelled() and fut.settled
+    assert elapsed < 5
+
+
+def test_interrupt_raised_by_tick_also_cancels():
+    r = get_runner()
+
+    async def forever() -> None:
+        await asyncio.sleep(30)
+
+    fut = r.submit(forever())
+
+    def tick() -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        wait_interruptibly(fut, tick, interval=0.01)
+    assert fut.cancelled()
+    assert fut.wait_settled(2)
+    assert fut._task is not None and fut._task.cancelled()
+
+
+def test_cancel_before_start_never_runs_the_coroutine():
+    r = Runner()
+    ran: list[int] = []
+    gate = threading.Event()
+
+    async def block_loop() -> None:
+        gate.wait(2)  # keeps the loop busy so the next submit cannot start yet
+
+    async def should_not_run() -> None:
+        ran.append(1)
+
+    r.submit(block_loop())
+    fut = r.submit(should_not_run())
+    assert fut.cancel()
+    gate.set()
+    assert fut.wait_settled(2)
+    assert ran == []
+
+
+def test_run_from_loop_thread_refuses_instead_of_deadlocking():
+    r = get_runner()
+
+    async def inner() -> str:
+        async def noop() -> None:
+            return None
+
+        coro = noop()
+        try:
+            r.run(coro)
+        except RuntimeError as err:
+            return str(err)
+        finally:
+            coro.close()
+        return "no error"
+
+    assert "deadlock" in r.submit(inner()).result(2)
+
+
+def test_plain_concurrent_future_also_supported():
+    fut: concurrent.futures.Future[int] = concurrent.futures.Future()
+    threading.Timer(0.1, lambda: fut.set_result(7)).start()
+    assert wait_interruptibly(fut, interval=0.02) == 7
