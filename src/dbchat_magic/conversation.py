@@ -1,0 +1,172 @@
+"""Named conversations: the turns asked so far, the history sent with the next question, export.
+
+A conversation never holds a credential: a turn keeps the question, the answer text and its metrics.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from dbchat_magic.result import ChatResult
+
+DEFAULT_NAME = "default"
+_HISTORY_STATUSES = frozenset({"completed", "truncated", "stopped"})
+
+
+@dataclass
+class Turn:
+    """One question and its answer. ``sent_question`` is the user message as sent (may differ from
+    ``question`` when a composer added notes)."""
+
+    question: str
+    result: ChatResult
+    sent_question: str | None = None
+    asked_at: float = field(default_factory=time.time)
+
+    @property
+    def answer(self) -> str:
+        """The answer text (partial when the turn was stopped)."""
+        return self.result.text
+
+
+class Conversation:
+    """The ordered turns of one named chat; thread-safe (the runner loop records answers)."""
+
+    def __init__(self, name: str = DEFAULT_NAME) -> None:
+        self.name = name
+        self._turns: list[Turn] = []
+        self._lock = threading.Lock()
+
+    @property
+    def turns(self) -> list[Turn]:
+        """A copy of the turns, oldest first."""
+        with self._lock:
+            return list(self._turns)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._turns)
+
+    def add(self, question: str, result: ChatResult, *, sent_question: str | None = None) -> Turn:
+        """Record a finished turn and return it."""
+        turn = Turn(question=question, result=result, sent_question=sent_question)
+        with self._lock:
+            self._turns.append(turn)
+        return turn
+
+    def reset(self) -> None:
+        """Forget every turn."""
+        with self._lock:
+            self._turns.clear()
+
+    def history_messages(self, budget_tokens: int | None = None) -> list[dict[str, str]]:
+        """Earlier turns as chat messages (``user``/``assistant`` pairs), oldest first.
+
+        Failed turns and empty answers are left out; a stopped answer is sent as the partial text
+        it is. With ``budget_tokens`` only the newest turns that fit (≈4 chars per token) are kept.
+        """
+        pairs: list[list[dict[str, str]]] = []
+        for turn in self.turns:
+            if turn.result.status not in _HISTORY_STATUSES or not turn.result.text.strip():
+                continue
+            pairs.append([
+                {"role": "user", "content": turn.sent_question or turn.question},
+                {"role": "assistant", "content": turn.result.text},
+            ])
+        if budget_tokens is not None:
+            kept: list[list[dict[str, str]]] = []
+            used = 0
+            for pair in reversed(pairs):
+                cost = sum(len(m["content"]) for m in pair) // 4 + 8
+                if used + cost > budget_tokens:
+                    break
+                kept.append(pair)
+                used += cost
+            pairs = list(reversed(kept))
+        return [m for pair in pairs for m in pair]
+
+    def to_records(self) -> list[dict[str, Any]]:
+        """Turns as plain dicts: question, answer, status, endpoint, model, usage and metrics."""
+        return [_turn_record(t) for t in self.turns]
+
+    def to_json(self) -> str:
+        """The conversation as JSON text (no credentials ever; they are never stored here)."""
+        return json.dumps({"conversation": self.name, "turns": self.to_records()}, indent=2,
+                          ensure_ascii=False)
+
+    def to_markdown(self) -> str:
+        """The conversation as Markdown: each question, its answer and a metrics line."""
+        lines = [f"# dbchat conversation: {self.name}", ""]
+        for i, rec in enumerate(self.to_records(), 1):
+            lines += [f"## {i}. {rec['question']}", "", rec["answer"] or "*(no answer)*", ""]
+            meta = [rec["status"], rec["endpoint"] or "?"]
+            if rec["usage"]["completion_tokens"] is not None:
+                meta.append(f"{rec['usage']['completion_tokens']} tokens")
+            if rec["metrics"]["total_time"] is not None:
+                meta.append(f"{rec['metrics']['total_time']:.2f} s")
+            if rec["error"]:
+                meta.append(f"error: {rec['error']}")
+            lines += ["*" + " · ".join(meta) + "*", ""]
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return f"<Conversation {self.name!r}: {len(self)} turns>"
+
+
+def _turn_record(turn: Turn) -> dict[str, Any]:
+    r = turn.result
+    return {
+        "question": turn.question,
+        "answer": r.text,
+        "reasoning": r.reasoning or None,
+        "status": r.status,
+        "error": r.error,
+        "endpoint": r.endpoint,
+        "model": r.model,
+        "asked_at": turn.asked_at,
+        "usage": {"prompt_tokens": r.usage.prompt_tokens,
+                  "completion_tokens": r.usage.completion_tokens,
+                  "total_tokens": r.usage.total_tokens, "estimated": r.usage.estimated},
+        "metrics": {"time_to_first_token": r.metrics.time_to_first_token,
+                    "total_time": r.metrics.total_time,
+                    "tokens_per_second": r.metrics.tokens_per_second,
+                    "retries": r.metrics.retries},
+    }
+
+
+_registry: dict[str, Conversation] = {}
+_registry_lock = threading.Lock()
+
+
+def get_conversation(name: str = DEFAULT_NAME) -> Conversation:
+    """The conversation called ``name`` (created empty on first use)."""
+    with _registry_lock:
+        conv = _registry.get(name)
+        if conv is None:
+            conv = _registry[name] = Conversation(name)
+        return conv
+
+
+def new_conversation(name: str = DEFAULT_NAME) -> Conversation:
+    """Replace the conversation called ``name`` by a fresh, empty one."""
+    with _registry_lock:
+        conv = _registry[name] = Conversation(name)
+        return conv
+
+
+def conversation_names() -> list[str]:
+    """Names of the conversations that exist, in creation order."""
+    with _registry_lock:
+        return list(_registry)
+
+
+def _forget_all(names: Iterable[str] | None = None) -> None:
+    """Drop conversations from the registry (tests; `%unload_ext`)."""
+    with _registry_lock:
+        for name in list(names if names is not None else _registry):
+            _registry.pop(name, None)
