@@ -1,0 +1,39 @@
+"""Notebook front end: the live answer view, its plain-text fallback, and the chat panel.
+
+ipywidgets is imported only when a widget is built, so ``import dbchat_magic.ui`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_LAZY = {
+    "make_answer_view": "dbchat_magic.ui.answer_view",
+    "AnswerView": "dbchat_magic.ui.answer_view",
+    "WidgetAnswerView": "dbchat_magic.ui.answer_view",
+    "TextAnswerView": "dbchat_magic.ui.text_view",
+    "format_metrics": "dbchat_magic.ui.metrics_format",
+    "format_status": "dbchat_magic.ui.metrics_format",
+    "explain_error": "dbchat_magic.ui.error_hints",
+    "ChatPanel": "dbchat_magic.ui.panel",
+}
+
+__all__ = [
+    "AnswerView", "ChatPanel", "TextAnswerView", "WidgetAnswerView", "explain_error",
+    "format_metrics", "format_status", "make_answer_view",
+]
+
+if TYPE_CHECKING:
+    from dbchat_magic.ui.answer_view import AnswerView, WidgetAnswerView, make_answer_view
+    from dbchat_magic.ui.error_hints import explain_error
+    from dbchat_magic.ui.metrics_format import format_metrics, format_status
+    from dbchat_magic.ui.panel import ChatPanel
+    from dbchat_magic.ui.text_view import TextAnswerView
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'dbchat_magic.ui' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

@@ -1,0 +1,209 @@
+"""The live answer view for notebooks; `make_answer_view` picks it or the plain-text fallback."""
+
+from __future__ import annotations
+
+import html
+import threading
+import time
+from collections.abc import Callable
+from functools import cache
+from typing import Any, Literal, Protocol
+
+from dbchat_magic.result import ChatResult
+from dbchat_magic.ui import environment
+from dbchat_magic.ui.metrics_format import format_metrics, format_status
+from dbchat_magic.ui.settled import settled_outputs, spec_outputs, status_line
+from dbchat_magic.ui.throttle import DEFAULT_INTERVAL, Coalescer
+
+StopMode = Literal["button", "hint"]
+ViewMode = Literal["auto", "widget", "text"]
+TICK_SECONDS = 1.0
+"""How often "thinking… N s" is refreshed while no token has arrived yet."""
+MAX_TICK_SECONDS = 900.0
+"""Stop ticking after this long even if `finish` never comes (no view ticks forever)."""
+STOP_HINT = "press ■ (interrupt the kernel) to stop"
+
+
+class AnswerView(Protocol):
+    """What the magic and the panel drive: show once, update often (any thread), finish once."""
+
+    def show(self) -> None:
+        """Display the live view in the current output."""
+
+    def update(self, result: ChatResult) -> None:
+        """Cheap and thread-safe: re-render from ``result`` at most ~10 times a second."""
+
+    def finish(self, result: ChatResult, *, settle: bool = True) -> None:
+        """Final render (status, metrics, error + next step, specs); ``settle`` shrinks it."""
+
+    def settled_outputs(self, result: ChatResult) -> list[Any]:
+        """Objects to display() after `finish` so the answer survives save/reload."""
+
+
+def markdown_entry(text: str) -> dict[str, Any]:
+    """One Output-widget entry that renders ``text`` as Markdown."""
+    return {"output_type": "display_data", "data": {"text/markdown": text, "text/plain": text},
+            "metadata": {}}
+
+
+def bundle_entry(obj: Any) -> dict[str, Any]:
+    """An Output-widget entry for an object with ``_repr_mimebundle_`` or ``_repr_markdown_``."""
+    if hasattr(obj, "_repr_mimebundle_"):
+        data = obj._repr_mimebundle_()
+    else:
+        data = {"text/markdown": obj._repr_markdown_(), "text/plain": repr(obj)}
+    return {"output_type": "display_data", "data": data, "metadata": {}}
+
+
+@cache
+def _box_class() -> type:
+    """A VBox whose text/plain repr is stable (nbval compares it; the default repr has ids)."""
+    import ipywidgets
+
+    class AnswerBox(ipywidgets.VBox):  # type: ignore[misc]
+        """Root widget of a `WidgetAnswerView`."""
+
+        def __repr__(self) -> str:
+            return "<dbchat answer>"
+
+    return AnswerBox
+
+
+def _hide(widget: Any, hidden: bool = True) -> None:
+    widget.layout.display = "none" if hidden else None
+
+
+class WidgetAnswerView:
+    """ipywidgets 7/8 view: status (+ Stop or hint), reasoning, answer, error, specs, footer.
+
+    The answer Output is only ever changed by replacing ``outputs`` with one entry (DESIGN §3), and
+    renders are coalesced so a stream costs at most ``1/interval`` updates per second.
+    """
+
+    def __init__(self, *, endpoint: str, on_stop: Callable[[], None] | None,
+                 stop_mode: StopMode = "button", interval: float = DEFAULT_INTERVAL) -> None:
+        import ipywidgets as w
+
+        self.endpoint = endpoint
+        self._on_stop = on_stop
+        self._result = ChatResult(endpoint=endpoint)
+        self._lock = threading.RLock()
+        self._finished = False
+        self._created = time.monotonic()
+        self.status = w.HTML(value=html.escape(format_status(self._result, 0.0)))
+        self.stop_button: Any = None
+        controls: list[Any] = [self.status]
+        if stop_mode == "button" and on_stop is not None:
+            self.stop_button = w.Button(description="Stop", icon="stop", button_style="warning",
+                                        tooltip="Stop this answer (keeps the partial text)")
+            self.stop_button.on_click(self._clicked)
+            controls.append(self.stop_button)
+        self.hint = w.HTML(value=f"<small>{html.escape(STOP_HINT)}</small>")
+        _hide(self.hint, self.stop_button is not None)
+        controls.append(self.hint)
+        self.reasoning_out = w.Output()
+        self.reasoning = w.Accordion(children=[self.reasoning_out], selected_index=None)
+        self.reasoning.set_title(0, "Reasoning")
+        _hide(self.reasoning)
+        self.answer = w.Output()
+        self.error = w.HTML()
+        _hide(self.error)
+        self.specs = w.Output()
+        _hide(self.specs)
+        self.footer = w.HTML()
+        _hide(self.footer)
+        self.widget = _box_class()([w.HBox(controls), self.reasoning, self.answer, self.error,
+                                    self.specs, self.footer])
+        self._throttle = Coalescer(self._render, interval, lock=self._lock)
+        self._shown_text: str | None = None
+        self._shown_reasoning: str | None = None
+
+    # -- AnswerView ---------------------------------------------------------------------------
+    def show(self) -> None:
+        """Display the root widget and start the "thinking… N s" clock."""
+        from IPython.display import display
+
+        display(self.widget)
+        self._throttle.request_later(TICK_SECONDS)
+
+    def update(self, result: ChatResult) -> None:
+        """Remember ``result`` and ask for a (coalesced) render; safe from any thread."""
+        if self._finished:
+            return
+        self._result = result
+        self._throttle.request()
+
+    def finish(self, result: ChatResult, *, settle: bool = True) -> None:
+        """Final render; ``settle`` (the magic displays `settled_outputs` next) shrinks it."""
+        with self._lock:
+            if self._finished:
+                return
+            self._finished = True
+            self._throttle.close()
+            self._result = result
+            self._render_text(result)
+            self.status.value = html.escape(format_status(result))
+            if self.stop_button is not None:
+                _hide(self.stop_button)
+            _hide(self.hint)
+            line = status_line(result)
+            self.error.value = f"<span style='color:#b00020'>{html.escape(line)}</span>"
+            self.footer.value = f"<small>{html.escape(format_metrics(result))}</small>"
+            items = spec_outputs(result)
+            self.specs.outputs = tuple(bundle_entry(item) for item in items)
+            _hide(self.error, settle or not line)
+            _hide(self.footer, settle)
+            _hide(self.specs, settle or not items)
+            _hide(self.answer, settle)
+
+    def settled_outputs(self, result: ChatResult) -> list[Any]:
+        """Markdown answer, spec bundles, status line (when not completed) and the metrics line."""
+        return settled_outputs(result)
+
+    # -- internals ----------------------------------------------------------------------------
+    @property
+    def renders(self) -> int:
+        """How many throttled renders ran (for tests and benchmarks)."""
+        return self._throttle.renders
+
+    def _clicked(self, _button: Any) -> None:
+        if self._finished or self._on_stop is None:
+            return
+        self.stop_button.disabled = True
+        self.stop_button.description = "Stopping…"
+        try:
+            self._on_stop()
+        except Exception as exc:  # a click must never raise into the kernel's comm handler
+            self.error.value = html.escape(f"could not stop: {exc}")
+            _hide(self.error, False)
+
+    def _render(self) -> None:
+        with self._lock:
+            if self._finished:
+                return
+            result = self._result
+            elapsed = time.time() - result.metrics.started_at
+            self.status.value = html.escape(format_status(result, elapsed))
+            self._render_text(result)
+            if result.status == "pending" and time.monotonic() - self._created < MAX_TICK_SECONDS:
+                self._throttle.request_later(TICK_SECONDS)
+
+    def _render_text(self, result: ChatResult) -> None:
+        if result.reasoning != self._shown_reasoning:
+            self._shown_reasoning = result.reasoning
+            entries = (markdown_entry(result.reasoning),) if result.reasoning else ()
+            self.reasoning_out.outputs = entries
+            _hide(self.reasoning, not result.reasoning)
+        if result.text != self._shown_text:
+            self._shown_text = result.text
+            self.answer.outputs = (markdown_entry(result.text),) if result.text else ()
+
+
+def make_answer_view(*, endpoint: str, on_stop: Callable[[], None] | None,
+                     stop_mode: StopMode = "button", mode: ViewMode = "auto") -> AnswerView:
+    """A widget view inside a kernel with ipywidgets, else (or with ``mode="text"``) plain text."""
+    if mode == "widget" or (mode == "auto" and environment.widgets_usable()):
+        return WidgetAnswerView(endpoint=endpoint, on_stop=on_stop, stop_mode=stop_mode)
+    from dbchat_magic.ui.text_view import TextAnswerView
+
+    return TextAnswerView(endpoint=endpoint)

@@ -1,0 +1,100 @@
+"""What an answer leaves in the notebook once it ends: plain outputs with stable text/plain."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dbchat_magic.result import ChatResult
+from dbchat_magic.ui.error_hints import explain_error
+from dbchat_magic.ui.metrics_format import STATUS_ICONS, STATUS_WORDS, format_metrics
+
+
+class SettledLine:
+    """A one-line output shown as Markdown, with the same text as its plain repr (nbval-stable)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def _repr_markdown_(self) -> str:
+        return f"<small>{self.text}</small>"
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+class SpecOutput:
+    """A rendered chart/table/KPI mimebundle; stable text/plain (``<dbchat chart>``) if absent."""
+
+    def __init__(self, kind: str, mimebundle: dict[str, Any]) -> None:
+        self.kind = kind
+        self.mimebundle = dict(mimebundle)
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        bundle = dict(self.mimebundle)
+        bundle.setdefault("text/plain", repr(self))
+        return bundle
+
+    def __repr__(self) -> str:
+        return f"<dbchat {self.kind or 'spec'}>"
+
+
+def fold_spec_json(text: str) -> str:
+    """Fold the spec JSON blocks of an answer into ``<details>`` so the prose reads cleanly."""
+    try:
+        from dbchat_magic.specs import extract_specs
+    except ImportError:
+        return text
+    try:
+        found = [s for s in extract_specs(text) if s.spec is not None]
+    except Exception:  # extraction is best effort for display; never lose the answer over it
+        return text
+    for spec in sorted(found, key=lambda s: s.start, reverse=True):
+        block = text[spec.start:spec.end].strip("\n")
+        if not block.lstrip().startswith("```"):
+            block = f"```json\n{block}\n```"
+        folded = f"\n<details><summary>chart spec (JSON)</summary>\n\n{block}\n\n</details>\n"
+        text = text[:spec.start] + folded + text[spec.end:]
+    return text
+
+
+def status_line(result: ChatResult) -> str:
+    """``"■ stopped: <why> — <next step>"`` for an answer that did not complete, else ""."""
+    if result.ok:
+        return ""
+    word = STATUS_WORDS.get(result.status, result.status)
+    icon = STATUS_ICONS.get(result.status, "·")
+    return f"{icon} {word}: {explain_error(result.error, status=result.status)}"
+
+
+def spec_outputs(result: ChatResult) -> list[Any]:
+    """Rendered specs from ``result.extras["specs"]``, their notes/errors, the repair note."""
+    items: list[Any] = []
+    for rendered in result.extras.get("specs") or ():
+        bundle = getattr(rendered, "mimebundle", None)
+        if bundle:
+            items.append(SpecOutput(getattr(rendered, "kind", "spec"), bundle))
+        for note in getattr(rendered, "notes", None) or ():
+            items.append(SettledLine(f"note: {note}"))
+        for error in getattr(rendered, "errors", None) or ():
+            items.append(SettledLine(f"chart not drawn: {error}"))
+    if result.extras.get("repaired"):
+        items.append(SettledLine("note: the chart spec was repaired after a validation error"))
+    return items
+
+
+def settled_outputs(result: ChatResult) -> list[Any]:
+    """Markdown answer, spec outputs, a status line when not completed, and the metrics line."""
+    from IPython.display import Markdown
+
+    items: list[Any] = []
+    if result.text:
+        folded = fold_spec_json(result.text) if result.extras.get("specs") else result.text
+        items.append(Markdown(folded))
+    items.extend(spec_outputs(result))
+    line = status_line(result)
+    if line:
+        items.append(SettledLine(line))
+    metrics = format_metrics(result)
+    if metrics:
+        items.append(SettledLine(metrics))
+    return items

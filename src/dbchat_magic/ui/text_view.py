@@ -1,0 +1,76 @@
+"""Plain-text answer view for terminal IPython and plain Python: print only the new text."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from typing import Any, TextIO
+
+from dbchat_magic.result import ChatResult
+from dbchat_magic.ui.metrics_format import format_metrics
+from dbchat_magic.ui.settled import SpecOutput, spec_outputs, status_line
+
+
+class TextAnswerView:
+    """Writes each new piece of the answer once; `finish` adds the status and metrics lines.
+
+    Reasoning is not streamed (it would interleave with the answer); its length is noted at the end.
+    """
+
+    def __init__(self, *, endpoint: str, stream: TextIO | None = None) -> None:
+        self.endpoint = endpoint
+        self._stream = stream
+        self._lock = threading.Lock()
+        self._written = ""
+        self._finished = False
+
+    @property
+    def out(self) -> TextIO:
+        """The stream written to (stdout at call time unless one was given)."""
+        return self._stream or sys.stdout
+
+    def show(self) -> None:
+        """Nothing to show before the first token (the text view has no status widget)."""
+
+    def update(self, result: ChatResult) -> None:
+        """Write the text that arrived since the last call (thread-safe)."""
+        with self._lock:
+            if not self._finished:
+                self._write_new(result.text)
+
+    def finish(self, result: ChatResult, *, settle: bool = True) -> None:
+        """Write the rest of the answer, then the status line (if not completed) and the metrics."""
+        with self._lock:
+            if self._finished:
+                return
+            self._finished = True
+            self._write_new(result.text)
+            lines: list[str] = []
+            if result.reasoning:
+                lines.append(f"(reasoning: {len(result.reasoning)} chars, see result.reasoning)")
+            for item in spec_outputs(result):
+                if not isinstance(item, SpecOutput):
+                    lines.append(repr(item))
+            line = status_line(result)
+            if line:
+                lines.append(line)
+            metrics = format_metrics(result)
+            if metrics:
+                lines.append(metrics)
+            end = "" if not self._written or self._written.endswith("\n") else "\n"
+            self.out.write(end + "".join(f"{text}\n" for text in lines))
+            self.out.flush()
+
+    def settled_outputs(self, result: ChatResult) -> list[Any]:
+        """Only the rendered specs (charts/tables): the text and metrics were already printed."""
+        return [item for item in spec_outputs(result) if isinstance(item, SpecOutput)]
+
+    def _write_new(self, text: str) -> None:
+        # If the text was rewritten upstream (not a continuation), print only the part past what we
+        # already printed rather than repeating it.
+        new = text[len(self._written):]
+        if new:
+            self.out.write(new)
+            self.out.flush()
+        if len(text) >= len(self._written):
+            self._written = text

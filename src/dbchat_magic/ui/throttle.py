@@ -1,0 +1,85 @@
+"""A thread-safe, coalescing render throttle: many `request()`s, at most one render per interval."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+DEFAULT_INTERVAL = 0.125
+"""Seconds between renders: 8 renders/s keeps frontend traffic under the 10 updates/s budget."""
+
+
+class Coalescer:
+    """Calls ``render()`` at most once per ``interval`` seconds, always covering the latest request.
+
+    The first request after a quiet period renders at once (leading edge); requests inside the
+    interval merge into one trailing render on a timer thread. Renders never overlap. Safe from any
+    thread. Pass ``lock`` to share one lock with the renderer, so the two can never deadlock.
+    """
+
+    def __init__(self, render: Callable[[], None], interval: float = DEFAULT_INTERVAL,
+                 lock: threading.RLock | None = None) -> None:
+        self._render = render
+        self.interval = interval
+        self._lock = lock or threading.RLock()
+        self._last = float("-inf")
+        self._dirty = False
+        self._timer: threading.Timer | None = None
+        self._closed = False
+        self.renders = 0
+        self.last_error: BaseException | None = None
+
+    def request(self) -> None:
+        """Ask for a render: now if the interval has passed, else once when it ends."""
+        with self._lock:
+            if self._closed:
+                return
+            self._dirty = True
+            wait = self._last + self.interval - time.monotonic()
+            if wait <= 0:
+                self._run_locked()
+            elif self._timer is None:
+                self._timer = threading.Timer(wait, self._on_timer)
+                self._timer.daemon = True
+                self._timer.start()
+
+    def request_later(self, delay: float) -> None:
+        """Schedule a render in ``delay`` seconds unless one is pending (e.g. a clock tick)."""
+        with self._lock:
+            if self._closed or self._timer is not None:
+                return
+            self._dirty = True
+            self._timer = threading.Timer(max(delay, self._last + self.interval - time.monotonic()),
+                                          self._on_timer)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def close(self) -> None:
+        """Cancel any pending render and ignore later requests (waits for a running render)."""
+        with self._lock:
+            self._closed = True
+            self._dirty = False
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+
+    @property
+    def closed(self) -> bool:
+        """True after `close()`."""
+        return self._closed
+
+    def _on_timer(self) -> None:
+        with self._lock:
+            self._timer = None
+            if not self._closed and self._dirty:
+                self._run_locked()
+
+    def _run_locked(self) -> None:
+        self._dirty = False
+        self._last = time.monotonic()
+        self.renders += 1
+        try:
+            self._render()
+        except Exception as exc:  # a failed render must never break the caller
+            self.last_error = exc
