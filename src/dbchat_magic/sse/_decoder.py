@@ -1,0 +1,128 @@
+"""Incremental text/event-stream decoder working on raw bytes.
+
+Follows the WHATWG HTML standard, "9.2.6 Interpreting an event stream":
+https://html.spec.whatwg.org/multipage/server-sent-events.html#event-stream-interpretation
+
+Lines end at CRLF, LF or CR (a CR ending one piece and an LF starting the next are one line end);
+one leading UTF-8 BOM is ignored; lines starting with ``:`` are comments (keep-alives); ``data``
+lines accumulate (joined with LF); ``event``, ``id`` (ignored if it holds NUL) and ``retry`` (ASCII
+digits only) set their buffers; other fields are ignored; a blank line dispatches the event
+unless its data buffer is empty. The input is split on bytes, never on decoded text, so U+2028,
+U+2029 and U+0085 inside JSON strings are not line ends, and a UTF-8 character split across pieces
+comes out whole.
+"""
+
+from __future__ import annotations
+
+from dbchat_magic.sse._event import ServerSentEvent
+
+_BOM = b"\xef\xbb\xbf"
+_LF = 10
+_CR = 13
+_COLON = 58
+
+
+class SSEDecoder:
+    """Feed raw bytes in any pieces with `feed`; call `flush` once at end of stream.
+
+    ``lenient_eof=False`` (the standard's rule) discards an event that the stream ends without a
+    blank line after; ``True`` dispatches it from `flush` instead.
+    """
+
+    __slots__ = ("_cr", "_data", "_event", "_event_retry", "_head", "_last_id", "_pending",
+                 "lenient_eof", "retry")
+
+    def __init__(self, *, lenient_eof: bool = False) -> None:
+        self.lenient_eof = lenient_eof
+        self.retry: int | None = None  # the stream's reconnection time (ms), if the server set one
+        self._head: bytes | None = b""  # bytes held until the BOM check is possible; None after
+        self._cr = False  # the previous piece ended with CR
+        self._pending: list[bytes] = []  # the unfinished last line, in pieces
+        self._data: list[bytes] = []
+        self._event = ""
+        self._event_retry: int | None = None
+        self._last_id = ""
+
+    def feed(self, chunk: bytes) -> list[ServerSentEvent]:
+        """Decode one piece of the stream; return the events it completes (often none or one)."""
+        if not chunk:
+            return []
+        if self._head is not None:
+            chunk = self._head + chunk
+            if len(chunk) < 3 and _BOM.startswith(chunk):
+                self._head = chunk
+                return []
+            self._head = None
+            if chunk.startswith(_BOM):
+                chunk = chunk[3:]
+                if not chunk:
+                    return []
+        if self._cr:
+            self._cr = False
+            if chunk[0] == _LF:
+                chunk = chunk[1:]
+                if not chunk:
+                    return []
+        if b"\r" in chunk:
+            self._cr = chunk[-1] == _CR
+            chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        if b"\n" not in chunk:
+            self._pending.append(chunk)
+            return []
+        if self._pending:
+            self._pending.append(chunk)
+            chunk = b"".join(self._pending)
+            self._pending = []
+        lines = chunk.split(b"\n")
+        tail = lines.pop()
+        if tail:
+            self._pending.append(tail)
+        return self._lines(lines)
+
+    def flush(self) -> list[ServerSentEvent]:
+        """End of stream: apply an unterminated last line, then dispatch (lenient) or discard the
+        unfinished event. Resets the decoder for a new stream (the last event ID is kept)."""
+        lines = []
+        tail = b"".join(self._pending) if self._pending else (self._head or b"")
+        if tail:
+            lines.append(tail)
+        if self.lenient_eof:
+            lines.append(b"")
+        events = self._lines(lines) if lines else []
+        self._head, self._cr, self._pending = b"", False, []
+        self._data, self._event, self._event_retry = [], "", None
+        return events
+
+    def _lines(self, lines: list[bytes]) -> list[ServerSentEvent]:
+        events: list[ServerSentEvent] = []
+        data = self._data
+        for line in lines:
+            if not line:  # blank line: dispatch
+                if data:
+                    events.append(ServerSentEvent(
+                        self._event or "message",
+                        data[0] if len(data) == 1 else b"\n".join(data),
+                        self._last_id, self._event_retry))
+                    data = self._data = []
+                self._event = ""
+                self._event_retry = None
+            elif line.startswith(b"data:"):  # the hot path
+                value = line[5:]
+                data.append(value[1:] if value[:1] == b" " else value)
+            elif line[0] != _COLON:  # not a comment
+                self._field(line)
+        return events
+
+    def _field(self, line: bytes) -> None:
+        name, sep, value = line.partition(b":")
+        if sep and value[:1] == b" ":
+            value = value[1:]
+        if name == b"data":
+            self._data.append(value)
+        elif name == b"event":
+            self._event = value.decode("utf-8", "replace")
+        elif name == b"id":
+            if b"\x00" not in value:
+                self._last_id = value.decode("utf-8", "replace")
+        elif name == b"retry" and value.isdigit():
+            self.retry = self._event_retry = int(value)
