@@ -1,0 +1,144 @@
+"""Compose the messages of one question: ``[system, *history, user]``.
+
+The system message is persona + format rules + data context, kept as its own message unless the
+endpoint does not accept a system role (``system_role=False``): then it opens the final user
+message instead. History is trimmed oldest-first to ``history_budget_tokens``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from dbchat_magic.prompts.budget import estimate_tokens
+from dbchat_magic.prompts.data_context import (
+    DEFAULT_BUDGET,
+    DEFAULT_FRAME_BUDGET,
+    build_data_context,
+)
+from dbchat_magic.prompts.personas import Persona, get_persona
+
+DEFAULT_HISTORY_BUDGET = 3000
+Message = dict[str, str]
+
+
+@dataclass(frozen=True)
+class PromptPart:
+    """Size of one part of the prompt: characters and estimated tokens."""
+
+    name: str
+    chars: int
+    tokens: int
+
+
+@dataclass
+class ComposedPrompt:
+    """The messages to send, the size of each part, and what was left out."""
+
+    messages: list[Message]
+    parts: list[PromptPart]
+    frames: list[str] = field(default_factory=list)
+    frames_omitted: list[str] = field(default_factory=list)
+    history_dropped: int = 0
+
+    @property
+    def tokens(self) -> int:
+        """Estimated tokens of all parts."""
+        return sum(p.tokens for p in self.parts)
+
+    def show(self) -> str:
+        """Plain text for ``--show-prompt``: a size table, then every message in full."""
+        width = max(len(p.name) for p in self.parts)
+        rows = [f"{p.name:<{width}}  {p.chars:>7,} chars  ~{p.tokens:>6,} tokens"
+                for p in self.parts]
+        total_chars = sum(p.chars for p in self.parts)
+        rows.append(f"{'total':<{width}}  {total_chars:>7,} chars  ~{self.tokens:>6,} tokens")
+        if self.history_dropped:
+            rows.append(f"({self.history_dropped} older history messages dropped to fit the "
+                        "history budget)")
+        if self.frames_omitted:
+            rows.append("(frames not described: " + ", ".join(self.frames_omitted) + ")")
+        body = [f"--- {m['role']} ---\n{m['content']}" for m in self.messages]
+        return "\n".join(rows) + "\n\n" + "\n\n".join(body)
+
+
+def _part(name: str, text: str) -> PromptPart:
+    return PromptPart(name, len(text), estimate_tokens(text))
+
+
+def _setting(value: Any, settings: Any, name: str, default: Any) -> Any:
+    """Explicit argument, else the Settings field, else the default."""
+    if value is not None:
+        return value
+    got = getattr(settings, name, None) if settings is not None else None
+    return default if got is None else got
+
+
+def trim_history(history: Iterable[Mapping[str, Any]], budget_tokens: int) -> tuple[
+        list[Message], int]:
+    """Keep the newest user/assistant messages that fit ``budget_tokens``; return them and the
+    number dropped. System messages in the history are dropped (the system prompt is rebuilt)."""
+    messages = [{"role": str(m["role"]), "content": str(m.get("content") or "")}
+                for m in history
+                if isinstance(m, Mapping) and m.get("role") in ("user", "assistant")]
+    kept: list[Message] = []
+    used = 0
+    for msg in reversed(messages):
+        cost = estimate_tokens(msg["content"]) + 4  # a few tokens of role framing per message
+        if used + cost > budget_tokens:
+            break
+        kept.append(msg)
+        used += cost
+    kept.reverse()
+    while kept and kept[0]["role"] == "assistant":  # never open with an orphaned answer
+        kept.pop(0)
+    return kept, len(messages) - len(kept)
+
+
+def compose(question: str, *, namespace: Mapping[str, Any] | None = None,
+            frames: str | Sequence[str] | None = None,
+            history: Iterable[Mapping[str, Any]] = (), persona: str | Persona | None = None,
+            format_rules: str = "", settings: Any = None, system_role: bool | None = None,
+            history_budget_tokens: int | None = None, context_budget_tokens: int | None = None,
+            frame_budget_tokens: int | None = None) -> ComposedPrompt:
+    """Build ``[system, *history, user]`` for ``question``.
+
+    ``frames``: names ("a,b" or a list) to describe (`FrameNotFound` if one is not a frame),
+    ``None`` for the most recently touched frames, ``[]`` for none. Budgets and ``persona`` /
+    ``system_role`` come from the arguments, else ``settings``, else the defaults.
+    """
+    chosen = persona if isinstance(persona, Persona) else get_persona(
+        _setting(persona, settings, "persona", None))
+    use_system = bool(_setting(system_role, settings, "system_role", True))
+    hist_budget = int(_setting(history_budget_tokens, settings, "history_budget_tokens",
+                               DEFAULT_HISTORY_BUDGET))
+    ctx_budget = int(_setting(context_budget_tokens, settings, "context_budget_tokens",
+                              DEFAULT_BUDGET))
+    frame_budget = int(_setting(frame_budget_tokens, settings, "frame_budget_tokens",
+                                DEFAULT_FRAME_BUDGET))
+
+    sections = [chosen.text]
+    rules = format_rules.strip()
+    if rules:
+        sections.append(rules)
+    context_text, described, omitted = "", [], []
+    if namespace is not None and not (frames is not None and not frames):
+        ctx = build_data_context(namespace, frames, budget_tokens=ctx_budget,
+                                 frame_budget_tokens=frame_budget)
+        context_text, described, omitted = ctx.text, ctx.described, ctx.omitted
+        sections.append(context_text)
+    system = "\n\n".join(sections)
+    kept, dropped = trim_history(history, hist_budget)
+
+    if use_system:
+        messages = [{"role": "system", "content": system}, *kept,
+                    {"role": "user", "content": question}]
+    else:
+        merged = f"{system}\n\n## Question\n{question}"
+        messages = [*kept, {"role": "user", "content": merged}]
+    history_text = "\n".join(m["content"] for m in kept)
+    parts = [_part("persona", chosen.text), _part("format rules", rules),
+             _part("data context", context_text), _part("history", history_text),
+             _part("question", question)]
+    return ComposedPrompt(messages, parts, described, omitted, dropped)

@@ -1,0 +1,38 @@
+"""What a frame description holds before it is rendered: library-neutral summaries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class ColumnSummary:
+    """One column: display name (already made safe), dtype text, short hints, sample cells.
+
+    ``key`` is the quoted name used in sample rows; ``samples`` are formatted cell texts (one per
+    sample row); ``in_samples`` is False for columns too bulky to show (long text, blobs).
+    """
+
+    name: str
+    dtype: str
+    hints: list[str] = field(default_factory=list)
+    key: str = ""
+    samples: list[str] = field(default_factory=list)
+    in_samples: bool = True
+
+
+@dataclass
+class FrameSummary:
+    """One frame: kind ("pandas DataFrame"), shape, described columns, notes and sample rows.
+
+    ``rows`` is an int, or "?" when counting would cost a scan (Spark). ``columns`` may hold fewer
+    entries than ``n_columns`` (wide frames); ``n_samples`` is the number of sample rows held in
+    each column's ``samples``.
+    """
+
+    kind: str
+    rows: int | str
+    n_columns: int
+    columns: list[ColumnSummary] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    n_samples: int = 0
