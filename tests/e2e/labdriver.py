@@ -1,0 +1,170 @@
+"""Drive a JupyterLab notebook in Chromium: open, run cells, interrupt, read outputs, screenshot.
+
+Every wait is on a page condition (a prompt number, a text, a status), never a fixed sleep, so the
+tests hold on a loaded machine. Selectors are JupyterLab 4's own DOM classes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from dbchat_magic.simulator import Simulator
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "e2e"
+KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+PANEL = ".jp-NotebookPanel:not(.lm-mod-hidden)"
+_DONE_PROMPT = re.compile(r"^\[(\d+)\]:$")
+
+
+@dataclass
+class LabServer:
+    """A running JupyterLab server: its base URL, notebook root dir and the simulator beside it."""
+
+    url: str
+    root: Path
+    sim: Simulator
+
+    def write_notebook(self, name: str, cells: list[str]) -> str:
+        """Write a notebook into the root; a cell starting with ``#md`` becomes Markdown."""
+        nb = new_notebook(metadata={"kernelspec": KERNELSPEC})
+        for src in cells:
+            if src.startswith("#md\n"):
+                nb.cells.append(new_markdown_cell(src.removeprefix("#md\n")))
+            else:
+                nb.cells.append(new_code_cell(src))
+        path = self.root / f"{name}.ipynb"
+        nbformat.write(nb, path)
+        return path.name
+
+    def api(self, method: str, path: str) -> Any:
+        """Call the Jupyter server REST API; returns the decoded JSON body (or None)."""
+        req = urllib.request.Request(f"{self.url}{path}", method=method)
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            body = resp.read()
+        return json.loads(body) if body else None
+
+    def saved_notebook(self, name: str) -> dict[str, Any]:
+        """The notebook as saved on disk by the server."""
+        return json.loads((self.root / name).read_text())
+
+    def shutdown_kernels(self) -> None:
+        """Shut down every kernel session (keeps the 2-core machine free between tests)."""
+        for session in self.api("GET", "/api/sessions") or []:
+            self.api("DELETE", f"/api/sessions/{session['id']}")
+
+
+def wait_for(condition: Callable[[], Any], timeout: float, what: str,
+             interval: float = 0.05) -> Any:
+    """Poll ``condition`` until it is truthy (returned); fail naming ``what`` after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(interval)
+
+
+class NotebookPage:
+    """One browser page showing one notebook in JupyterLab."""
+
+    def __init__(self, page: Any, server: LabServer) -> None:
+        self.page = page
+        self.server = server
+        self.external_requests: list[str] = []
+        page.on("request", self._record_request)
+
+    def _record_request(self, request: Any) -> None:
+        url = request.url
+        if not url.startswith(("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:")):
+            self.external_requests.append(url)
+
+    # -- navigation -------------------------------------------------------------------------
+    def open(self, name: str, timeout: float = 90) -> None:
+        """Open ``name`` in JupyterLab and wait until its kernel is idle."""
+        self.page.goto(f"{self.server.url}/lab/tree/{name}")
+        self.wait_kernel_idle(timeout)
+
+    def reload(self, timeout: float = 90) -> None:
+        """Reload the browser page and wait for the notebook's kernel to be idle again."""
+        self.page.reload()
+        self.wait_kernel_idle(timeout)
+
+    def wait_kernel_idle(self, timeout: float = 90) -> None:
+        """Wait until the status bar says the kernel is idle (it has started and is ready)."""
+        self.page.locator(f"{PANEL} .jp-Notebook .jp-Cell").first.wait_for(timeout=timeout * 1000)
+        status = self.page.locator(".jp-StatusBar-Widget", has_text="| Idle")
+        status.first.wait_for(timeout=timeout * 1000)
+
+    # -- cells ------------------------------------------------------------------------------
+    def cell(self, index: int) -> Any:
+        """Locator of the ``index``-th cell (code or Markdown) of the visible notebook."""
+        return self.page.locator(f"{PANEL} .jp-Notebook .jp-Cell").nth(index)
+
+    def prompt(self, index: int) -> str:
+        """The input prompt text of a code cell: ``[ ]:``, ``[*]:`` or ``[N]:``."""
+        return self.cell(index).locator(".jp-InputPrompt").inner_text().strip()
+
+    def run_cell(self, index: int, *, wait: bool = True, timeout: float = 60) -> None:
+        """Select cell ``index`` and press Shift+Enter; by default wait until it has finished."""
+        before = self.prompt(index)
+        self.cell(index).locator(".jp-InputArea-editor").click()
+        self.page.keyboard.press("Shift+Enter")
+        if wait:
+            self.wait_cell_done(index, before, timeout)
+        else:
+            wait_for(lambda: self.prompt(index) != before, timeout, f"cell {index} to start")
+
+    def wait_cell_running(self, index: int, timeout: float = 30) -> None:
+        """Wait until the cell shows ``[*]:`` (it is executing or queued)."""
+        wait_for(lambda: self.prompt(index) == "[*]:", timeout, f"cell {index} to run")
+
+    def wait_cell_done(self, index: int, before: str = "", timeout: float = 60) -> int:
+        """Wait until the cell shows a new execution count ``[N]:``; returns N."""
+
+        def done() -> int | None:
+            text = self.prompt(index)
+            match = _DONE_PROMPT.match(text)
+            return int(match.group(1)) if match and text != before else None
+
+        return int(wait_for(done, timeout, f"cell {index} to finish (prompt {before!r})"))
+
+    def output(self, index: int) -> Any:
+        """Locator of the output area of cell ``index``."""
+        return self.cell(index).locator(".jp-OutputArea")
+
+    def output_text(self, index: int) -> str:
+        """Everything the output area of cell ``index`` shows, as text."""
+        area = self.output(index)
+        return area.inner_text() if area.count() else ""
+
+    def interrupt(self) -> None:
+        """Press the notebook toolbar's interrupt button (■)."""
+        self.page.locator(f"{PANEL} .jp-Toolbar-item[data-jp-item-name='interrupt']").click()
+
+    def save(self, name: str, timeout: float = 30) -> dict[str, Any]:
+        """Save with Ctrl+S and wait until the file on disk is no longer older than the page."""
+        path = self.server.root / name
+        before = path.stat().st_mtime_ns
+        self.page.locator(f"{PANEL} .jp-Notebook").first.click(position={"x": 5, "y": 5})
+        self.page.keyboard.press("Control+s")
+        wait_for(lambda: path.stat().st_mtime_ns != before, timeout, f"{name} to be saved")
+        return self.server.saved_notebook(name)
+
+    def screenshot(self, name: str) -> Path:
+        """Save a full-page screenshot to ``test-artifacts/e2e/<name>.png``."""
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        path = ARTIFACTS / f"{name}.png"
+        self.page.screenshot(path=str(path), full_page=True)
+        return path
