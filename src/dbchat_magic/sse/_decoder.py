@@ -66,18 +66,16 @@ class SSEDecoder:
         if b"\r" in chunk:
             self._cr = chunk[-1] == _CR
             chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-        if b"\n" not in chunk:
-            self._pending.append(chunk)
-            return []
         if self._pending:
             self._pending.append(chunk)
+            if b"\n" not in chunk:
+                return []
             chunk = b"".join(self._pending)
             self._pending = []
-        lines = chunk.split(b"\n")
-        tail = lines.pop()
-        if tail:
-            self._pending.append(tail)
-        return self._lines(lines)
+        elif b"\n" not in chunk:
+            self._pending.append(chunk)
+            return []
+        return self._blocks(chunk)
 
     def flush(self) -> list[ServerSentEvent]:
         """End of stream: apply an unterminated last line, then dispatch (lenient) or discard the
@@ -91,6 +89,32 @@ class SSEDecoder:
         events = self._lines(lines) if lines else []
         self._head, self._cr, self._pending = b"", False, []
         self._data, self._event, self._event_retry = [], "", None
+        return events
+
+    def _blocks(self, buf: bytes) -> list[ServerSentEvent]:
+        """Split on blank lines first: an event that is one ``data: `` line (the usual case)
+        skips the line-by-line path."""
+        blocks = buf.split(b"\n\n")
+        rest = blocks.pop()  # after the last blank line: complete lines plus an unfinished one
+        events: list[ServerSentEvent] = []
+        start = 0
+        if blocks and (self._data or self._event or self._event_retry is not None):
+            events += self._lines([*blocks[0].split(b"\n"), b""])
+            start = 1
+        last_id = self._last_id
+        for block in blocks[start:] if start else blocks:
+            if block[:6] == b"data: " and b"\n" not in block:
+                events.append(ServerSentEvent("message", block[6:], last_id, None))
+            else:
+                events += self._lines([*block.split(b"\n"), b""])
+                last_id = self._last_id
+        if rest:
+            lines = rest.split(b"\n")
+            tail = lines.pop()
+            if lines:
+                events += self._lines(lines)
+            if tail:
+                self._pending.append(tail)
         return events
 
     def _lines(self, lines: list[bytes]) -> list[ServerSentEvent]:
