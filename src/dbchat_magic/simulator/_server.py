@@ -1,0 +1,219 @@
+"""`Simulator`: the Databricks-protocol server on 127.0.0.1, on its own loop in a daemon thread."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import Iterable
+from types import TracebackType
+from typing import Any
+
+from dbchat_magic.simulator._app import App
+from dbchat_magic.simulator._endpoints import Endpoint, coerce_endpoints
+from dbchat_magic.simulator._faults import Fault, FaultBook
+from dbchat_magic.simulator._responders import Reply, Responder, ScriptedResponder, default_reply
+from dbchat_magic.simulator._stats import Stats
+from dbchat_magic.simulator._stream import Chunking, Pacing
+
+_UNSET: Any = object()
+
+
+class Simulator:
+    """A real HTTP/1.1 server speaking the Databricks serving protocol, with fault injection.
+
+    Use as a context manager (or `start()`/`stop()`); ``port=0`` picks a free port. Chat routes:
+    ``POST /serving-endpoints/{name}/invocations`` and ``POST /serving-endpoints/chat/completions``
+    (``model`` in the body); ``GET /api/2.0/serving-endpoints`` lists endpoints. ``token=None``
+    turns the bearer check off.
+    """
+
+    def __init__(
+        self,
+        *,
+        token: str | None = "sim-token",
+        endpoints: Iterable[Endpoint | str] | None = None,
+        tokens_per_second: float | None = None,
+        first_token_delay: float = 0.0,
+        chunking: Chunking = "event",
+        responder: Responder | None = None,
+        reply_tokens: int = 60,
+        port: int = 0,
+        seed: int = 0,
+    ) -> None:
+        self.token = token
+        self.endpoints: dict[str, Endpoint] = coerce_endpoints(endpoints)
+        self.pacing = Pacing(tokens_per_second, first_token_delay, chunking, seed)
+        self._scripts = ScriptedResponder(fallback=responder or default_reply)
+        self.reply_tokens = reply_tokens
+        self.oauth_client: tuple[str, str] = ("sim-client", "sim-secret")
+        self.stats = Stats()
+        self.faults = FaultBook()
+        self._requested_port = port
+        self._port: int | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._server: asyncio.base_events.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._app = App(self)
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def start(self) -> Simulator:
+        """Start serving (returns self); raises OSError when the port is taken."""
+        if self._thread is not None:
+            return self
+        ready = threading.Event()
+        failure: list[BaseException] = []
+        loop = asyncio.new_event_loop()
+
+        def run() -> None:
+            asyncio.set_event_loop(loop)
+            try:
+                self._server = loop.run_until_complete(
+                    asyncio.start_server(
+                        self._on_connection, "127.0.0.1", self._requested_port, limit=1 << 20
+                    )
+                )
+                self._port = self._server.sockets[0].getsockname()[1]
+            except BaseException as exc:
+                failure.append(exc)
+                ready.set()
+                loop.close()
+                return
+            ready.set()
+            try:
+                loop.run_forever()
+            finally:
+                loop.run_until_complete(loop.shutdown_asyncgens())
+                loop.close()
+
+        self._loop = loop
+        self._thread = threading.Thread(target=run, name="dbchat-simulator", daemon=True)
+        self._thread.start()
+        ready.wait()
+        if failure:
+            self._thread.join()
+            self._thread = self._loop = None
+            raise failure[0]
+        return self
+
+    def stop(self) -> None:
+        """Close the listening socket and every open connection, then end the thread."""
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
+            return
+
+        async def shutdown() -> None:
+            if self._server is not None:
+                self._server.close()
+            for task in list(self._tasks):
+                task.cancel()
+            if self._tasks:
+                await asyncio.wait(self._tasks, timeout=2)
+            loop.stop()
+
+        with contextlib.suppress(RuntimeError):
+            asyncio.run_coroutine_threadsafe(shutdown(), loop)
+        thread.join(timeout=5)
+        self._loop = self._thread = self._server = None
+        self._port = None
+
+    def __enter__(self) -> Simulator:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def _on_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.ensure_future(self._app.handle_connection(reader, writer))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- addresses -------------------------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        """The port being served (after `start()`)."""
+        if self._port is None:
+            raise RuntimeError(
+                "the simulator is not running; call start() or use it in a with block"
+            )
+        return self._port
+
+    @property
+    def url(self) -> str:
+        """Base URL, e.g. ``http://127.0.0.1:54321`` (the ``DATABRICKS_HOST``)."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def openai_base_url(self) -> str:
+        """Base URL for OpenAI-compatible clients: ``{url}/serving-endpoints``."""
+        return f"{self.url}/serving-endpoints"
+
+    def env(self) -> dict[str, str]:
+        """``DATABRICKS_HOST`` and ``DATABRICKS_TOKEN`` pointing at this simulator."""
+        return {"DATABRICKS_HOST": self.url, "DATABRICKS_TOKEN": self.token or ""}
+
+    # -- behaviour -------------------------------------------------------------------------------
+
+    @property
+    def responder(self) -> Responder:
+        """The responder answering chat requests (scripts first, then the fallback)."""
+        return self._scripts
+
+    @responder.setter
+    def responder(self, responder: Responder | None) -> None:
+        self._scripts.fallback = responder or default_reply
+
+    def script(self, match: str, reply: str | Reply) -> None:
+        """Answer ``reply`` whenever the last user message contains ``match``."""
+        self._scripts.add(match, reply)
+
+    def set_pacing(
+        self,
+        tokens_per_second: float | None = _UNSET,
+        first_token_delay: float = _UNSET,
+        chunking: Chunking = _UNSET,
+        seed: int = _UNSET,
+    ) -> None:
+        """Change pacing/chunking for later requests (``tokens_per_second=None`` = unpaced)."""
+        p = self.pacing
+        self.pacing = Pacing(
+            p.tokens_per_second if tokens_per_second is _UNSET else tokens_per_second,
+            p.first_token_delay if first_token_delay is _UNSET else first_token_delay,
+            p.chunking if chunking is _UNSET else chunking,
+            p.seed if seed is _UNSET else seed,
+        )
+
+    def inject(
+        self, fault: str, *, times: int | None = 1, endpoint: str | None = None, **params: Any
+    ) -> Fault:
+        """Make the next ``times`` chat requests (to ``endpoint``, or any) fail with ``fault``.
+
+        Response faults ("429", "500", "503", "401", "403", "404", "400", "html502") replace the
+        answer; stream faults ("disconnect", "malformed_chunk", "error_midstream", "no_done",
+        "slow_first_token", "keepalive", "crlf", "reasoning", "special_tokens", "u2028") change it
+        and combine. Any fault also takes ``tokens_per_second``, ``first_token_delay`` and
+        ``chunking``.
+        """
+        item = Fault(fault, times, endpoint, dict(params))
+        self.faults.add(item)
+        return item
+
+    def clear_faults(self) -> None:
+        """Drop every pending fault."""
+        self.faults.clear()
+
+    def reset_stats(self) -> None:
+        """Zero the counters and forget bodies, headers, disconnects and the log."""
+        self.stats.reset()
+
+    def __repr__(self) -> str:
+        where = self.url if self._port is not None else "stopped"
+        return f"Simulator({where}, endpoints={len(self.endpoints)})"
