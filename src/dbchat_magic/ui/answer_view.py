@@ -89,6 +89,7 @@ class WidgetAnswerView:
         self._result = ChatResult(endpoint=endpoint)
         self._lock = threading.RLock()
         self._finished = False
+        self.stop_requested = False
         self._created = time.monotonic()
         self.status = w.HTML(value=html.escape(format_status(self._result, 0.0)))
         self.stop_button: Any = None
@@ -167,8 +168,9 @@ class WidgetAnswerView:
         return self._throttle.renders
 
     def _clicked(self, _button: Any) -> None:
-        if self._finished or self._on_stop is None:
+        if self._finished or self.stop_requested or self._on_stop is None:
             return
+        self.stop_requested = True
         self.stop_button.disabled = True
         self.stop_button.description = "Stopping…"
         try:

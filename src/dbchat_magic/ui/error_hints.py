@@ -28,9 +28,9 @@ def explain_error(message: str | None, *, status: str = "failed") -> str:
     """
     text = " ".join((message or "").split())
     if not text:
-        return {"stopped": "stopped: the partial answer is kept",
-                "truncated": "the stream ended early: the partial answer is kept"}.get(
-                    status, "the request failed")
+        if status in ("stopped", "truncated"):
+            return "the partial answer is kept"
+        return "the request failed"
     if "`%dbchat" in text or " — " in text:
         return text
     for pattern, hint in _HINTS:

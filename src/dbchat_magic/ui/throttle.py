@@ -36,13 +36,13 @@ class Coalescer:
             if self._closed:
                 return
             self._dirty = True
+            if self._timer is not None:  # a pending render will include this request
+                return
             wait = self._last + self.interval - time.monotonic()
             if wait <= 0:
                 self._run_locked()
-            elif self._timer is None:
-                self._timer = threading.Timer(wait, self._on_timer)
-                self._timer.daemon = True
-                self._timer.start()
+            else:
+                self._start_timer(wait)
 
     def request_later(self, delay: float) -> None:
         """Schedule a render in ``delay`` seconds unless one is pending (e.g. a clock tick)."""
@@ -50,10 +50,7 @@ class Coalescer:
             if self._closed or self._timer is not None:
                 return
             self._dirty = True
-            self._timer = threading.Timer(max(delay, self._last + self.interval - time.monotonic()),
-                                          self._on_timer)
-            self._timer.daemon = True
-            self._timer.start()
+            self._start_timer(max(delay, self._last + self.interval - time.monotonic()))
 
     def close(self) -> None:
         """Cancel any pending render and ignore later requests (waits for a running render)."""
@@ -69,10 +66,20 @@ class Coalescer:
         """True after `close()`."""
         return self._closed
 
+    def _start_timer(self, wait: float) -> None:
+        self._timer = threading.Timer(wait, self._on_timer)
+        self._timer.daemon = True
+        self._timer.start()
+
     def _on_timer(self) -> None:
         with self._lock:
             self._timer = None
-            if not self._closed and self._dirty:
+            if self._closed or not self._dirty:
+                return
+            wait = self._last + self.interval - time.monotonic()
+            if wait > 0:  # timers may fire a little early; never render closer than the interval
+                self._start_timer(wait)
+            else:
                 self._run_locked()
 
     def _run_locked(self) -> None:

@@ -1,0 +1,119 @@
+"""Plain-text fallback, metrics footer, status words, error hints and environment detection."""
+
+from __future__ import annotations
+
+import io
+import threading
+
+from dbchat_magic.result import ChatResult, Metrics, Usage
+from dbchat_magic.ui import environment, explain_error, format_metrics, format_status
+from dbchat_magic.ui.settled import SpecOutput, settled_outputs
+from dbchat_magic.ui.text_view import TextAnswerView
+
+
+def _result(**kw: object) -> ChatResult:
+    result = ChatResult(endpoint="databricks-claude", **kw)  # type: ignore[arg-type]
+    result.usage = Usage(prompt_tokens=10, completion_tokens=128, total_tokens=138)
+    result.metrics = Metrics(time_to_first_token=0.4123, total_time=3.21, tokens_per_second=39.87)
+    return result
+
+
+def test_metrics_footer_has_every_known_part() -> None:
+    assert format_metrics(_result()) == (
+        "first token 412 ms · total 3.2 s · 128 tokens · 39.9 tok/s · databricks-claude")
+
+
+def test_estimated_usage_is_marked_and_unknown_parts_are_left_out() -> None:
+    result = _result()
+    result.usage = Usage(completion_tokens=50, estimated=True)
+    result.metrics = Metrics(time_to_first_token=None, total_time=12.4, tokens_per_second=4.0,
+                             retries=1)
+    assert format_metrics(result) == (
+        "total 12 s · ≈50 tokens · ≈4.0 tok/s · 1 retry · databricks-claude")
+    assert format_metrics(ChatResult()) == ""
+
+
+def test_status_words() -> None:
+    assert format_status(ChatResult(), elapsed=3.4) == "⏳ thinking… 3 s"
+    assert format_status(ChatResult(status="streaming")) == "✎ streaming…"
+    assert format_status(ChatResult(status="completed")) == "✓ done"
+    assert format_status(ChatResult(status="stopped")) == "■ stopped"
+    assert format_status(ChatResult(status="failed")) == "✗ failed"
+
+
+def test_error_hints_give_a_next_step() -> None:
+    assert explain_error("Endpoint with name 'x' does not exist.") == (
+        "Endpoint with name 'x' does not exist. — `%dbchat endpoints` lists yours")
+    assert "`%dbchat config`" in explain_error("403 PERMISSION_DENIED: no access")
+    assert "wait a minute" in explain_error("429 REQUEST_LIMIT_EXCEEDED after 3 retries")
+    assert "scaling up" in explain_error("no first byte within 30 s (timeout)")
+    already = "endpoint 'x' does not exist — `%dbchat endpoints` lists yours"
+    assert explain_error(already) == already
+    assert explain_error(None, status="stopped") == "the partial answer is kept"
+    assert explain_error("something odd\n  happened") == "something odd happened"
+
+
+def test_text_view_prints_only_new_text_then_status_and_metrics() -> None:
+    out = io.StringIO()
+    view = TextAnswerView(endpoint="databricks-claude", stream=out)
+    view.show()
+    result = _result(status="streaming")
+    for piece in ("Hel", "lo", " world"):
+        result.text += piece
+        view.update(result)
+        view.update(result)  # repeated updates print nothing new
+    assert out.getvalue() == "Hello world"
+    result.status = "stopped"
+    result.error = None
+    view.finish(result)
+    view.finish(result)  # only once
+    assert out.getvalue() == (
+        "Hello world\n■ stopped: the partial answer is kept\n"
+        "first token 412 ms · total 3.2 s · 128 tokens · 39.9 tok/s · databricks-claude\n")
+    view.update(_result(text="Hello world and more", status="streaming"))
+    assert out.getvalue().count("Hello") == 1
+
+
+def test_text_view_is_thread_safe() -> None:
+    out = io.StringIO()
+    view = TextAnswerView(endpoint="e", stream=out)
+    text = "".join(f"{i:04d}" for i in range(2000))
+    results = [ChatResult(text=text[: 4 * i], status="streaming") for i in range(2001)]
+    threads = [threading.Thread(target=lambda part=part: [view.update(r) for r in part])
+               for part in (results[::3], results[1::3], results[2::3])]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    view.update(results[-1])
+    assert out.getvalue() == text
+
+
+def test_text_view_settles_only_specs() -> None:
+    class Rendered:
+        kind, mimebundle, notes, errors = "kpi", {"text/html": "<b>42</b>"}, ["n"], []
+
+    result = _result(status="completed", text="x")
+    result.extras["specs"] = [Rendered()]
+    out = io.StringIO()
+    view = TextAnswerView(endpoint="e", stream=out)
+    view.finish(result)
+    settled = view.settled_outputs(result)
+    assert len(settled) == 1 and isinstance(settled[0], SpecOutput)
+    assert settled[0]._repr_mimebundle_()["text/plain"] == "<dbchat kpi>"
+    assert "note: n" in out.getvalue()
+
+
+def test_settled_outputs_of_a_failure_keep_partial_text() -> None:
+    result = _result(status="failed", text="half", error="Endpoint with name 'x' does not exist.")
+    items = settled_outputs(result)
+    assert items[0].data == "half"
+    assert repr(items[1]).startswith("✗ failed: Endpoint with name 'x' does not exist. — ")
+    assert repr(items[2]).startswith("first token")
+
+
+def test_environment_outside_a_kernel() -> None:
+    assert environment.in_kernel() is False
+    assert environment.widgets_usable() is False
+    assert environment.ipywidgets_major() in (7, 8)
+    assert environment.describe()["ipykernel"]
