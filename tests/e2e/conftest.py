@@ -204,7 +204,10 @@ def lab(
     lab_server: LabServer, browser: Any, request: pytest.FixtureRequest
 ) -> Iterator[NotebookPage]:
     """A fresh browser page on the server; screenshots on failure, shuts its kernels down after."""
-    lab_server.sim.reset_stats()
+    sim = lab_server.sim
+    sim.reset_stats()
+    sim.faults.clear()
+    sim.set_pacing(tokens_per_second=None, first_token_delay=0.0)
     context = browser.new_context(viewport={"width": 1280, "height": 1000})
     context.set_default_timeout(30_000)
     page = context.new_page()

@@ -26,6 +26,24 @@ PANEL = ".jp-NotebookPanel:not(.lm-mod-hidden)"
 _DONE_PROMPT = re.compile(r"^\[(\d+)\]:$")
 
 
+_RECORDER_JS = """({panel, index}) => {
+  if (window.__e2eObserver) window.__e2eObserver.disconnect();
+  const cell = document.querySelectorAll(panel + ' .jp-Notebook .jp-Cell')[index];
+  const samples = [];
+  let last = null;
+  const take = () => {
+    const area = cell.querySelector('.jp-OutputArea');
+    const text = area ? area.innerText : '';
+    if (text !== last) { last = text; samples.push([performance.now(), text]); }
+  };
+  const observer = new MutationObserver(take);
+  observer.observe(cell, {subtree: true, childList: true, characterData: true, attributes: true});
+  window.__e2eObserver = observer;
+  window.__e2eSamples = samples;
+  take();
+}"""
+
+
 @dataclass
 class LabServer:
     """A running JupyterLab server: its base URL, notebook root dir and the simulator beside it."""
@@ -148,6 +166,23 @@ class NotebookPage:
         """Everything the output area of cell ``index`` shows, as text."""
         area = self.output(index)
         return area.inner_text() if area.count() else ""
+
+    # -- watching a cell change -------------------------------------------------------------
+    def record_outputs(self, index: int) -> None:
+        """Start recording every distinct text of cell ``index``'s outputs, time-stamped in-page.
+
+        A MutationObserver samples on each DOM change, so no step of a stream is missed between
+        polls; read the samples with `recorded`.
+        """
+        self.page.evaluate(_RECORDER_JS, {"panel": PANEL, "index": index})
+
+    def recorded(self) -> list[tuple[float, str]]:
+        """(``performance.now()`` ms, output text) for each change seen since `record_outputs`."""
+        return [(float(t), str(text)) for t, text in self.page.evaluate("window.__e2eSamples")]
+
+    def now_ms(self) -> float:
+        """The page's ``performance.now()`` (same clock as `recorded`)."""
+        return float(self.page.evaluate("performance.now()"))
 
     def interrupt(self) -> None:
         """Press the notebook toolbar's interrupt button (■)."""

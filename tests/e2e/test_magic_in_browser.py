@@ -1,0 +1,124 @@
+"""``%%dbchat`` as a user sees it in JupyterLab: streaming steps, metrics, Stop click and ■.
+
+The simulator (in this process) scripts numbered answers (``s001 s002 …``) so each test can read
+exactly how much of the answer is on screen at every DOM change.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from answers import numbered_reply, shown_count
+from labdriver import LabServer, NotebookPage, wait_for
+
+from dbchat_magic.simulator import LLAMA
+
+pytestmark = pytest.mark.e2e
+
+STOP_DEADLINE_MS = 1000.0  # issue 6: the view shows "stopped" within 1 s of the click / ■
+METRICS_RE = re.compile(
+    r"first token \d+ ms · total [\d.]+ s · (\d+) tokens · [\d.]+ tok/s · " + re.escape(LLAMA)
+)
+
+
+def _ask_cell(question: str) -> str:
+    return f"%%dbchat -e {LLAMA}\n{question}"
+
+
+def test_answer_grows_on_screen_then_metrics_footer(lab: NotebookPage, lab_server: LabServer):
+    sim = lab_server.sim
+    total = 40
+    sim.script("e2e-grows-on-screen", numbered_reply("s", total))
+    sim.set_pacing(tokens_per_second=10)  # ~4 s of streaming, at most 10 renders a second
+    name = lab_server.write_notebook("stream_steps", [
+        "%load_ext dbchat_magic", _ask_cell("Please answer e2e-grows-on-screen")])
+    lab.open(name)
+    lab.run_cell(0)
+    assert lab.output_text(0).strip() == ""
+
+    lab.record_outputs(1)
+    lab.run_cell(1, timeout=90)
+    samples = lab.recorded()
+    lab.screenshot("01-streamed-answer")
+
+    counts = [shown_count(text, "s") for _, text in samples]
+    partial = [c for c in counts if 0 < c < total]
+    assert len(set(partial)) >= 3, f"the text should grow in >= 3 steps; saw {counts}"
+    assert partial == sorted(partial), f"the text went backwards: {counts}"
+    # The metrics footer comes at the end, not while the text is still growing.
+    first_full = counts.index(total)
+    assert not any(METRICS_RE.search(t) for _, t in samples[:first_full])
+    final = lab.output_text(1)
+    assert shown_count(final, "s") == total
+    footer = METRICS_RE.search(final)
+    assert footer is not None, f"no metrics footer in:\n{final}"
+    assert int(footer.group(1)) == total
+    assert sim.stats.requests_by_endpoint[LLAMA] == 1
+
+
+def _start_long_answer(lab: NotebookPage, lab_server: LabServer, tag: str,
+                       total: int) -> str:
+    """Open a notebook whose cell 1 asks for a long, slow answer; start it, wait for text."""
+    sim = lab_server.sim
+    sim.script(tag, numbered_reply("c", total))
+    sim.set_pacing(tokens_per_second=12)
+    name = lab_server.write_notebook(tag, [
+        "%load_ext dbchat_magic", _ask_cell(f"A long answer please, {tag}"),
+        "print('the next cell ran')"])
+    lab.open(name)
+    lab.run_cell(0)
+    lab.record_outputs(1)
+    lab.run_cell(1, wait=False)
+    wait_for(lambda: shown_count(lab.output_text(1), "c") >= 5, 60, "5 words of the answer")
+    return name
+
+
+def _assert_stopped_in_time(lab: NotebookPage, clicked_ms: float, total: int) -> int:
+    """"stopped" shows within the deadline; returns how many answer words stayed on screen."""
+    lab.wait_cell_done(1, "[*]:", timeout=30)
+    samples = lab.recorded()
+    stopped_at = next((t for t, text in samples if t >= clicked_ms and "stopped" in text), None)
+    assert stopped_at is not None, f"never showed 'stopped':\n{lab.output_text(1)}"
+    delay = stopped_at - clicked_ms
+    assert delay <= STOP_DEADLINE_MS, f"'stopped' appeared {delay:.0f} ms after the stop"
+    final = lab.output_text(1)
+    kept = shown_count(final, "c")
+    assert 5 <= kept < total, f"partial answer should stay: {kept} of {total} words shown"
+    assert "Traceback" not in final, f"a stop must end with one line, not a traceback:\n{final}"
+    return kept
+
+
+def _assert_disconnect_and_next_cell(lab: NotebookPage, lab_server: LabServer) -> None:
+    sim = lab_server.sim
+    wait_for(lambda: sim.stats.disconnects, 10, "the simulator to see the connection close")
+    assert sim.stats.disconnects[0].endpoint == LLAMA
+    lab.run_cell(2)
+    assert lab.output_text(2).strip() == "the next cell ran"
+
+
+def test_stop_button_click_mid_stream(lab: NotebookPage, lab_server: LabServer):
+    total = 400
+    _start_long_answer(lab, lab_server, "e2e-stop-click", total)
+    stop = lab.cell(1).locator("button", has_text="Stop")
+    assert stop.count() == 1 and stop.is_visible(), (
+        "no clickable Stop button while the blocking %%dbchat cell streams on ipykernel 7.4 "
+        f"(the view shows: {lab.output_text(1)[:200]!r})")
+    clicked = lab.now_ms()
+    stop.click()
+    kept = _assert_stopped_in_time(lab, clicked, total)
+    lab.screenshot("02-stopped-by-button")
+    _assert_disconnect_and_next_cell(lab, lab_server)
+    assert lab_server.sim.stats.disconnects[0].tokens_sent >= kept
+
+
+def test_kernel_interrupt_mid_stream(lab: NotebookPage, lab_server: LabServer):
+    total = 400
+    _start_long_answer(lab, lab_server, "e2e-stop-interrupt", total)
+    clicked = lab.now_ms()
+    lab.interrupt()
+    kept = _assert_stopped_in_time(lab, clicked, total)
+    assert "KeyboardInterrupt" not in lab.output_text(1)
+    lab.screenshot("03-stopped-by-interrupt")
+    _assert_disconnect_and_next_cell(lab, lab_server)
+    assert lab_server.sim.stats.disconnects[0].tokens_sent >= kept
