@@ -26,7 +26,8 @@ T = TypeVar("T")
 
 _CONNECTION_FIELDS = (
     "host", "url_style", "connect_timeout", "first_byte_timeout", "gap_timeout", "total_timeout",
-    "max_retries", "rate_limit_rpm", "rate_limit_tpm", "rate_limit_mode",
+    "max_retries", "retry_backoff", "retry_max_wait", "rate_limit_rpm", "rate_limit_tpm",
+    "rate_limit_mode",
 )
 _CREDENTIAL_ENV = (
     "DATABRICKS_HOST", "DATABRICKS_TOKEN", "DATABRICKS_CONFIG_PROFILE", "DATABRICKS_CONFIG_FILE",

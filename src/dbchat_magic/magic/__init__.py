@@ -1,0 +1,58 @@
+"""IPython extension: ``%%dbchat`` (ask) and ``%dbchat`` (config/use/endpoints/history/...).
+
+Loading must stay fast (≤ 150 ms): this module imports only IPython's magic machinery; httpx,
+pandas, ipywidgets and altair are imported when a question is first asked.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+
+
+@magics_class
+class DbChatMagics(Magics):
+    """``%%dbchat`` and ``%dbchat``."""
+
+    @cell_magic("dbchat")
+    def dbchat_cell(self, line: str, cell: str | None = None) -> None:
+        """Ask the serving endpoint; see ``%%dbchat?`` for options."""
+        from dbchat_magic.magic.cell import run_cell
+
+        run_cell(self.shell, line, cell)
+
+    @line_magic("dbchat")
+    def dbchat_line(self, line: str) -> Any:
+        """``%dbchat config|use NAME|endpoints|history|reset|panel|export PATH|last``."""
+        from dbchat_magic.magic.commands import run_command
+
+        return run_command(self.shell, line)
+
+
+def _attach_help() -> None:
+    """Give ``%%dbchat?`` the full option list without importing heavy modules at load time."""
+    from dbchat_magic.magic.cell import dbchat_cell_help
+    from dbchat_magic.magic.commands import COMMANDS_HELP
+
+    DbChatMagics.dbchat_cell.__doc__ = dbchat_cell_help.__doc__
+    DbChatMagics.dbchat_line.__doc__ = COMMANDS_HELP
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """Register the magics (``%load_ext dbchat_magic``)."""
+    _attach_help()
+    ipython.register_magics(DbChatMagics)
+    from dbchat_magic.magic.async_cell import install
+
+    install(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    """Remove the magics and the async-cell input transformer."""
+    from dbchat_magic.magic.async_cell import uninstall
+
+    uninstall(ipython)
+    magics = ipython.magics_manager.magics
+    for kind in ("line", "cell"):
+        magics[kind].pop("dbchat", None)

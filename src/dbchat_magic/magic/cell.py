@@ -1,0 +1,214 @@
+"""The ``%%dbchat`` cell magic: parse options, interpolate ``{var}``, ask, show, store the result.
+
+A blocking cell waits until the answer is complete (Run All, ``-o`` and nbval see whole answers); ■
+stops it and ends the cell with one line. ``--background`` returns at once.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+
+from dbchat_magic.magic.errors import AnswerStopped, CellError
+from dbchat_magic.magic.interpolate import interpolate
+
+if TYPE_CHECKING:
+    from dbchat_magic.result import ChatResult
+    from dbchat_magic.session import AskHandle, PreparedAsk, Session
+
+
+@magic_arguments()
+@argument("-e", "--endpoint", metavar="NAME", help="serving endpoint for this question")
+@argument("-t", "--temperature", type=float, help="sampling temperature (e.g. 0.2)")
+@argument("-m", "--max-tokens", type=int, metavar="N", help="maximum tokens in the answer")
+@argument("-p", "--persona", metavar="NAME", help="persona for the system prompt (e.g. analyst)")
+@argument("-d", "--data", metavar="DF1,DF2", help="DataFrames to describe in the context")
+@argument("-o", "--output", metavar="VAR", help="store the ChatResult in this variable")
+@argument("-c", "--chat", metavar="NAME", default="default",
+          help="named conversation (default: one shared conversation)")
+@argument("--new", action="store_true", help="start this conversation afresh")
+@argument("--background", action="store_true",
+          help="return at once; the answer streams while other cells run")
+@argument("--show-prompt", action="store_true",
+          help="print exactly the messages that would be sent; send nothing")
+@argument("--no-history", action="store_true",
+          help="ask without earlier turns (and do not record this one)")
+@argument("question", nargs="*", help="question text (or write it in the cell body)")
+def dbchat_cell_help(line: str, cell: str) -> None:
+    """Ask the serving endpoint; the answer streams below and stays as Markdown when done.
+
+    ``{var}`` in the question is replaced by a notebook variable's value when it exists (JSON
+    and dict literals are left alone; ``{{var}}`` keeps the braces). The result lands in
+    ``_dbchat_last``.
+    """
+
+
+@dataclass
+class CellRequest:
+    """A parsed ``%%dbchat`` cell, ready to start."""
+
+    shell: Any
+    args: Any
+    session: Session
+    prepared: PreparedAsk
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def namespace(self) -> dict[str, Any]:
+        """The user's namespace (where ``_dbchat_last`` and ``-o VAR`` land)."""
+        return self.shell.user_ns  # type: ignore[no-any-return]
+
+
+def parse_cell(shell: Any, line: str, cell: str | None) -> tuple[Any, str]:
+    """Options and the interpolated question; `CellError` when there is no question."""
+    args = parse_argstring(dbchat_cell_help, line)
+    raw = "\n".join(part for part in (" ".join(args.question), cell or "") if part.strip())
+    if not raw.strip():
+        raise CellError("no question: write it in the cell below %%dbchat (see %%dbchat?)")
+    done = interpolate(raw.strip(), shell.user_ns)
+    for note in done.notes:
+        print(f"note: {note}", file=sys.stderr)
+    return args, done.text
+
+
+def build_request(shell: Any, line: str, cell: str | None) -> CellRequest:
+    """Parse and prepare the cell: compose the exact messages (`CellError` on a bad option)."""
+    from dbchat_magic.errors import DbChatError
+    from dbchat_magic.session import AskOptions, get_session
+
+    args, question = parse_cell(shell, line, cell)
+    frames = [f.strip() for f in args.data.split(",") if f.strip()] if args.data else None
+    options = AskOptions(endpoint=args.endpoint, temperature=args.temperature,
+                         max_tokens=args.max_tokens, persona=args.persona, frames=frames,
+                         no_history=args.no_history)
+    session = get_session(args.chat, new=args.new)
+    try:
+        prepared = session.prepare(question, options, shell.user_ns)
+    except DbChatError as err:
+        raise CellError(str(err)) from None
+    return CellRequest(shell=shell, args=args, session=session, prepared=prepared)
+
+
+def format_prompt(prepared: PreparedAsk) -> str:
+    """The messages exactly as they would be sent, then each prompt part's size."""
+    lines = [f"Prompt for endpoint {prepared.endpoint!r} (nothing was sent). Parameters: "
+             + ", ".join(f"{k}={v}" for k, v in prepared.params.items() if k != "endpoint"), ""]
+    for i, msg in enumerate(prepared.messages, 1):
+        content = msg.get("content")
+        text = content if isinstance(content, str) else repr(content)
+        lines += [f"── message {i}: {msg.get('role')} ({len(text):,} chars) ──", text, ""]
+    lines.append("Parts:")
+    total_chars = total_tokens = 0
+    for part in prepared.parts:
+        lines.append(f"  {part.name:<24} {part.chars:>8,} chars  {part.tokens:>7,} tokens")
+        total_chars += part.chars
+        total_tokens += part.tokens
+    lines.append(f"  {'total':<24} {total_chars:>8,} chars  {total_tokens:>7,} tokens")
+    return "\n".join(lines)
+
+
+def store_result(request: CellRequest, result: ChatResult) -> None:
+    """Put the result in ``_dbchat_last`` and, with ``-o VAR``, in ``VAR``."""
+    request.namespace["_dbchat_last"] = result
+    if request.args.output:
+        request.namespace[request.args.output] = result
+
+
+def client_for(request: CellRequest) -> None:
+    """Make (or reuse) the client now so missing credentials fail as one line before any view."""
+    from dbchat_magic.errors import DbChatError
+    from dbchat_magic.runner import get_runner
+
+    try:
+        get_runner().client(request.prepared.settings)
+    except DbChatError as err:
+        raise CellError(str(err)) from None
+
+
+class _Stopper:
+    """The view's Stop callback; knows the handle once the question has started."""
+
+    def __init__(self) -> None:
+        self.handle: AskHandle | None = None
+        self.clicked = False
+
+    def __call__(self) -> None:
+        self.clicked = True
+        if self.handle is not None:
+            self.handle.cancel()
+
+
+def run_cell(shell: Any, line: str, cell: str | None) -> None:
+    """Run a ``%%dbchat`` cell in the blocking (default) or background mode."""
+    request = build_request(shell, line, cell)
+    if request.args.show_prompt:
+        print(format_prompt(request.prepared))
+        return
+    client_for(request)
+    if request.args.background:
+        run_background(request)
+    else:
+        run_blocking(request)
+
+
+def _view(request: CellRequest, stopper: _Stopper, mode: str) -> Any:
+    from dbchat_magic.ui import make_answer_view
+
+    return make_answer_view(endpoint=request.prepared.endpoint, on_stop=stopper,
+                            stop_mode=mode)  # type: ignore[arg-type]
+
+
+def run_blocking(request: CellRequest) -> ChatResult:
+    """Stream while blocking the cell; ■ stops the answer and ends the cell with one line."""
+    import concurrent.futures
+
+    from dbchat_magic.runner import wait_interruptibly
+
+    stopper = _Stopper()
+    view = _view(request, stopper, "hint")
+    view.show()
+    handle = request.session.start(request.prepared, request.namespace, on_update=view.update)
+    stopper.handle = handle
+    interrupted = False
+    try:
+        wait_interruptibly(handle.future)
+    except KeyboardInterrupt:
+        interrupted = True
+    except concurrent.futures.CancelledError:
+        pass  # the Stop button cancelled it
+    return settle(request, view, handle, interrupted=interrupted)
+
+
+def settle(request: CellRequest, view: Any, handle: AskHandle, *, interrupted: bool) -> ChatResult:
+    """Finish the view, display the settled outputs, store the result; raise after ■."""
+    from IPython.display import display
+
+    result = handle.wait(5.0)
+    if not result.done:
+        result.status = "stopped"
+    view.finish(result)
+    for item in view.settled_outputs(result):
+        display(item)
+    store_result(request, result)
+    if interrupted:
+        raise AnswerStopped(result)
+    return result
+
+
+def run_background(request: CellRequest) -> AskHandle:
+    """Start the answer and return at once; the view's Stop button works on every kernel."""
+    stopper = _Stopper()
+    view = _view(request, stopper, "button")
+    view.show()
+
+    def done(result: ChatResult) -> None:
+        view.finish(result, settle=False)
+        store_result(request, result)
+
+    handle = request.session.start(request.prepared, request.namespace, on_update=view.update,
+                                   on_done=done)
+    stopper.handle = handle
+    return handle

@@ -1,0 +1,178 @@
+"""``%dbchat`` line commands: config, use, endpoints, history, reset, panel, export, last.
+
+Nothing here ever prints a credential: settings hold none; only the credential *source* is shown.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shlex
+from pathlib import Path
+from typing import Any
+
+from dbchat_magic.magic.errors import CellError
+
+COMMANDS_HELP = """Manage dbchat from a line magic.
+
+  %dbchat config              effective settings and credential source (token redacted)
+  %dbchat use NAME            use endpoint or profile NAME (saved; from the next question on)
+  %dbchat endpoints           chat endpoints of the workspace
+  %dbchat history [-c CHAT]   questions and answers of a conversation
+  %dbchat reset [-c CHAT]     forget a conversation
+  %dbchat panel               open a ChatPanel
+  %dbchat export PATH [-c CHAT]  save a conversation as Markdown (.md) or JSON (.json), with metrics
+  %dbchat last                show the last answer (also in _dbchat_last)
+"""
+_ENDPOINTS_TIMEOUT = 30.0
+
+
+def run_command(shell: Any, line: str) -> Any:
+    """Dispatch one ``%dbchat`` line; errors end as one short line (`CellError`)."""
+    from dbchat_magic.errors import DbChatError
+
+    try:
+        words = shlex.split(line)
+    except ValueError as err:
+        raise CellError(f"could not parse {line!r}: {err}") from None
+    if not words or words[0] in ("help", "-h", "--help"):
+        print(COMMANDS_HELP)
+        return None
+    name, rest = words[0], words[1:]
+    handler = _HANDLERS.get(name)
+    if handler is None:
+        raise CellError(f"unknown command {name!r}; try: {', '.join(_HANDLERS)}")
+    try:
+        return handler(shell, rest)
+    except DbChatError as err:
+        raise CellError(str(err)) from None
+
+
+def _chat_name(rest: list[str]) -> tuple[str, list[str]]:
+    """Pull ``-c NAME`` / ``--chat NAME`` out of ``rest``."""
+    name = "default"
+    left: list[str] = []
+    it = iter(rest)
+    for word in it:
+        if word in ("-c", "--chat"):
+            name = next(it, None) or name
+        else:
+            left.append(word)
+    return name, left
+
+
+def _config(shell: Any, rest: list[str]) -> None:
+    from dbchat_magic.config import Settings
+    from dbchat_magic.errors import DbChatError
+
+    settings = Settings.load()
+    print(format_settings(settings))
+    try:
+        from dbchat_magic.auth import resolve_credentials
+
+        source = resolve_credentials(settings).source
+    except DbChatError as err:
+        source = f"none found ({err})"
+    print(f"{'credentials':<22} {source} (token never shown)")
+
+
+def format_settings(settings: Any) -> str:
+    """Effective settings, one per line; profiles listed by name and endpoint."""
+    lines = []
+    for f in dataclasses.fields(settings):
+        value = getattr(settings, f.name)
+        if f.name == "profiles":
+            value = ", ".join(f"{n} → {getattr(p, 'endpoint', p)}" for n, p in value.items()) or "-"
+        lines.append(f"{f.name:<22} {value}")
+    return "\n".join(lines)
+
+
+def _use(shell: Any, rest: list[str]) -> None:
+    from dbchat_magic.config import Settings
+
+    if len(rest) != 1:
+        raise CellError("usage: %dbchat use NAME (an endpoint or a profile)")
+    target = rest[0]
+    settings = Settings.load()
+    if target in settings.profiles:
+        settings = settings.use(target)
+        what = f"profile {target!r} (endpoint {settings.endpoint!r})"
+    else:
+        settings = settings.replace(endpoint=target)
+        what = f"endpoint {target!r}"
+    settings.save()
+    print(f"now using {what}; saved, applies to the next question")
+
+
+def _endpoints(shell: Any, rest: list[str]) -> None:
+    from dbchat_magic.config import Settings
+    from dbchat_magic.runner import get_runner
+
+    settings = Settings.load()
+    runner = get_runner()
+    found = runner.run(runner.client(settings).list_endpoints(), timeout=_ENDPOINTS_TIMEOUT)
+    if not found:
+        print("no chat endpoints found in this workspace")
+        return
+    current = settings.endpoint
+    for info in found:
+        mark = "*" if info.name == current else " "
+        state = "ready" if info.ready else "not ready"
+        print(f"{mark} {info.name:<40} {state:<10} {info.task or ''}")
+    print("(* = current; switch with %dbchat use NAME)")
+
+
+def _history(shell: Any, rest: list[str]) -> None:
+    from dbchat_magic.conversation import get_conversation
+
+    name, _ = _chat_name(rest)
+    conv = get_conversation(name)
+    if not conv.turns:
+        print(f"conversation {name!r} is empty")
+        return
+    for i, turn in enumerate(conv.turns, 1):
+        answer = turn.answer.strip().replace("\n", " ")
+        short = answer[:117] + "…" if len(answer) > 120 else answer
+        print(f"{i}. Q: {turn.question.strip()}\n   A ({turn.result.status}): {short}")
+
+
+def _reset(shell: Any, rest: list[str]) -> None:
+    from dbchat_magic.conversation import get_conversation
+
+    name, _ = _chat_name(rest)
+    get_conversation(name).reset()
+    print(f"conversation {name!r} reset")
+
+
+def _panel(shell: Any, rest: list[str]) -> Any:
+    from dbchat_magic.ui import ChatPanel
+
+    return ChatPanel()
+
+
+def _export(shell: Any, rest: list[str]) -> None:
+    from dbchat_magic.conversation import get_conversation
+
+    name, left = _chat_name(rest)
+    if len(left) != 1:
+        raise CellError("usage: %dbchat export PATH [-c CHAT] (.md or .json)")
+    path = Path(left[0]).expanduser()
+    conv = get_conversation(name)
+    text = conv.to_json() if path.suffix.lower() == ".json" else conv.to_markdown()
+    try:
+        path.write_text(text + "\n", encoding="utf-8")
+    except OSError as err:
+        raise CellError(f"could not write {path}: {err.strerror}") from None
+    print(f"exported {len(conv)} turns of {name!r} to {path}")
+
+
+def _last(shell: Any, rest: list[str]) -> Any:
+    last = shell.user_ns.get("_dbchat_last")
+    if last is None:
+        print("no answer yet: ask with %%dbchat")
+    return last
+
+
+_HANDLERS = {
+    "config": _config, "use": _use, "endpoints": _endpoints, "history": _history,
+    "reset": _reset, "panel": _panel, "export": _export, "last": _last,
+}

@@ -1,0 +1,249 @@
+"""One question's pipeline: compose → stream on the runner loop → specs (validate, one repair turn,
+render) → record the turn. Used by the `%%dbchat` magic (blocking or background) and the ChatPanel.
+
+Settings are read fresh on every `Session.prepare`, so `%dbchat use NAME` or a panel change applies
+to the next question without a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from dbchat_magic.conversation import Conversation, get_conversation
+from dbchat_magic.errors import ConfigError
+from dbchat_magic.result import ChatResult
+from dbchat_magic.runner import TaskFuture, get_runner, wait_interruptibly
+
+if TYPE_CHECKING:
+    from dbchat_magic.client import ChatClient
+    from dbchat_magic.config import Settings
+
+
+@dataclass
+class AskOptions:
+    """Per-question overrides; ``None`` means "use the settings"."""
+
+    endpoint: str | None = None
+    temperature: float | None = None
+    max_tokens: int | None = None
+    persona: str | None = None
+    frames: list[str] | None = None
+    no_history: bool = False
+
+
+@dataclass
+class PreparedAsk:
+    """Everything needed to send one question: the exact messages, their parts and parameters."""
+
+    question: str
+    messages: list[dict[str, Any]]
+    parts: list[Any]
+    params: dict[str, Any]
+    settings: Settings
+    options: AskOptions = field(default_factory=AskOptions)
+
+    @property
+    def endpoint(self) -> str:
+        """The serving endpoint this question goes to."""
+        return str(self.params["endpoint"])
+
+
+class AskHandle:
+    """A running question: ``result`` is live while it streams; ``cancel()`` stops it."""
+
+    def __init__(self, prepared: PreparedAsk, result: ChatResult, future: TaskFuture) -> None:
+        self.prepared = prepared
+        self.result = result
+        self.future = future
+
+    def cancel(self) -> None:
+        """Stop the answer: the request is cancelled and its connection closed; text is kept."""
+        self.future.cancel()
+
+    @property
+    def done(self) -> bool:
+        """True once the pipeline has ended (the result is final and the turn recorded)."""
+        return self.future.settled
+
+    def wait(self, timeout: float | None = None) -> ChatResult:
+        """Block (not interruptibly) until the pipeline has ended; returns the result."""
+        self.future.wait_settled(timeout)
+        return self.result
+
+
+class Session:
+    """Asks questions in one `Conversation`; settings are read fresh on every question."""
+
+    def __init__(self, conversation: Conversation,
+                 settings: Callable[[], Settings] | None = None) -> None:
+        self.conversation = conversation
+        self._settings = settings
+
+    def settings(self) -> Settings:
+        """The current settings (the provider given, else the persisted settings file)."""
+        if self._settings is not None:
+            return self._settings()
+        from dbchat_magic.config import Settings
+
+        return Settings.load()
+
+    def prepare(self, question: str, options: AskOptions | None = None,
+                namespace: Mapping[str, Any] | None = None) -> PreparedAsk:
+        """Compose the messages for ``question`` (raises `ConfigError`/`FrameNotFound` early)."""
+        from dbchat_magic import prompts, specs
+
+        options = options or AskOptions()
+        settings = self.settings()
+        endpoint = options.endpoint or settings.endpoint
+        if not endpoint:
+            raise ConfigError("no endpoint chosen: run `%dbchat use NAME` or pass -e NAME "
+                              "(`%dbchat endpoints` lists yours)")
+        history = [] if options.no_history else self.conversation.history_messages()
+        composed = prompts.compose(
+            question, namespace=namespace or {}, frames=options.frames, history=history,
+            persona=options.persona or settings.persona, format_rules=specs.format_rules(),
+            settings=settings)
+        params: dict[str, Any] = {
+            "endpoint": endpoint,
+            "temperature": settings.temperature if options.temperature is None
+            else options.temperature,
+            "max_tokens": settings.max_tokens if options.max_tokens is None else options.max_tokens,
+        }
+        return PreparedAsk(question=question, messages=list(composed.messages),
+                           parts=list(composed.parts), params=params, settings=settings,
+                           options=options)
+
+    def start(self, prepared: PreparedAsk, namespace: Mapping[str, Any] | None = None, *,
+              on_update: Callable[[ChatResult], None] | None = None,
+              on_done: Callable[[ChatResult], None] | None = None) -> AskHandle:
+        """Start the pipeline on the runner loop and return at once.
+
+        ``on_update(result)`` runs on the loop thread after each streamed event; ``on_done(result)``
+        once at the very end (also when stopped or failed). Raises `DbChatError` at once when no
+        client can be made (e.g. missing credentials).
+        """
+        runner = get_runner()
+        client = runner.client(prepared.settings)
+        result = ChatResult(endpoint=prepared.endpoint)
+        coro = self._pipeline(client, prepared, dict(namespace or {}), result, on_update, on_done)
+        return AskHandle(prepared, result, runner.submit(coro))
+
+    def ask_blocking(self, prepared: PreparedAsk, namespace: Mapping[str, Any] | None = None, *,
+                     on_tick: Callable[[], None] | None = None,
+                     on_update: Callable[[ChatResult], None] | None = None,
+                     on_start: Callable[[AskHandle], None] | None = None) -> ChatResult:
+        """Ask and wait, calling ``on_tick()`` every 0.1 s; ■ (KeyboardInterrupt) stops the answer.
+
+        After ■ the connection is closed and the partial result comes back with status "stopped"
+        (the interrupt is not re-raised: check ``result.status``).
+        """
+        handle = self.start(prepared, namespace, on_update=on_update)
+        if on_start is not None:
+            on_start(handle)
+        with contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):
+            wait_interruptibly(handle.future, on_tick)
+        handle.wait(5.0)
+        if not handle.result.done:
+            handle.result.status = "stopped"
+        return handle.result
+
+    async def _pipeline(self, client: ChatClient, prepared: PreparedAsk,
+                        namespace: dict[str, Any], result: ChatResult,
+                        on_update: Callable[[ChatResult], None] | None,
+                        on_done: Callable[[ChatResult], None] | None) -> ChatResult:
+        def on_event(_event: object) -> None:
+            if on_update is not None:
+                on_update(result)
+
+        params = {k: v for k, v in prepared.params.items() if k != "endpoint" and v is not None}
+        try:
+            await client.complete(prepared.messages, endpoint=prepared.endpoint, result=result,
+                                  on_event=on_event, **params)
+            if result.ok:
+                await apply_specs(client, prepared, namespace, result)
+        except asyncio.CancelledError:
+            if not result.done:
+                result.status = "stopped"
+            raise
+        finally:
+            if not result.done:  # an unexpected error: never leave a live-looking result behind
+                result.status = "failed"
+                result.error = result.error or "the answer ended unexpectedly"
+            if not prepared.options.no_history:
+                self.conversation.add(prepared.question, result,
+                                      sent_question=_user_content(prepared.messages))
+            if on_done is not None:
+                with contextlib.suppress(Exception):
+                    on_done(result)
+        return result
+
+
+async def apply_specs(client: ChatClient, prepared: PreparedAsk, namespace: Mapping[str, Any],
+                      result: ChatResult) -> None:
+    """Extract, validate (one repair turn if needed) and render the widget specs of an answer.
+
+    Fills ``result.extras["specs"]`` (rendered specs, invalid ones carry their errors) and
+    ``result.extras["repaired"]`` when the repair turn fixed a spec. Never raises for bad specs.
+    """
+    from dbchat_magic import specs
+
+    found = specs.extract_specs(result.text)
+    if not found:
+        return
+    entries: list[tuple[Any, list[str]]] = []
+    for ex in found:
+        if ex.spec is None:
+            entries.append((ex.raw, [f"spec: {ex.error or 'not valid JSON'}"]))
+        else:
+            entries.append((ex.spec, specs.validate_spec(ex.spec, namespace)))
+    settings = prepared.settings
+    bad = [i for i, (_, errors) in enumerate(entries) if errors]
+    if bad and getattr(settings, "spec_repair", True):
+        index = bad[0]
+        spec, errors = entries[index]
+        repair = ChatResult(endpoint=prepared.endpoint)
+        messages = [*prepared.messages, {"role": "assistant", "content": result.text},
+                    {"role": "user", "content": specs.repair_message(spec, errors)}]
+        params = {k: v for k, v in prepared.params.items() if k != "endpoint" and v is not None}
+        await client.complete(messages, endpoint=prepared.endpoint, result=repair, **params)
+        fixed = [x.spec for x in specs.extract_specs(repair.text) if x.spec is not None]
+        after = (specs.validate_spec(fixed[0], namespace) if fixed
+                 else ["spec: the reply held no spec"])
+        result.extras["repair"] = {"status": repair.status, "errors_before": errors,
+                                   "errors_after": after, "text": repair.text}
+        if fixed and not after:
+            entries[index] = (fixed[0], [])
+            result.extras["repaired"] = True
+    renderer = getattr(settings, "chart_renderer", None) or "svg"
+    rendered = []
+    for spec, _errors in entries:
+        target = spec if isinstance(spec, dict) else {"widget": None, "raw": spec}
+        rendered.append(await asyncio.to_thread(specs.render_spec, target, namespace,
+                                                renderer=renderer))
+    result.extras["specs"] = rendered
+
+
+def _user_content(messages: list[dict[str, Any]]) -> str | None:
+    last = messages[-1] if messages else None
+    if last and last.get("role") == "user" and isinstance(last.get("content"), str):
+        return str(last["content"])
+    return None
+
+
+_sessions: dict[str, Session] = {}
+
+
+def get_session(name: str = "default", *, new: bool = False,
+                settings: Callable[[], Settings] | None = None) -> Session:
+    """The `Session` of the conversation called ``name``; ``new=True`` starts that chat afresh."""
+    from dbchat_magic.conversation import new_conversation
+
+    session = _sessions.get(name)
+    if new or session is None:
+        conv = new_conversation(name) if new else get_conversation(name)
+        session = _sessions[name] = Session(conv, settings)
+    return session
