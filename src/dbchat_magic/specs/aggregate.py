@@ -1,0 +1,161 @@
+"""Run a `Plan` on a frame and return a small pandas result (Spark, polars: natively)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from dbchat_magic.specs.frames import FrameInfo
+from dbchat_magic.specs.plan import AggResult, Plan, nice_step
+
+_NP_UNITS = {"year": "datetime64[Y]", "month": "datetime64[M]", "yearmonth": "datetime64[M]",
+             "day": "datetime64[D]", "date": "datetime64[D]", "yearmonthdate": "datetime64[D]",
+             "hour": "datetime64[h]"}
+_PANDAS_AGG = {"sum": "sum", "mean": "mean", "median": "median", "min": "min", "max": "max",
+               "distinct": "nunique"}
+
+
+def filter_value(value: Any, is_date: bool) -> Any:
+    """Coerce a filter value for a date column: ISO strings become datetimes (lists too)."""
+    if isinstance(value, list):
+        return [filter_value(v, is_date) for v in value]
+    if is_date and isinstance(value, str):
+        try:
+            return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).replace(tzinfo=None)
+        except ValueError:
+            return value
+    return value
+
+
+def _as_datetime(series: Any) -> Any:
+    import pandas as pd
+
+    if not pd.api.types.is_datetime64_any_dtype(series.dtype):
+        series = pd.to_datetime(series, errors="coerce", format="mixed")
+    if getattr(series.dt, "tz", None) is not None:
+        series = series.dt.tz_localize(None)
+    return series
+
+
+def truncate_dates(series: Any, unit: str) -> Any:
+    """Floor datetimes to the start of ``unit`` (vectorised; quarter and week too)."""
+    import numpy as np
+    import pandas as pd
+
+    values = _as_datetime(series).to_numpy()
+    if unit in _NP_UNITS:
+        out = values.astype(_NP_UNITS[unit])
+    elif unit == "quarter":
+        months = values.astype("datetime64[M]").astype("int64")
+        out = (months - months % 3).astype("datetime64[M]")
+    elif unit == "week":
+        days = values.astype("datetime64[D]").astype("int64")
+        out = (days - (days + 3) % 7).astype("datetime64[D]")  # 1970-01-01 was a Thursday
+    else:
+        out = values
+    return pd.Series(out.astype("datetime64[ns]"), index=series.index, name=series.name) \
+        if isinstance(out, np.ndarray) else out
+
+
+def _mask(df: Any, filters: list[dict[str, Any]], date_cols: set[str]) -> Any:
+    import pandas as pd
+
+    mask = pd.Series(True, index=df.index)
+    for f in filters:
+        col, op = df[f["field"]], f["op"]
+        is_date = f["field"] in date_cols
+        if is_date and not pd.api.types.is_datetime64_any_dtype(col.dtype):
+            col = _as_datetime(col)
+        value = filter_value(f["value"], is_date)
+        if op == "==":
+            m = col == value
+        elif op == "!=":
+            m = col != value
+        elif op in (">", ">=", "<", "<="):
+            m = {">": col.gt, ">=": col.ge, "<": col.lt, "<=": col.le}[op](value)
+        elif op == "in":
+            m = col.isin(value)
+        elif op == "not in":
+            m = ~col.isin(value)
+        elif op == "between":
+            m = col.between(value[0], value[1])
+        else:
+            m = col.astype("string").str.contains(str(value), case=False, regex=False)
+        mask &= m.fillna(False).astype(bool)
+    return mask
+
+
+def _sort_limit(df: Any, plan: Plan, cap: int) -> tuple[Any, bool]:
+    if plan.sort and plan.sort[0] in df.columns:
+        df = df.sort_values(plan.sort[0], ascending=not plan.sort[1], kind="stable")
+    limit = min(plan.limit or cap, cap)
+    return (df.head(limit), len(df) > limit) if len(df) > limit else (df, False)
+
+
+def aggregate_pandas(info: FrameInfo, plan: Plan) -> AggResult:
+    """Filter, group and aggregate a pandas frame; raw rows are sampled down to ``plan.cap``."""
+    import pandas as pd
+
+    df = info.frame
+    date_cols = {c for c, k in info.columns.items() if k == "datetime"} | plan.date_fields
+    if plan.filters:
+        df = df.loc[_mask(df, plan.filters, date_cols)]
+    steps: dict[str, float] = {}
+    if not plan.measures:
+        sub = pd.DataFrame({out: df[col] for out, col in plan.fields})
+        total = len(sub)
+        if plan.sample and total > plan.cap and not plan.sort:
+            sub = sub.sample(n=plan.cap, random_state=0).sort_index()
+            return AggResult(sub.reset_index(drop=True), total, sampled=True)
+        sub, cut = _sort_limit(sub, plan, plan.cap)
+        return AggResult(sub.reset_index(drop=True), total, truncated=cut)
+    keys: dict[str, Any] = {}
+    for k in plan.keys:
+        s = df[k.field]
+        if k.time_unit:
+            s = truncate_dates(s, k.time_unit)
+        elif k.as_date and k.field in plan.date_fields:
+            s = _as_datetime(s)
+        elif k.maxbins:
+            lo, hi = float(s.min()), float(s.max())
+            step = steps[k.out] = nice_step(lo, hi, k.maxbins)
+            s = (s // step) * step
+        keys[k.out] = s.rename(k.out)
+    if not keys:
+        row = {m.out: _scalar(df, m) for m in plan.measures}
+        return AggResult(pd.DataFrame([row]), 1, bin_steps=steps)
+    grouped = df.groupby(list(keys.values()), sort=True, observed=True, dropna=True)
+    cols: dict[str, Any] = {}
+    for m in plan.measures:
+        if m.agg == "count":
+            cols[m.out] = grouped.size()
+        elif m.agg in ("q1", "q3"):
+            cols[m.out] = grouped[m.field].quantile(0.25 if m.agg == "q1" else 0.75)
+        else:
+            cols[m.out] = grouped[m.field].agg(_PANDAS_AGG[m.agg])
+    out = pd.DataFrame(cols).reset_index()
+    total = len(out)
+    out, cut = _sort_limit(out, plan, plan.cap)
+    return AggResult(out.reset_index(drop=True), total, truncated=cut, bin_steps=steps)
+
+
+def _scalar(df: Any, m: Any) -> Any:
+    if m.agg == "count":
+        return len(df)
+    s = df[m.field]
+    if m.agg in ("q1", "q3"):
+        return s.quantile(0.25 if m.agg == "q1" else 0.75)
+    return s.agg(_PANDAS_AGG[m.agg])
+
+
+def run_plan(info: FrameInfo, plan: Plan) -> AggResult:
+    """Dispatch ``plan`` to the frame's own engine (Spark/polars aggregate natively)."""
+    if info.kind == "spark":
+        from dbchat_magic.specs.aggregate_spark import aggregate_spark
+
+        return aggregate_spark(info, plan)
+    if info.kind == "polars":
+        from dbchat_magic.specs.aggregate_polars import aggregate_polars
+
+        return aggregate_polars(info, plan)
+    return aggregate_pandas(info, plan)

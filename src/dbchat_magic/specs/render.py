@@ -1,0 +1,168 @@
+"""`render_spec`: validate → compile → an offline mimebundle (SVG by default). Never raises for bad
+input, never executes anything, never fetches (vl-convert runs with no allowed base URLs)."""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, Literal
+
+from dbchat_magic.specs.validate import MAX_ERRORS, resolve_frame, validate_spec
+
+RENDERERS = ("svg", "png", "html", "vegalite")
+Kind = Literal["chart", "table", "kpi", "vega-lite", "error"]
+VEGALITE_V5 = "application/vnd.vegalite.v5+json"
+
+
+@dataclass(slots=True)
+class RenderedSpec:
+    """What to show under an answer: ``mimebundle`` for display, plus notes and errors as text."""
+
+    kind: Kind
+    mimebundle: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    vegalite: dict[str, Any] | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when something was rendered (no errors)."""
+        return not self.errors
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        return self.mimebundle
+
+
+def _error(errors: list[str], what: str = "Chart") -> RenderedSpec:
+    errors = errors[:MAX_ERRORS]
+    text = f"{what} not shown:\n" + "\n".join(f"- {e}" for e in errors)
+    body = "<div class=\"dbchat-spec-error\" style=\"color:#a33\"><b>" + html.escape(
+        f"{what} not shown") + "</b><ul>" + "".join(
+        f"<li><code>{html.escape(e)}</code></li>" for e in errors) + "</ul></div>"
+    return RenderedSpec("error", {"text/plain": text, "text/html": body}, [], errors)
+
+
+@lru_cache(maxsize=1)
+def _vl_version() -> str | None:
+    import altair as alt
+    import vl_convert as vlc
+
+    want = ".".join(alt.SCHEMA_VERSION.lstrip("v").split(".")[:2])
+    versions = vlc.get_vegalite_versions()
+    return want if want in versions else None
+
+
+def _to_v5(vl: dict[str, Any]) -> dict[str, Any]:
+    return {**vl, "$schema": "https://vega.github.io/schema/vega-lite/v5.json"}
+
+
+def _interactive_html(vl: dict[str, Any]) -> str:
+    """A self-contained HTML snippet: the Vega bundle inlined, a unique div, no external script."""
+    import vl_convert as vlc
+
+    div = f"dbchat-vl-{uuid.uuid4().hex[:12]}"
+    spec = json.dumps(vl).replace("</", "<\\/")
+    return (f'<div id="{div}"></div><script type="text/javascript">'
+            f"if(!window.vegaEmbed){{{vlc.javascript_bundle()}}}</script>"
+            f'<script type="text/javascript">vegaEmbed("#{div}", {spec}, '
+            '{"renderer":"svg","actions":false}).catch(console.error);</script>')
+
+
+def chart_bundle(vl: dict[str, Any], renderer: str,
+                 alt_text: str) -> tuple[dict[str, Any], list[str]]:
+    """Mimebundle for a compiled Vega-Lite dict with the chosen offline renderer."""
+    notes: list[str] = []
+    bundle: dict[str, Any] = {"text/plain": alt_text}
+    try:
+        import vl_convert as vlc
+    except ImportError:
+        bundle[VEGALITE_V5] = _to_v5(vl)
+        notes.append("vl-convert-python is not installed: showing the Vega-Lite v5 mimetype only "
+                     "(pip install vl-convert-python for offline static charts).")
+        return bundle, notes
+    version = _vl_version()
+    if renderer == "png":
+        png = vlc.vegalite_to_png(vl, vl_version=version, scale=2, allowed_base_urls=[])
+        bundle["image/png"] = base64.b64encode(png).decode("ascii")
+    elif renderer == "html":
+        bundle["text/html"] = _interactive_html(vl)
+    elif renderer == "vegalite":
+        bundle[VEGALITE_V5] = _to_v5(vl)
+        bundle["image/svg+xml"] = vlc.vegalite_to_svg(vl, vl_version=version, allowed_base_urls=[])
+    else:
+        if renderer != "svg":
+            notes.append(f"unknown chart_renderer {renderer!r}; used svg ({', '.join(RENDERERS)})")
+        bundle["image/svg+xml"] = vlc.vegalite_to_svg(vl, vl_version=version, allowed_base_urls=[])
+    return bundle, notes
+
+
+def _alt_text(spec: dict[str, Any], rows: int) -> str:
+    title = spec.get("title")
+    if spec["widget"] == "vega-lite":
+        return f"Vega-Lite chart of {spec['data']}" + (f": {title}" if title else "")
+    x, y = spec["x"], spec["y"]
+    desc = title or (f"{y.get('aggregate', '')} {y.get('field', '')}".strip()
+                     + f" by {x.get('field', x.get('aggregate', ''))}")
+    return f"{spec['mark']} chart of {spec['data']}: {desc} ({rows:,} points)"
+
+
+def _render_vegalite(spec: dict[str, Any], info: Any, renderer: str) -> RenderedSpec:
+    from dbchat_magic.specs.aggregate import run_plan
+    from dbchat_magic.specs.plan import Plan
+    from dbchat_magic.specs.records import to_records
+    from dbchat_magic.specs.vegalite_guard import referenced_fields
+
+    vl = dict(spec["spec"])
+    fields, made = referenced_fields(vl)
+    used = {f.split(".")[0] for f in fields - made}
+    cols = sorted(used & set(info.columns)) or list(info.columns)
+    res = run_plan(info, Plan(fields=[(c, c) for c in cols], sample=True))
+    notes = [f"Showing a random sample of {len(res.frame):,} of {res.total:,} rows."
+             ] if res.sampled else []
+    vl["data"] = {"values": to_records(res.frame)}
+    vl.setdefault("$schema", "https://vega.github.io/schema/vega-lite/v5.json")
+    if spec.get("title"):
+        vl["title"] = spec["title"]
+    try:
+        bundle, more = chart_bundle(vl, renderer, _alt_text(spec, len(res.frame)))
+    except Exception as exc:  # vl-convert reports an invalid spec as a plain exception
+        first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+        return _error([f"spec: Vega-Lite could not render it: {first}"])
+    return RenderedSpec("vega-lite", bundle, notes + more, [], vl)
+
+
+def render_spec(spec: Any, namespace: Mapping[str, Any], *, renderer: str = "svg") -> RenderedSpec:
+    """Validate and render one spec; bad input gives kind "error" with at most 3 lines."""
+    from dbchat_magic.specs.compile import EmptyResult, compile_chart
+    from dbchat_magic.specs.widgets import compile_kpi, compile_table
+
+    errors = validate_spec(spec, namespace)
+    if errors:
+        return _error(errors, str(spec.get("widget", "spec")).capitalize()
+                      if isinstance(spec, dict) and spec.get("widget") in (
+                          "chart", "table", "kpi") else "Spec")
+    info = resolve_frame(spec, namespace)
+    widget = spec["widget"]
+    try:
+        if widget == "table":
+            bundle, notes, _rows = compile_table(spec, info)
+            return RenderedSpec("table", bundle, notes)
+        if widget == "kpi":
+            bundle, notes, _value = compile_kpi(spec, info)
+            return RenderedSpec("kpi", bundle, notes)
+        if widget == "vega-lite":
+            return _render_vegalite(spec, info, renderer)
+        compiled = compile_chart(spec, info)
+        bundle, more = chart_bundle(compiled.vegalite, renderer, _alt_text(spec, compiled.rows))
+        return RenderedSpec("chart", bundle, compiled.notes + more, [], compiled.vegalite)
+    except EmptyResult as exc:
+        return _error([str(exc)], widget.capitalize())
+    except Exception as exc:  # a frame engine failed (e.g. Spark): report it, never raise
+        msg = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+        return _error([f"data: could not compute the {widget}: {type(exc).__name__}: {msg}"],
+                      widget.capitalize())
