@@ -11,12 +11,12 @@ takes effect at the next question.
 from __future__ import annotations
 
 import json
-import os
 import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from dbchat_magic.config import config_dir
 from dbchat_magic.errors import ConfigError
 
 DEFAULT_PERSONA = "analyst"
@@ -57,12 +57,6 @@ BUILTINS: dict[str, str] = {
 }
 _registered: dict[str, Persona] = {}
 _lock = threading.Lock()
-
-
-def config_dir() -> Path:
-    """``$DBCHAT_CONFIG_DIR`` or ``~/.config/dbchat-magic``."""
-    env = os.environ.get("DBCHAT_CONFIG_DIR")
-    return Path(env).expanduser() if env else Path.home() / ".config" / "dbchat-magic"
 
 
 def _check_name(name: str) -> str:

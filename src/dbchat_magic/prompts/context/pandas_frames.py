@@ -103,7 +103,7 @@ def _hints(dtype: Any, values: pd.Series, col: ColumnSummary) -> list[str]:
         hints.append(f"min {format_value(lo)}, max {format_value(hi)}")
         if pd.api.types.is_integer_dtype(dtype):
             distinct = present.nunique()
-            if distinct <= 10:
+            if 1 < distinct <= 10 and distinct < len(present):
                 hints.append(format_values_hint(sorted(present.unique().tolist()), distinct))
         return hints
     if pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype):

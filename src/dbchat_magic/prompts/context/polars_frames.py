@@ -83,13 +83,16 @@ def _hints(dtype: Any, values: pl.Series, nulls: int, n_rows: int,
     present = values.drop_nulls()
     if present.is_empty() or dtype == pl.Boolean:
         return hints
-    if isinstance(dtype, pl.Categorical | pl.Enum):
-        cats = present.cat.get_categories() if isinstance(dtype, pl.Categorical) else \
-            pl.Series(dtype.categories)
-        return [*hints, format_values_hint(cats.head(8).to_list(), len(cats), label="categories")]
+    if isinstance(dtype, pl.Enum):
+        cats = list(dtype.categories)
+        return [*hints, format_values_hint(cats[:8], len(cats), label="categories")]
+    if isinstance(dtype, pl.Categorical):  # categories in use (polars 2 has no per-column list)
+        used = present.cast(pl.String).unique().sort().to_list()
+        return [*hints, format_values_hint(used[:8], len(used), label="categories")]
     if dtype.is_numeric():
         hints.append(f"min {format_value(present.min())}, max {format_value(present.max())}")
-        if dtype.is_integer() and present.n_unique() <= 10:
+        distinct = present.n_unique() if dtype.is_integer() else 0
+        if 1 < distinct <= 10 and distinct < len(present):
             uniq = present.unique().sort()
             hints.append(format_values_hint(uniq.to_list(), len(uniq)))
         return hints

@@ -108,6 +108,8 @@ def format_value(value: Any, limit: int = MAX_VALUE_CHARS) -> str:
         return quote_text(value.date().isoformat(), limit)  # midnight timestamps read as dates
     if isinstance(value, dt.datetime | dt.date | dt.time):
         return quote_text(value.isoformat(), limit)
+    if type(value).__name__ == "Timedelta":
+        return quote_text(str(value), limit)
     iso = getattr(value, "isoformat", None)
     if callable(iso):
         try:
