@@ -181,7 +181,8 @@ def lab_server(
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_until_serving(proc, url, log)
-        yield LabServer(url=url, root=root, sim=e2e_sim)
+        yield LabServer(url=url, root=root, sim=e2e_sim,
+                        config_dir=Path(env["DBCHAT_CONFIG_DIR"]))
     finally:
         _stop(proc)
 
@@ -204,6 +205,7 @@ def lab(
     lab_server: LabServer, browser: Any, request: pytest.FixtureRequest
 ) -> Iterator[NotebookPage]:
     """A fresh browser page on the server; screenshots on failure, shuts its kernels down after."""
+    lab_server.reset_settings()
     sim = lab_server.sim
     sim.reset_stats()
     sim.faults.clear()

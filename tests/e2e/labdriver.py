@@ -46,11 +46,18 @@ _RECORDER_JS = """({panel, index}) => {
 
 @dataclass
 class LabServer:
-    """A running JupyterLab server: its base URL, notebook root dir and the simulator beside it."""
+    """A running JupyterLab server: URL, notebook root, simulator, the kernels' config dir."""
 
     url: str
     root: Path
     sim: Simulator
+    config_dir: Path
+
+    def reset_settings(self) -> None:
+        """Forget the dbchat settings the kernels saved (e.g. the panel's endpoint choice)."""
+        for path in self.config_dir.glob("*"):
+            if path.is_file():
+                path.unlink()
 
     def write_notebook(self, name: str, cells: list[str]) -> str:
         """Write a notebook into the root; a cell starting with ``#md`` becomes Markdown."""
