@@ -15,7 +15,8 @@ from dbchat_magic.ui.metrics_format import format_metrics, format_status
 from dbchat_magic.ui.settled import settled_outputs, spec_outputs, status_line
 from dbchat_magic.ui.throttle import DEFAULT_INTERVAL, Coalescer
 
-StopMode = Literal["button", "hint"]
+StopMode = Literal["button", "hint", "none"]
+"""``none``: the caller has its own Stop (the ChatPanel)."""
 ViewMode = Literal["auto", "widget", "text"]
 TICK_SECONDS = 1.0
 """How often "thinking… N s" is refreshed while no token has arrived yet."""
@@ -100,7 +101,7 @@ class WidgetAnswerView:
             self.stop_button.on_click(self._clicked)
             controls.append(self.stop_button)
         self.hint = w.HTML(value=f"<small>{html.escape(STOP_HINT)}</small>")
-        _hide(self.hint, self.stop_button is not None)
+        _hide(self.hint, self.stop_button is not None or stop_mode == "none")
         controls.append(self.hint)
         self.reasoning_out = w.Output()
         self.reasoning = w.Accordion(children=[self.reasoning_out], selected_index=None)

@@ -1,0 +1,166 @@
+"""The panel's settings row: endpoint, temperature, max tokens, persona — each change is persisted.
+
+Every change goes through ``Settings.load().replace(...).save()``: it applies to the next question
+(the session reads settings fresh per question) and to later sessions; no kernel restart needed.
+The endpoint list comes from the workspace (``ChatClient.list_endpoints()`` on the runner loop);
+when that fails the configured profiles are offered instead.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from dbchat_magic.errors import DbChatError
+
+if TYPE_CHECKING:
+    from dbchat_magic.config import Settings
+
+EndpointChoice = tuple[str, str]
+"""("endpoint", name) or ("profile", name): what a dropdown option selects."""
+
+
+def _load_settings() -> Settings:
+    from dbchat_magic.config import Settings
+
+    return Settings.load()
+
+
+def fallback_choices(settings: Settings) -> list[tuple[str, EndpointChoice]]:
+    """Dropdown options without a workspace list: the current endpoint, then configured profiles."""
+    return workspace_choices([], settings)
+
+
+def workspace_choices(names: list[str], settings: Settings) -> list[tuple[str, EndpointChoice]]:
+    """Dropdown options from the workspace list; the current endpoint stays selectable."""
+    ordered = list(dict.fromkeys([*names, settings.endpoint]))
+    options: list[tuple[str, EndpointChoice]] = [(n, ("endpoint", n)) for n in ordered]
+    for name, profile in settings.profiles.items():
+        options.append((f"{name} (profile: {profile.endpoint})", ("profile", name)))
+    return options
+
+
+class SettingsRow:
+    """Endpoint dropdown, temperature slider, max-tokens box and persona dropdown, plus a note line.
+
+    ``settings`` returns the current settings (default: the settings file); ``save`` persists a
+    changed copy (default: ``Settings.save()``).
+    """
+
+    def __init__(self, *, settings: Callable[[], Settings] | None = None,
+                 save: Callable[[Settings], None] | None = None) -> None:
+        import ipywidgets as w
+
+        from dbchat_magic.prompts import list_personas
+
+        self._settings = settings or _load_settings
+        self._save = save or (lambda s: s.save())
+        current = self._settings()
+        self._quiet = True  # no saving while we fill the widgets ourselves
+        self.endpoint = w.Dropdown(description="Endpoint", options=fallback_choices(current),
+                                   value=("endpoint", current.endpoint))
+        self.temperature = w.FloatSlider(description="Temperature", min=0.0, max=2.0, step=0.05,
+                                         value=current.temperature, continuous_update=False)
+        self.max_tokens = w.BoundedIntText(description="Max tokens", min=1, max=1_000_000,
+                                           value=current.max_tokens)
+        personas = list_personas()
+        if current.persona not in personas:
+            personas.append(current.persona)
+        self.persona = w.Dropdown(description="Persona", options=personas, value=current.persona)
+        self.note = w.HTML()
+        self.endpoint.observe(self._on_endpoint, names="value")
+        self.temperature.observe(lambda c: self._apply(temperature=c["new"]), names="value")
+        self.max_tokens.observe(lambda c: self._apply(max_tokens=c["new"]), names="value")
+        self.persona.observe(lambda c: self._apply(persona=c["new"]), names="value")
+        self.widget = w.VBox([w.HBox([self.endpoint, self.persona]),
+                              w.HBox([self.temperature, self.max_tokens]), self.note])
+        self._quiet = False
+
+    # -- endpoint list -------------------------------------------------------------------------
+    def load_endpoints(self) -> Any:
+        """Fetch the workspace's chat endpoints on the runner loop; returns the future.
+
+        The dropdown is refilled when they arrive; on failure it keeps the profiles and says why.
+        """
+        from dbchat_magic.runner import get_runner
+
+        runner = get_runner()
+        try:
+            client = runner.client(self._settings())
+        except DbChatError as exc:
+            self._say(f"endpoint list unavailable: {exc}")
+            return None
+        future = runner.submit(client.list_endpoints())
+        future.add_done_callback(self._endpoints_arrived)
+        return future
+
+    def _endpoints_arrived(self, future: Any) -> None:
+        if future.cancelled():
+            return
+        exc = future.exception()
+        if exc is not None:
+            reason = str(exc) if isinstance(exc, DbChatError) else type(exc).__name__
+            self._say(f"endpoint list unavailable ({reason}); showing configured profiles")
+            return
+        self.set_endpoint_names([info.name for info in future.result()])
+
+    def set_endpoint_names(self, names: list[str]) -> None:
+        """Fill the dropdown with ``names`` (keeping the current selection and the profiles)."""
+        current = self._settings()
+        selected = self.endpoint.value
+        options = workspace_choices(names, current)
+        self._quiet = True
+        try:
+            self.endpoint.options = options
+            values = [value for _, value in options]
+            self.endpoint.value = selected if selected in values else ("endpoint", current.endpoint)
+        finally:
+            self._quiet = False
+
+    # -- changes -------------------------------------------------------------------------------
+    def _on_endpoint(self, change: dict[str, Any]) -> None:
+        if self._quiet or change["new"] is None:
+            return
+        kind, name = change["new"]
+        if kind == "profile":
+            self._persist(lambda s: s.use(name), f"profile {name!r}")
+        else:
+            self._apply(endpoint=name)
+
+    def _apply(self, **changes: Any) -> None:
+        if self._quiet:
+            return
+        label = ", ".join(f"{k} = {v}" for k, v in changes.items())
+        self._persist(lambda s: s.replace(**changes), label)
+
+    def _persist(self, change: Callable[[Settings], Settings], label: str) -> None:
+        try:
+            updated = change(self._settings())
+            self._save(updated)
+        except (DbChatError, OSError) as exc:
+            self._say(f"not saved: {exc}", error=True)
+            return
+        self.refresh(updated)
+        self._say(f"{label} — applies to the next question (saved)")
+
+    def refresh(self, settings: Settings | None = None) -> None:
+        """Show ``settings`` (default: the current ones) without saving anything."""
+        current = settings or self._settings()
+        self._quiet = True
+        try:
+            choice = ("endpoint", current.endpoint)
+            if choice not in [value for _, value in self.endpoint.options]:
+                self.endpoint.options = [*self.endpoint.options, (current.endpoint, choice)]
+            if self.endpoint.value != choice and self.endpoint.value[0] == "endpoint":
+                self.endpoint.value = choice
+            self.temperature.value = current.temperature
+            self.max_tokens.value = current.max_tokens
+            if current.persona in self.persona.options:
+                self.persona.value = current.persona
+        finally:
+            self._quiet = False
+
+    def _say(self, text: str, *, error: bool = False) -> None:
+        style = "color:#b00020" if error else "color:#666"
+        self.note.value = f"<small style='{style}'>{html.escape(text)}</small>"
