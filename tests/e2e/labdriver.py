@@ -196,11 +196,10 @@ class NotebookPage:
         self.page.locator(f"{PANEL} .jp-Toolbar-item[data-jp-item-name='interrupt']").click()
 
     def save(self, name: str, timeout: float = 30) -> dict[str, Any]:
-        """Save with Ctrl+S and wait until the file on disk is no longer older than the page."""
+        """Press the toolbar's save button, wait for the file to change; returns the saved JSON."""
         path = self.server.root / name
         before = path.stat().st_mtime_ns
-        self.page.locator(f"{PANEL} .jp-Notebook").first.click(position={"x": 5, "y": 5})
-        self.page.keyboard.press("Control+s")
+        self.page.locator(f"{PANEL} .jp-Toolbar-item[data-jp-item-name='save']").click()
         wait_for(lambda: path.stat().st_mtime_ns != before, timeout, f"{name} to be saved")
         return self.server.saved_notebook(name)
 
