@@ -1,0 +1,118 @@
+"""`resolve_credentials`: the credential chain, first hit wins.
+
+1. explicit ``token=`` argument; 2. ``DATABRICKS_TOKEN`` (or ``DATABRICKS_CLIENT_ID``/``SECRET``);
+3. a ``~/.databrickscfg`` profile (``DATABRICKS_CONFIG_FILE``, ``DATABRICKS_CONFIG_PROFILE``);
+4. the Databricks notebook context when ``DATABRICKS_RUNTIME_VERSION`` is set;
+5. databricks-sdk unified auth, if installed (imported only here, with short timeouts).
+The host comes from the ``host=`` argument, then ``Settings.host``, then the winning source.
+"""
+
+from __future__ import annotations
+
+import configparser
+import importlib.util
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from dbchat_magic.auth._providers import (
+    CredentialProvider,
+    NotebookContextProvider,
+    OAuthM2MProvider,
+    SdkProvider,
+    StaticTokenProvider,
+)
+from dbchat_magic.auth._secret import Secret
+from dbchat_magic.errors import AuthError
+
+if TYPE_CHECKING:
+    from dbchat_magic.config import Settings
+
+_SDK_TIMEOUT = 10.0
+
+
+def _config_file() -> Path:
+    return Path(os.environ.get("DATABRICKS_CONFIG_FILE") or "~/.databrickscfg").expanduser()
+
+
+def _no_host(source: str) -> AuthError:
+    return AuthError(f"a token was found in {source} but no host: set DATABRICKS_HOST "
+                     "(or the host setting) to your workspace URL")
+
+
+def _from_config_file(host: str) -> CredentialProvider | None:
+    path = _config_file()
+    wanted = os.environ.get("DATABRICKS_CONFIG_PROFILE")
+    name = wanted or "DEFAULT"
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read(path, encoding="utf-8")
+    except (configparser.Error, UnicodeDecodeError) as exc:
+        raise AuthError(f"cannot parse {path}: {type(exc).__name__}") from None
+    if name == "DEFAULT":
+        section = dict(parser.defaults())
+    elif parser.has_section(name):
+        section = dict(parser.items(name))
+    else:
+        section = {}
+    if not section:
+        if wanted:
+            known = ", ".join(parser.sections()) or "none"
+            raise AuthError(f"profile [{wanted}] (DATABRICKS_CONFIG_PROFILE) is not in {path} "
+                            f"(profiles: {known})")
+        return None
+    source = f"{path} profile [{name}]"
+    host = host or section.get("host", "")
+    if section.get("token"):
+        if not host:
+            raise _no_host(source)
+        return StaticTokenProvider(host, Secret(section["token"]), source)
+    if section.get("client_id") and section.get("client_secret"):
+        if not host:
+            raise _no_host(source)
+        return OAuthM2MProvider(host, section["client_id"], Secret(section["client_secret"]),
+                                source + " (OAuth M2M)")
+    return None
+
+
+def resolve_credentials(settings: Settings | None = None, token: str | Secret | None = None,
+                        host: str | None = None) -> CredentialProvider:
+    """The first credential source that has a token; `AuthError` saying what was tried if none."""
+    env = os.environ
+    host = host or (settings.host if settings is not None else "") or ""
+    if token:
+        secret = token if isinstance(token, Secret) else Secret(token)
+        chosen = host or env.get("DATABRICKS_HOST", "")
+        if not chosen:
+            raise _no_host("the token argument")
+        return StaticTokenProvider(chosen, secret, "explicit token argument")
+    env_host = host or env.get("DATABRICKS_HOST", "")
+    if env.get("DATABRICKS_TOKEN"):
+        if not env_host:
+            raise _no_host("DATABRICKS_TOKEN")
+        return StaticTokenProvider(env_host, Secret(env["DATABRICKS_TOKEN"]),
+                                   "environment (DATABRICKS_TOKEN)")
+    if env.get("DATABRICKS_CLIENT_ID") and env.get("DATABRICKS_CLIENT_SECRET"):
+        if not env_host:
+            raise _no_host("DATABRICKS_CLIENT_ID/SECRET")
+        return OAuthM2MProvider(env_host, env["DATABRICKS_CLIENT_ID"],
+                                Secret(env["DATABRICKS_CLIENT_SECRET"]),
+                                "environment (DATABRICKS_CLIENT_ID/SECRET, OAuth M2M)")
+    found = _from_config_file(env_host)
+    if found is not None:
+        return found
+    if env.get("DATABRICKS_RUNTIME_VERSION"):
+        return NotebookContextProvider(env_host)
+    if importlib.util.find_spec("databricks") is not None and _sdk_installed():
+        return SdkProvider(env_host, timeout=_SDK_TIMEOUT)
+    raise AuthError(
+        "no Databricks credentials found (tried: token argument, DATABRICKS_TOKEN, "
+        f"DATABRICKS_CLIENT_ID/SECRET, {_config_file()}, notebook context, databricks-sdk); "
+        "set DATABRICKS_HOST and DATABRICKS_TOKEN")
+
+
+def _sdk_installed() -> bool:
+    try:
+        return importlib.util.find_spec("databricks.sdk") is not None
+    except (ImportError, ValueError):
+        return False
