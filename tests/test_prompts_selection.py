@@ -106,3 +106,25 @@ def test_empty_namespace_says_so():
     assert text.splitlines()[0] == "## Data context"
     assert text.endswith("(no DataFrames in the user's namespace)")
     assert estimate_tokens(describe_frames({"x": 1}, budget_tokens=10)) <= 10
+
+
+def test_recency_in_a_real_ipython_shell():
+    from IPython.core.interactiveshell import InteractiveShell
+
+    ip = InteractiveShell.instance()
+    names = ("ctx_first", "ctx_second", "ctx_third")
+    try:
+        for cell in ("import pandas as pd",
+                     "ctx_first = pd.DataFrame({'a': [1, 2]})",
+                     "ctx_second = pd.DataFrame({'b': [3]})",
+                     "ctx_third = pd.Series([1.5], name='c')",
+                     "ctx_first.head()",
+                     "_ctx_private = ctx_second.copy()"):
+            assert ip.run_cell(cell, store_history=True).success
+        ranked = [n for n in rank_frames(ip.user_ns) if n in names]
+        assert ranked == ["ctx_second", "ctx_first", "ctx_third"]
+        ctx = build_data_context(ip.user_ns, budget_tokens=1500)
+        assert "_ctx_private" not in ctx.text and "### ctx_second (pandas DataFrame" in ctx.text
+    finally:
+        for name in (*names, "_ctx_private"):
+            ip.user_ns.pop(name, None)
