@@ -1,0 +1,171 @@
+"""ChatPanel against the simulator over real loopback HTTP: ask, stream, stop, settings, history."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from dbchat_magic.config import Settings
+from dbchat_magic.simulator import CLAUDE, EMBEDDINGS, LLAMA, Simulator, tokenize
+from dbchat_magic.ui import ChatPanel
+from ui_helpers import all_state
+
+pytest.importorskip("ipywidgets")
+
+
+@pytest.fixture
+def live(sim: Simulator, monkeypatch: pytest.MonkeyPatch) -> Simulator:
+    """The simulator's credentials in the environment and its Llama endpoint chosen."""
+    for key, value in sim.env().items():
+        monkeypatch.setenv(key, value)
+    Settings().replace(endpoint=LLAMA).save()
+    return sim
+
+
+def _text(turn_view: object) -> str:
+    outputs = turn_view.answer.outputs  # type: ignore[attr-defined]
+    return outputs[0]["data"]["text/markdown"] if outputs else ""
+
+
+def test_panel_repr_is_stable() -> None:
+    panel = ChatPanel(list_endpoints=False, namespace={})
+    assert repr(panel) == repr(panel.widget) == "<dbchat panel>"
+
+
+def test_ask_streams_an_answer_with_metrics(live: Simulator) -> None:
+    panel = ChatPanel(namespace={})
+    assert panel.ask("What is the total revenue?") is not None
+    assert panel.send_button.disabled and not panel.stop_button.disabled
+    result = panel.wait(60)
+    assert result is not None and result.status == "completed", result.error
+    assert result.text.startswith("Simulated answer to 'What is the total revenue?'")
+    view = panel.turns[-1].view
+    assert _text(view) == result.text
+    assert view.footer.layout.display is None and LLAMA in view.footer.value
+    assert "tokens" in view.footer.value
+    assert not panel.send_button.disabled and panel.stop_button.disabled
+    assert live.stats.requests_by_endpoint.get(LLAMA) == 1
+
+
+def test_follow_up_sends_the_history(live: Simulator) -> None:
+    panel = ChatPanel(list_endpoints=False, namespace={})
+    panel.ask("first question")
+    panel.wait(60)
+    panel.ask("second question")
+    second = panel.wait(60)
+    assert second is not None and second.ok
+    roles = [m["role"] for m in live.stats.last_body["messages"]]
+    assert roles == ["system", "user", "assistant", "user"]
+    assert len(panel.session.conversation.turns) == 2
+
+
+def test_send_button_takes_the_input_box(live: Simulator) -> None:
+    panel = ChatPanel(list_endpoints=False, namespace={})
+    panel.input.value = "typed question"
+    panel.send_button.click()
+    assert panel.input.value == ""
+    result = panel.wait(60)
+    assert result is not None and "typed question" in result.text
+
+
+def test_a_settings_change_applies_to_the_next_question(live: Simulator) -> None:
+    panel = ChatPanel(list_endpoints=False, namespace={})
+    panel.settings.temperature.value = 0.75
+    panel.settings.max_tokens.value = 77
+    panel.ask("hello")
+    panel.wait(60)
+    body = live.stats.last_body
+    assert body["temperature"] == pytest.approx(0.75) and body["max_tokens"] == 77
+    panel.settings.endpoint.options = [*panel.settings.endpoint.options,
+                                       (CLAUDE, ("endpoint", CLAUDE))]
+    panel.settings.endpoint.value = ("endpoint", CLAUDE)
+    panel.ask("hello again")
+    result = panel.wait(60)
+    assert result is not None and result.endpoint == CLAUDE
+    assert live.stats.requests_by_endpoint.get(CLAUDE) == 1
+
+
+def test_endpoint_dropdown_is_filled_from_the_workspace(live: Simulator) -> None:
+    panel = ChatPanel(namespace={})
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and len(panel.settings.endpoint.options) < 2:
+        time.sleep(0.05)
+    labels = [label for label, _ in panel.settings.endpoint.options]
+    assert LLAMA in labels and CLAUDE in labels
+    assert EMBEDDINGS not in labels  # not a chat endpoint
+
+
+def test_stop_keeps_the_partial_answer_and_closes_the_connection(live: Simulator) -> None:
+    live.set_pacing(tokens_per_second=40)
+    live.reset_stats()
+    panel = ChatPanel(list_endpoints=False, namespace={})
+    handle = panel.ask("tell me a long story")
+    assert handle is not None
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and len(handle.result.text) < 20:
+        time.sleep(0.02)
+    panel.stop_button.click()
+    result = panel.wait(30)
+    assert result is not None and result.status == "stopped"
+    assert len(result.text) >= 20
+    assert len(tokenize(result.text)) < 60  # shorter than the full 60-token reply
+    view = panel.turns[-1].view
+    assert view.status.value.endswith("stopped")
+    assert _text(view) == result.text  # partial answer stays visible
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and not live.stats.disconnects:
+        time.sleep(0.02)
+    assert live.stats.disconnects, "the simulator saw the client disconnect"
+
+
+def test_a_second_question_while_streaming_is_refused(live: Simulator) -> None:
+    live.set_pacing(tokens_per_second=30)
+    panel = ChatPanel(list_endpoints=False, namespace={})
+    assert panel.ask("slow one") is not None
+    assert panel.ask("impatient") is None
+    assert "still streaming" in panel.note.value
+    panel.stop()
+    panel.wait(30)
+    assert len(panel.turns) == 1
+
+
+def test_a_missing_endpoint_fails_with_a_next_step(live: Simulator) -> None:
+    Settings.load().replace(endpoint="no-such-endpoint").save()
+    panel = ChatPanel(list_endpoints=False, namespace={})
+    panel.ask("hello")
+    result = panel.wait(60)
+    assert result is not None and result.status == "failed"
+    view = panel.turns[-1].view
+    assert "`%dbchat endpoints` lists yours" in view.error.value
+    assert view.error.layout.display is None
+
+
+def test_only_the_last_turns_are_rendered(live: Simulator) -> None:
+    panel = ChatPanel(list_endpoints=False, namespace={}, visible_turns=2)
+    for i in range(3):
+        panel.ask(f"question {i}")
+        panel.wait(60)
+    children = panel.history.children
+    assert children[0] is panel.earlier and len(children) == 3
+    assert "1 earlier" in panel.earlier.description
+    assert children[1] is panel.turns[1].widget and children[2] is panel.turns[2].widget
+    panel.earlier.click()
+    assert list(panel.history.children) == [t.widget for t in panel.turns]
+    assert len(panel.results) == 3
+
+
+def test_panels_are_independent(live: Simulator) -> None:
+    one = ChatPanel(list_endpoints=False, namespace={})
+    two = ChatPanel(list_endpoints=False, namespace={})
+    one.ask("only in one")
+    one.wait(60)
+    assert len(one.session.conversation.turns) == 1
+    assert len(two.session.conversation.turns) == 0
+
+
+def test_the_token_never_enters_widget_state(live: Simulator) -> None:
+    panel = ChatPanel(namespace={})
+    panel.ask("hello")
+    panel.wait(60)
+    assert live.token and live.token not in all_state(panel.widget)
