@@ -13,14 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 from dbchat_magic.simulator._endpoints import Endpoint
 from dbchat_magic.simulator._faults import (
-    RESPONSE_FAULTS,
     ErrorResponse,
     Fault,
     databricks_error,
-    fault_response,
     not_found,
 )
-from dbchat_magic.simulator._http import MAX_BODY_BYTES, BadRequest, Connection, Request
+from dbchat_magic.simulator._http import BadRequest, Connection, Request
 from dbchat_magic.simulator._responders import (
     SimRequest,
     as_reply,
@@ -33,11 +31,13 @@ from dbchat_magic.simulator._stream import (
     Answer,
     ChunkBuilder,
     Pacing,
+    completion_payload,
     plan_answer,
     send_events,
     sent_text,
     sse_events,
 )
+from dbchat_magic.simulator._validate import refuse_chat
 
 if TYPE_CHECKING:
     from dbchat_magic.simulator._server import Simulator
@@ -202,7 +202,7 @@ class App:
         self.sim.stats.record_request(entry, body if isinstance(body, dict) else None, req.headers)
         faults = self.sim.faults.take(entry.endpoint)
         entry.faults = [f.name for f in faults]
-        error = self._refusal(req, body, entry.endpoint, faults)
+        error = refuse_chat(req, body, entry.endpoint, self.sim.endpoints, faults)
         if error is not None:
             entry.status = error.status
             return await self._send_error(conn, error, keep_alive=keep)
@@ -237,52 +237,6 @@ class App:
         else:
             work = self._send_whole(conn, answer, endpoint, prompt_tokens, pacing, keep)
         return await self._watch(conn, work, entry, keep, cut="disconnect" in by_name)
-
-    def _refusal(
-        self, req: Request, body: Any, name: str | None, faults: list[Fault]
-    ) -> ErrorResponse | None:
-        if req.method != "POST":
-            return databricks_error(405, "BAD_REQUEST", f"Method {req.method} not allowed")
-        for fault in faults:
-            if fault.name in RESPONSE_FAULTS:
-                return fault_response(fault, name)
-        if len(req.body) > MAX_BODY_BYTES:
-            return databricks_error(400, "BAD_REQUEST", "Request size exceeds the 4 MB limit.")
-        if not isinstance(body, dict):
-            return databricks_error(400, "BAD_REQUEST", "Request body must be a JSON object.")
-        if not isinstance(name, str) or not name:
-            return databricks_error(400, "BAD_REQUEST", "Missing required field 'model'.")
-        endpoint = self.sim.endpoints.get(name)
-        if endpoint is None:
-            return not_found(name)
-        if not endpoint.ready:
-            return databricks_error(
-                400,
-                "BAD_REQUEST",
-                f"Endpoint '{name}' is not ready (state NOT_READY). Try again when it is READY.",
-            )
-        if not endpoint.is_chat:
-            return databricks_error(
-                400,
-                "BAD_REQUEST",
-                f"Endpoint '{name}' serves task '{endpoint.task}', not chat completions.",
-            )
-        messages = body.get("messages")
-        if not isinstance(messages, list) or not messages:
-            return databricks_error(
-                400, "BAD_REQUEST", "Field 'messages' must be a non-empty list."
-            )
-        for i, m in enumerate(messages):
-            if not isinstance(m, dict) or m.get("role") not in (
-                "system",
-                "user",
-                "assistant",
-                "tool",
-            ):
-                return databricks_error(
-                    400, "BAD_REQUEST", f"messages[{i}] needs a role of system, user or assistant."
-                )
-        return None
 
     def _answer(
         self, req: Request, body: dict[str, Any], endpoint: Endpoint, faults: dict[str, Fault]
@@ -323,35 +277,7 @@ class App:
             duration += len(answer.tokens) / pacing.tokens_per_second
         if duration > 0:
             await asyncio.sleep(duration)
-        content: Any = answer.text
-        if endpoint.style == "reasoning" or answer.reasoning:
-            content = [
-                {
-                    "type": "reasoning",
-                    "summary": [{"type": "summary_text", "text": answer.reasoning}],
-                },
-                {"type": "text", "text": answer.text},
-            ]
-        n = answer.completion_tokens
-        payload = {
-            "id": f"chatcmpl_{uuid.uuid4()}",
-            "object": "chat.completion",
-            "created": int(time.time()),
-            "model": endpoint.model,
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": content},
-                    "finish_reason": answer.finish_reason,
-                    "logprobs": None,
-                }
-            ],
-            "usage": {
-                "prompt_tokens": prompt_tokens,
-                "completion_tokens": n,
-                "total_tokens": prompt_tokens + n,
-            },
-        }
+        payload = completion_payload(answer, endpoint, prompt_tokens)
         await conn.send_json(200, payload, keep_alive=keep)
 
     async def _watch(

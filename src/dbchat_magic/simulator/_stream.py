@@ -7,6 +7,7 @@ import itertools
 import json
 import random
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -261,14 +262,15 @@ async def send_events(
     many = pacing.chunking == "many"
     rng = random.Random(pacing.seed) if pacing.chunking == "random" else None
     pieces: list[bytes] = []
-    size = tokens_out = n_tokens = 0
+    size = tokens_out = n_tokens = group_tokens = 0
     group: list[bytes] = []
 
     async def flush() -> None:
-        nonlocal pieces, size, tokens_out
+        nonlocal pieces, size, tokens_out, group_tokens
         if group:
             pieces.append(b"".join(group))
             group.clear()
+            group_tokens = 0
         if pieces:
             conn.write_chunks(pieces)
             pieces, size = [], 0
@@ -278,18 +280,20 @@ async def send_events(
 
     for data, tokens in events:
         if tokens:
-            if interval and not group:
+            if interval and not group_tokens:
                 delay = start + n_tokens * interval - loop.time()
                 if delay > 0:
                     await flush()
                     await asyncio.sleep(delay)
             n_tokens += 1
             tokens_out += 1
+            group_tokens += many
         if many:
             group.append(data)
             if len(group) >= EVENTS_PER_WRITE:
                 pieces.append(b"".join(group))
                 group.clear()
+                group_tokens = 0
         elif rng is not None:
             pieces += random_pieces(data, rng)
         else:
@@ -298,3 +302,31 @@ async def send_events(
         if size >= 65536:
             await flush()
     await flush()
+
+
+def completion_payload(answer: Answer, endpoint: Endpoint, prompt_tokens: int) -> dict[str, Any]:
+    """The non-streaming ``chat.completion`` body."""
+    content: Any = answer.text
+    if endpoint.style == "reasoning" or answer.reasoning:
+        summary = [{"type": "summary_text", "text": answer.reasoning}]
+        content = [{"type": "reasoning", "summary": summary}, {"type": "text", "text": answer.text}]
+    n = answer.completion_tokens
+    return {
+        "id": f"chatcmpl_{uuid.uuid4()}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": endpoint.model,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": content},
+                "finish_reason": answer.finish_reason,
+                "logprobs": None,
+            }
+        ],
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": n,
+            "total_tokens": prompt_tokens + n,
+        },
+    }

@@ -1,0 +1,130 @@
+"""Pacing, chunking (what pieces the client receives) and disconnect detection, over loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import time
+
+import httpx
+import pytest
+
+from dbchat_magic.simulator import LLAMA, Simulator
+
+QUESTION = [{"role": "user", "content": "Explain the café données trend 🙂"}]
+URL = f"/serving-endpoints/{LLAMA}/invocations"
+
+
+def pieces_of(sim: Simulator, body: dict | None = None) -> list[bytes]:
+    """The body exactly as the client receives it, piece by piece (one HTTP chunk each)."""
+    headers = {"Authorization": f"Bearer {sim.token}"}
+    with httpx.Client(base_url=sim.url, headers=headers, timeout=10) as c, c.stream(
+        "POST", URL, json={"messages": QUESTION, "stream": True, **(body or {})}
+    ) as r:
+        return list(r.iter_raw())
+
+
+def events_in(raw: bytes) -> list[bytes]:
+    return [b for b in raw.replace(b"\r\n", b"\n").split(b"\n\n") if b]
+
+
+def test_event_chunking_one_event_per_piece(sim: Simulator) -> None:
+    got = pieces_of(sim, {"reply_tokens": 20})
+    assert len(got) == 1 + 20 + 2
+    assert all(p.startswith(b"data: ") and p.endswith(b"\n\n") for p in got)
+    assert all(p.count(b"\n\n") == 1 for p in got)
+
+
+def test_many_chunking_groups_events(sim: Simulator) -> None:
+    sim.set_pacing(chunking="many")
+    got = pieces_of(sim, {"reply_tokens": 40})
+    assert len(got) < 10
+    assert max(p.count(b"\n\n") for p in got) == 8
+    assert len(events_in(b"".join(got))) == 1 + 40 + 2
+
+
+def test_random_chunking_splits_utf8_and_crlf_but_keeps_the_bytes() -> None:
+    with Simulator(chunking="random", seed=7) as sim:
+        plain = b"".join(pieces_of(sim, {"reply_tokens": 80}))
+        sim.inject("crlf")
+        got = pieces_of(sim, {"reply_tokens": 80})
+    joined = b"".join(got)
+    assert len(got) > 200
+    mid_utf8 = [p for p in got if p and 0x80 <= p[0] < 0xC0]
+    assert mid_utf8, "some piece must start inside a UTF-8 sequence"
+    cr_lf = [a for a, b in itertools.pairwise(got) if a.endswith(b"\r") and b.startswith(b"\n")]
+    assert cr_lf, "some piece must end between CR and LF"
+    assert len(events_in(joined)) == len(events_in(plain)) == 1 + 80 + 2
+    texts = [
+        json.loads(e[6:])["choices"][0]["delta"].get("content", "")
+        for e in events_in(joined)[:-1]
+    ]
+    assert "".join(texts) == sim.stats.log[-1].text
+
+
+def test_pacing_tokens_per_second_and_first_token_delay() -> None:
+    with Simulator(tokens_per_second=100, first_token_delay=0.2) as sim:
+        headers = {"Authorization": f"Bearer {sim.token}"}
+        with httpx.Client(base_url=sim.url, headers=headers, timeout=10) as c:
+            start = time.monotonic()
+            with c.stream("POST", URL, json={"messages": QUESTION, "stream": True,
+                                             "reply_tokens": 30}) as r:
+                arrivals = [time.monotonic() - start for _ in r.iter_raw()]
+    first, total = arrivals[0], arrivals[-1]
+    assert first >= 0.18
+    # 30 tokens at 100/s take >= 0.29 s after the first; generous upper bound for a loaded box
+    assert 0.2 + 0.28 <= total < 0.2 + 3.0
+    gaps = [b - a for a, b in itertools.pairwise(arrivals[1:])]
+    assert sorted(gaps)[len(gaps) // 2] >= 0.005  # paced, not a burst
+
+
+def test_set_pacing_changes_later_requests(sim: Simulator) -> None:
+    start = time.monotonic()
+    pieces_of(sim, {"reply_tokens": 20})
+    fast = time.monotonic() - start
+    sim.set_pacing(tokens_per_second=50)
+    start = time.monotonic()
+    pieces_of(sim, {"reply_tokens": 20})
+    slow = time.monotonic() - start
+    assert slow >= 0.35 > fast or slow > fast + 0.3
+    sim.set_pacing(tokens_per_second=None)
+    assert sim.pacing.tokens_per_second is None
+    with pytest.raises(ValueError, match="chunking"):
+        sim.set_pacing(chunking="lumpy")
+
+
+def test_fault_can_override_pacing(sim: Simulator) -> None:
+    sim.inject("keepalive", tokens_per_second=40, chunking="many")
+    start = time.monotonic()
+    got = pieces_of(sim, {"reply_tokens": 16})
+    assert time.monotonic() - start >= 0.3
+    assert max(p.count(b"\n\n") for p in got) > 1
+
+
+def test_client_closing_midstream_is_seen_at_once() -> None:
+    with Simulator(tokens_per_second=200) as sim:
+
+        async def consume_then_stop() -> float:
+            headers = {"Authorization": f"Bearer {sim.token}"}
+            async with httpx.AsyncClient(base_url=sim.url, headers=headers) as c:
+                async with c.stream("POST", URL, json={"messages": QUESTION, "stream": True,
+                                                       "reply_tokens": 2000}) as r:
+                    n = 0
+                    async for _ in r.aiter_raw():
+                        n += 1
+                        if n == 20:
+                            break
+                return time.monotonic()
+
+        closed_at = asyncio.run(consume_then_stop())
+        deadline = time.monotonic() + 5
+        while not sim.stats.disconnects and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert len(sim.stats.disconnects) == 1
+        seen = sim.stats.disconnects[0]
+        assert seen.endpoint == LLAMA and seen.request_number == 1
+        assert 15 <= seen.tokens_sent < 2000
+        assert seen.at - closed_at < 0.5  # typically ~1 ms; tolerant of a loaded machine
+        # the simulator is still healthy afterwards
+        assert len(pieces_of(sim, {"reply_tokens": 3})) == 1 + 3 + 2
