@@ -130,7 +130,8 @@ def _build(alt: Any, spec: dict[str, Any], plan: Plan, res: AggResult,
     for name in ("x", "y", "color"):
         if isinstance(spec.get(name), dict) and name in plan.outputs:
             enc[name], outs[name] = _encoding(alt, spec, plan, name, res)
-    tooltip = [alt.Tooltip(field=c, type=_tooltip_type(res.frame[c])) for c in res.frame.columns]
+    tooltip = [alt.Tooltip(field=v["field"], type=v["type"], title=v["title"])
+               for v in enc.values()]
     mark = spec["mark"]
     size = {"width": 300, "height": 300} if mark == "arc" else {"width": 520, "height": 300}
     title = spec.get("title") or alt.Undefined
@@ -138,13 +139,16 @@ def _build(alt: Any, spec: dict[str, Any], plan: Plan, res: AggResult,
     if mark == "boxplot":
         x = alt.X(**enc["x"]) if "x" in enc else alt.X()
         color = alt.Color(**enc["color"]) if "color" in enc else alt.Undefined
-        box = base.encode(x=x, color=color, tooltip=tooltip)
         ytitle = _title({**spec["y"], "aggregate": None})
+        tooltip += [alt.Tooltip(f"{stat}:Q", title=f"{stat} {ytitle}")
+                    for stat in ("min", "q1", "median", "q3", "max")]
+        box = alt.Chart().encode(x=x, color=color, tooltip=tooltip)
         return alt.layer(
             box.mark_rule().encode(y=alt.Y("min:Q", title=ytitle), y2="max:Q"),
             box.mark_bar(size=18).encode(y=alt.Y("q1:Q", title=ytitle), y2="q3:Q"),
             box.mark_tick(color="white", size=18).encode(y="median:Q"),
-        )
+            data=data, title=title,
+        ).properties(**size)
     for axis in ("x", "y"):
         sort = _sort_value(spec, plan, axis)
         if sort and axis in enc and enc[axis]["type"] != "quantitative":
@@ -165,12 +169,15 @@ def _build(alt: Any, spec: dict[str, Any], plan: Plan, res: AggResult,
     return marks[mark]().encode(tooltip=tooltip, **kwargs)
 
 
-def _tooltip_type(series: Any) -> str:
-    import pandas as pd
-
-    if pd.api.types.is_datetime64_any_dtype(series.dtype):
-        return "temporal"
-    return "quantitative" if pd.api.types.is_numeric_dtype(series.dtype) else "nominal"
+def _inline_datasets(vl: dict[str, Any]) -> dict[str, Any]:
+    """Put the data Altair hoisted into ``datasets`` back inline (one copy, at the top)."""
+    datasets = vl.pop("datasets", None) or {}
+    data = vl.get("data")
+    if isinstance(data, dict) and data.get("name") in datasets and len(data) == 1:
+        vl["data"] = {"values": datasets[data["name"]]}
+    elif datasets:
+        vl["datasets"] = datasets
+    return vl
 
 
 def compile_chart(spec: dict[str, Any], info: FrameInfo) -> CompiledChart:
@@ -187,5 +194,5 @@ def compile_chart(spec: dict[str, Any], info: FrameInfo) -> CompiledChart:
         df[out + "_end"] = df[out] + step
     values = to_records(df)
     chart = _build(alt, spec, plan, res, values)
-    vl = chart.to_dict()
+    vl = _inline_datasets(chart.to_dict())
     return CompiledChart(vl, len(values), embedded_bytes(values), _notes(res, spec, cat))

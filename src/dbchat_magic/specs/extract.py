@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from dbchat_magic.specs.lenient_json import LenientJSONError, loads_lenient
+from dbchat_magic.specs.lenient_json import LenientJSONError, loads_lenient, skip_space
 
 _FENCE = re.compile(r"(?m)^[ \t]*(```|~~~)[ \t]*([A-Za-z0-9_.+-]*)[^\n]*\n(.*?)(?:\n[ \t]*|)\1",
                     re.DOTALL)
@@ -68,7 +68,7 @@ def _balanced_end(text: str, start: int) -> int | None:
 def _from_block(raw: str, start: int, end: int, *, tagged_json: bool) -> list[ExtractedSpec]:
     """Specs from one fenced block's body (which may hold one object or a list of them)."""
     body = raw.strip()
-    if not body.startswith(("{", "[")):
+    if not body[skip_space(body, 0):].startswith(("{", "[")):
         return []
     try:
         value = loads_lenient(body)

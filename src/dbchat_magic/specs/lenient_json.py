@@ -9,6 +9,8 @@ _WORDS = {"True": "true", "False": "false", "None": "null",
           "true": "true", "false": "false", "null": "null"}
 _IDENT_START = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_$"
 _IDENT_CHARS = _IDENT_START + "0123456789-"
+_NUMBER_START = "-+0123456789."
+_NUMBER_CHARS = "0123456789.eE+-"
 
 
 class LenientJSONError(ValueError):
@@ -57,7 +59,7 @@ def _read_string(text: str, i: int) -> tuple[str, int]:
     raise LenientJSONError("invalid JSON: unterminated string")
 
 
-def _skip_space(text: str, i: int) -> int:
+def skip_space(text: str, i: int) -> int:
     """Skip whitespace and comments from ``i``."""
     while i < len(text):
         if text[i].isspace():
@@ -79,7 +81,7 @@ def to_strict_json(text: str) -> str:
     i = 0
     n = len(text)
     while i < n:
-        j = _skip_space(text, i)
+        j = skip_space(text, i)
         if j != i:
             out.append(" ")
             i = j
@@ -89,18 +91,24 @@ def to_strict_json(text: str) -> str:
             s, i = _read_string(text, i)
             out.append(s)
         elif ch == ",":
-            k = _skip_space(text, i + 1)
+            k = skip_space(text, i + 1)
             if k < n and text[k] in "}]":
                 i = k
             else:
                 out.append(",")
                 i += 1
+        elif ch in _NUMBER_START:
+            k = i + 1
+            while k < n and text[k] in _NUMBER_CHARS:
+                k += 1
+            out.append(text[i:k])
+            i = k
         elif ch in _IDENT_START:
             k = i
             while k < n and text[k] in _IDENT_CHARS:
                 k += 1
             word = text[i:k]
-            after = _skip_space(text, k)
+            after = skip_space(text, k)
             if word in _WORDS and not (after < n and text[after] == ":"):
                 out.append(_WORDS[word])
             else:

@@ -38,7 +38,8 @@ def _schema_message(err: Any) -> tuple[str, str]:
     if v == "additionalProperties":
         extra = [k for k in err.instance if k not in err.schema.get("properties", {})]
         known = list(err.schema.get("properties", {}))
-        hint = difflib.get_close_matches(extra[0], known, n=1) if extra else []
+        hint = [k for k in known if extra and k.startswith(str(extra[0]))][:1] or (
+            difflib.get_close_matches(str(extra[0]), known, n=1, cutoff=0.5) if extra else [])
         tail = f'; did you mean "{hint[0]}"?' if hint else f"; allowed: {', '.join(known)}"
         return path, f"unknown key {_short(extra[0] if extra else '?')}{tail}"
     if v == "enum":
