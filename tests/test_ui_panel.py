@@ -88,9 +88,7 @@ def test_a_settings_change_applies_to_the_next_question(live: Simulator) -> None
 
 def test_endpoint_dropdown_is_filled_from_the_workspace(live: Simulator) -> None:
     panel = ChatPanel(namespace={})
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and len(panel.settings.endpoint.options) < 2:
-        time.sleep(0.05)
+    assert panel.settings.endpoints_settled.wait(30)
     labels = [label for label, _ in panel.settings.endpoint.options]
     assert LLAMA in labels and CLAUDE in labels
     assert EMBEDDINGS not in labels  # not a chat endpoint

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import time
-
 import pytest
 
 from dbchat_magic.config import Settings
@@ -62,12 +59,7 @@ def test_endpoint_list_failure_keeps_profiles_and_says_why() -> None:
     # no credentials in the environment: the list cannot be fetched
     Settings().with_profile("b", "model-b").save()
     row = _row()
-    future = row.load_endpoints()
-    if future is not None:  # the failure may come at once or from the runner loop
-        with contextlib.suppress(Exception):
-            future.result(timeout=30)
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and "unavailable" not in row.note.value:
-            time.sleep(0.02)
+    row.load_endpoints()
+    assert row.endpoints_settled.wait(30)
     assert "endpoint list unavailable" in row.note.value
     assert ("profile", "b") in [v for _, v in row.endpoint.options]

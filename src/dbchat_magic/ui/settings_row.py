@@ -9,6 +9,7 @@ when that fails the configured profiles are offered instead.
 from __future__ import annotations
 
 import html
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -69,6 +70,8 @@ class SettingsRow:
             personas.append(current.persona)
         self.persona = w.Dropdown(description="Persona", options=personas, value=current.persona)
         self.note = w.HTML()
+        self.endpoints_settled = threading.Event()
+        """Set once the workspace list has arrived or failed (see `load_endpoints`)."""
         self.endpoint.observe(self._on_endpoint, names="value")
         self.temperature.observe(lambda c: self._apply(temperature=c["new"]), names="value")
         self.max_tokens.observe(lambda c: self._apply(max_tokens=c["new"]), names="value")
@@ -88,22 +91,27 @@ class SettingsRow:
         runner = get_runner()
         try:
             client = runner.client(self._settings())
-        except DbChatError as exc:
-            self._say(f"endpoint list unavailable: {exc}")
+        except Exception as exc:  # no credentials, no client: the panel still works with profiles
+            reason = str(exc) if isinstance(exc, DbChatError) else type(exc).__name__
+            self._say(f"endpoint list unavailable ({reason}); showing configured profiles")
+            self.endpoints_settled.set()
             return None
         future = runner.submit(client.list_endpoints())
         future.add_done_callback(self._endpoints_arrived)
         return future
 
     def _endpoints_arrived(self, future: Any) -> None:
-        if future.cancelled():
-            return
-        exc = future.exception()
-        if exc is not None:
-            reason = str(exc) if isinstance(exc, DbChatError) else type(exc).__name__
-            self._say(f"endpoint list unavailable ({reason}); showing configured profiles")
-            return
-        self.set_endpoint_names([info.name for info in future.result()])
+        try:
+            if future.cancelled():
+                return
+            exc = future.exception()
+            if exc is not None:
+                reason = str(exc) if isinstance(exc, DbChatError) else type(exc).__name__
+                self._say(f"endpoint list unavailable ({reason}); showing configured profiles")
+                return
+            self.set_endpoint_names([info.name for info in future.result()])
+        finally:
+            self.endpoints_settled.set()
 
     def set_endpoint_names(self, names: list[str]) -> None:
         """Fill the dropdown with ``names`` (keeping the current selection and the profiles)."""
