@@ -1,0 +1,146 @@
+"""Chunk JSON → typed events: string or block content, reasoning, usage, and Llama special tokens
+stripped even when a token is split across chunks."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from dbchat_magic.events import ReasoningDelta, StreamEvent, TextDelta, UsageUpdate
+
+_SPECIAL_NAMES = ("begin_of_text", "end_of_text", "start_header_id", "end_header_id", "eom_id",
+                  "eot_id", "python_tag", "finetune_right_pad_id")
+_SPECIAL = tuple(f"<|{n}|>" for n in _SPECIAL_NAMES)
+_RESERVED = "<|reserved_special_token_"
+# A header block ("<|start_header_id|>assistant<|end_header_id|>\n\n") goes with its role name.
+_STRIP_RE = re.compile(
+    r"<\|start_header_id\|>\w{0,32}<\|end_header_id\|>\n{0,2}"
+    r"|<\|(?:" + "|".join(_SPECIAL_NAMES) + r"|reserved_special_token_\d+)\|>")
+_HEADER_OPEN = "<|start_header_id|>"
+_HEADER_TAIL_RE = re.compile(r"\w{0,32}(<[|a-z_]{0,16})?\Z")
+_RESERVED_PREFIX_RE = re.compile(r"<\|reserved_special_token_\d{0,4}\|?\Z")
+
+
+def _is_token_prefix(tail: str) -> bool:
+    """True when ``tail`` (starting with "<") could still grow into a special token."""
+    if len(tail) > 40:
+        return False
+    return (any(tok.startswith(tail) for tok in _SPECIAL) or _RESERVED.startswith(tail)
+            or _RESERVED_PREFIX_RE.match(tail) is not None)
+
+
+class SpecialTokenFilter:
+    """Removes Llama special tokens from streamed text, holding back a possible token start."""
+
+    __slots__ = ("_held",)
+
+    def __init__(self) -> None:
+        self._held = ""
+
+    def feed(self, text: str) -> str:
+        """The text that is safe to show now (a trailing partial token is held for later)."""
+        if self._held:
+            text, self._held = self._held + text, ""
+        if "<" not in text:
+            return text
+        start = text.rfind(_HEADER_OPEN)  # an unfinished header block: hold it whole
+        if start >= 0:
+            m = _HEADER_TAIL_RE.match(text, start + len(_HEADER_OPEN))
+            if m and (m.group(1) is None or "<|end_header_id|>".startswith(m.group(1))):
+                self._held = text[start:]
+                text = text[:start]
+        if "<|" in text:
+            text = _STRIP_RE.sub("", text)
+        if not self._held:
+            cut = text.rfind("<")
+            if cut >= 0 and _is_token_prefix(text[cut:]):
+                self._held = text[cut:]
+                text = text[:cut]
+        return text
+
+    def flush(self) -> str:
+        """At the end: whatever was held was not a special token after all."""
+        held, self._held = self._held, ""
+        return _STRIP_RE.sub("", held)
+
+
+def _block_texts(blocks: list[Any], text: list[str], reasoning: list[str]) -> None:
+    for block in blocks:
+        if isinstance(block, str):
+            text.append(block)
+        elif isinstance(block, dict):
+            kind = block.get("type")
+            if kind == "text" and isinstance(block.get("text"), str):
+                text.append(block["text"])
+            elif kind == "reasoning":
+                for part in block.get("summary") or ():
+                    if isinstance(part, dict) and isinstance(part.get("text"), str):
+                        reasoning.append(part["text"])
+
+
+class ChunkNormalizer:
+    """Turns each parsed chunk into events, remembering model and finish_reason as they appear."""
+
+    __slots__ = ("_filter", "finish_reason", "model")
+
+    def __init__(self) -> None:
+        self._filter = SpecialTokenFilter()
+        self.model: str | None = None
+        self.finish_reason: str | None = None
+
+    def events(self, chunk: dict[str, Any]) -> list[StreamEvent]:
+        """The events in one chunk (text, reasoning, usage), in that order."""
+        out: list[StreamEvent] = []
+        choices = chunk.get("choices")
+        if choices:
+            choice = choices[0]
+            delta = choice.get("delta") or choice.get("message") or {}
+            content = delta.get("content")
+            if content.__class__ is str:
+                if content:
+                    text = self._filter.feed(content)
+                    if text:
+                        out.append(TextDelta(text))
+            elif isinstance(content, list):
+                texts: list[str] = []
+                reasoning: list[str] = []
+                _block_texts(content, texts, reasoning)
+                if reasoning:
+                    out.append(ReasoningDelta("".join(reasoning)))
+                text = self._filter.feed("".join(texts)) if texts else ""
+                if text:
+                    out.append(TextDelta(text))
+            extra_reasoning = delta.get("reasoning_content")  # vLLM / DeepSeek style
+            if isinstance(extra_reasoning, str) and extra_reasoning:
+                out.insert(0, ReasoningDelta(extra_reasoning))
+            if choice.get("finish_reason"):
+                self.finish_reason = choice["finish_reason"]
+        usage = chunk.get("usage")
+        if usage:
+            out.append(UsageUpdate(_int(usage.get("prompt_tokens")),
+                                   _int(usage.get("completion_tokens")),
+                                   _int(usage.get("total_tokens"))))
+        if self.model is None and chunk.get("model"):
+            self.model = chunk["model"]
+        return out
+
+    def flush(self) -> list[StreamEvent]:
+        """Text held back at the end of the stream (a "<" that began no special token)."""
+        text = self._filter.flush()
+        return [TextDelta(text)] if text else []
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def stream_error(chunk: dict[str, Any]) -> str | None:
+    """The message of an error object sent as a ``data:`` event, else None."""
+    if "error_code" in chunk:
+        return str(chunk.get("message") or chunk["error_code"])
+    err = chunk.get("error")
+    if err:
+        if isinstance(err, dict):
+            return str(err.get("message") or err.get("type") or err)
+        return str(err)
+    return None

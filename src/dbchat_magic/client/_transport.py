@@ -1,0 +1,258 @@
+"""One chat request on the wire: send with retries before the first byte, then read the SSE
+stream to events, with first-byte/gap/total deadlines; drain after ``[DONE]`` to keep the
+connection for the next request."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import httpx
+import orjson
+
+from dbchat_magic.auth import CredentialProvider, scrubbed_logger
+from dbchat_magic.client._errors import (
+    connect_error,
+    http_error,
+    one_line,
+    parse_error_body,
+)
+from dbchat_magic.client._normalize import ChunkNormalizer, stream_error
+from dbchat_magic.client._retry import RETRY_STATUSES, Backoff, parse_retry_after
+from dbchat_magic.client._watchdog import Watchdog
+from dbchat_magic.config import Settings
+from dbchat_magic.errors import DbChatError, RequestTimeout, StreamFailed
+from dbchat_magic.events import StreamEnd, StreamEvent
+from dbchat_magic.sse import SSEDecoder
+
+log = scrubbed_logger("dbchat_magic.client")
+
+_ERROR_BODY_LIMIT = 64 * 1024
+_DRAIN_LIMIT = 64 * 1024
+_DONE = b"[DONE]"
+
+
+@dataclass(slots=True)
+class CallState:
+    """What one request learned besides its events (read by `complete` for the result)."""
+
+    endpoint: str
+    host: str = ""
+    source: str = ""
+    retries: int = 0
+    truncation: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+class Deadlines:
+    """The loop-time deadlines of one request and the messages naming the setting that ran out."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, settings: Settings, state: CallState,
+                 watchdog: Watchdog) -> None:
+        self.loop = loop
+        self.s = settings
+        self.state = state
+        self.wd = watchdog
+        self.total = loop.time() + settings.total_timeout
+
+    def arm_first_byte(self) -> float:
+        """Arm until the first byte is due; returns that deadline (reused for the first chunk)."""
+        first = self.loop.time() + self.s.first_byte_timeout
+        self.arm(first, "first_byte")
+        return first
+
+    def arm(self, deadline: float, what: str) -> None:
+        """Arm the watchdog for ``deadline`` or the total deadline, whichever comes first."""
+        if deadline >= self.total:
+            self.wd.arm(self.total, "total")
+        else:
+            self.wd.arm(deadline, what)
+
+    def error(self) -> RequestTimeout:
+        """The timeout error for the deadline that fired."""
+        ep, s = self.state.endpoint, self.s
+        what = self.wd.fired
+        if what == "first_byte":
+            msg = (f"no answer from endpoint '{ep}' within {s.first_byte_timeout:g} s "
+                   "(first_byte_timeout); it may be scaling up from zero: ask again in a minute")
+        elif what == "gap":
+            msg = (f"the stream from endpoint '{ep}' stalled for {s.gap_timeout:g} s "
+                   "(gap_timeout); the partial answer is kept")
+        else:
+            msg = (f"the answer from endpoint '{ep}' took longer than {s.total_timeout:g} s "
+                   "(total_timeout)")
+        return RequestTimeout(msg)
+
+
+def _retryable_transport_error(exc: httpx.HTTPError) -> bool:
+    if isinstance(exc, httpx.ConnectError):
+        text = str(exc).lower()
+        return not any(w in text for w in ("name or service", "nodename", "getaddrinfo", "ssl",
+                                           "certificate"))
+    return isinstance(exc, httpx.ConnectTimeout | httpx.RemoteProtocolError | httpx.ReadError |
+                      httpx.WriteError | httpx.PoolTimeout)
+
+
+def _transport_error(exc: httpx.HTTPError, dl: Deadlines) -> DbChatError:
+    s, state = dl.s, dl.state
+    if isinstance(exc, httpx.ConnectTimeout):
+        return RequestTimeout(f"could not connect to {state.host} within {s.connect_timeout:g} s "
+                              "(connect_timeout); check the workspace host and your network")
+    if isinstance(exc, httpx.TimeoutException):
+        return RequestTimeout(f"sending the request to {state.host} timed out "
+                              f"({type(exc).__name__})")
+    if isinstance(exc, httpx.ConnectError):
+        return connect_error(exc, state.host, state.retries)
+    return DbChatError(f"the connection to {state.host} failed before an answer arrived: "
+                       f"{one_line(str(exc), 120) or type(exc).__name__}")
+
+
+async def _read_bounded(response: httpx.Response, limit: int) -> bytes:
+    parts, size = [], 0
+    async for chunk in response.aiter_bytes():
+        parts.append(chunk)
+        size += len(chunk)
+        if size >= limit:
+            break
+    return b"".join(parts)[:limit]
+
+
+async def open_stream(http: httpx.AsyncClient, provider: CredentialProvider, url: str,
+                      body: bytes, dl: Deadlines, backoff: Backoff) -> httpx.Response:
+    """POST the request; retry 429/5xx and transient connection errors (Retry-After honoured,
+    bounded by ``max_retries`` and the total deadline); return the open 2xx response."""
+    s, state, wd = dl.s, dl.state, dl.wd
+    while True:
+        headers = await provider.headers()
+        headers["Accept"] = "text/event-stream"
+        headers["Content-Type"] = "application/json"
+        request = http.build_request("POST", url, content=body, headers=headers)
+        first = dl.arm_first_byte()
+        failure: DbChatError | None = None
+        retry_after: float | None = None
+        response: httpx.Response | None = None
+        try:
+            response = await http.send(request, stream=True)
+            if response.status_code >= 400:
+                dl.arm(first, "first_byte")
+                raw = await _read_bounded(response, _ERROR_BODY_LIMIT)
+                await response.aclose()
+                status = response.status_code
+                retry_after = parse_retry_after(response.headers.get("retry-after"))
+                err = parse_error_body(raw, response.headers.get("content-type", ""))
+                failure = http_error(status, err, endpoint=state.endpoint, host=state.host,
+                                     source=state.source, retries=state.retries,
+                                     retry_after=retry_after)
+                retryable = status in RETRY_STATUSES
+            else:
+                return response
+        except asyncio.CancelledError:
+            if response is not None:
+                await response.aclose()
+            if wd.absorb():
+                raise dl.error() from None
+            raise
+        except httpx.HTTPError as exc:
+            failure = _transport_error(exc, dl)
+            retryable = _retryable_transport_error(exc)
+        finally:
+            wd.disarm()
+        delay = backoff.delay(state.retries, retry_after) if retryable else None
+        if (delay is None or state.retries >= s.max_retries
+                or dl.loop.time() + delay >= dl.total):
+            raise failure
+        log.info("retrying %s in %.2f s: %s", state.endpoint, delay, failure)
+        await asyncio.sleep(delay)
+        state.retries += 1
+
+
+async def read_events(response: httpx.Response, dl: Deadlines,
+                      first_deadline: float) -> AsyncIterator[StreamEvent]:
+    """Events of an open response: SSE (usual) or one JSON body (a server ignoring stream)."""
+    state, wd, loop, gap = dl.state, dl.wd, dl.loop, dl.s.gap_timeout
+    normalizer = ChunkNormalizer()
+    if response.headers.get("content-type", "").startswith("application/json"):
+        dl.arm(first_deadline, "first_byte")
+        try:
+            obj = orjson.loads(await response.aread())
+        except orjson.JSONDecodeError:
+            raise StreamFailed(f"endpoint '{state.endpoint}' sent a body that is not JSON") \
+                from None
+        finally:
+            wd.disarm()
+        for ev in normalizer.events(obj) + normalizer.flush():
+            yield ev
+        yield StreamEnd("completed", normalizer.finish_reason, normalizer.model)
+        return
+    encoded = "content-encoding" in response.headers
+    chunks = (response.aiter_bytes() if encoded else response.aiter_raw()).__aiter__()
+    decoder = SSEDecoder()
+    done = False
+    deadline, what = first_deadline, "first_byte"
+    while not done:
+        dl.arm(deadline, what)
+        try:
+            chunk = await chunks.__anext__()
+        except StopAsyncIteration:
+            break
+        except asyncio.CancelledError:
+            if wd.absorb():
+                raise dl.error() from None
+            raise
+        except httpx.HTTPError as exc:
+            log.info("stream from %s ended: %s", state.endpoint, exc)
+            state.truncation = "the stream ended early: the connection dropped mid-answer"
+            break
+        finally:
+            wd.disarm()
+        what = "gap"
+        deadline = loop.time() + gap
+        for sse in decoder.feed(chunk):
+            raw = sse.raw_data
+            if raw == _DONE:
+                done = True
+                break
+            try:
+                obj = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                state.warnings.append("skipped a malformed chunk from the endpoint")
+                log.info("skipped a malformed chunk from %s: %.80r", state.endpoint, raw)
+                continue
+            if obj.__class__ is not dict:
+                continue
+            if "error_code" in obj or "error" in obj:
+                message = stream_error(obj)
+                if message:
+                    raise StreamFailed(f"endpoint '{state.endpoint}' reported an error "
+                                       f"mid-answer: {one_line(message, 200)}")
+            for ev in normalizer.events(obj):
+                yield ev
+    if done:
+        await _drain(chunks, dl)
+    for ev in normalizer.flush():
+        yield ev
+    finished = done or normalizer.finish_reason is not None
+    if not finished and state.truncation is None:
+        state.truncation = "the stream ended early without [DONE] or a finish_reason"
+    yield StreamEnd("completed" if finished else "truncated", normalizer.finish_reason,
+                    normalizer.model)
+
+
+async def _drain(chunks: AsyncIterator[bytes], dl: Deadlines) -> None:
+    """Read to the end after ``[DONE]`` so the connection goes back to the pool (bounded)."""
+    size = 0
+    try:
+        while size < _DRAIN_LIMIT:
+            dl.arm(dl.loop.time() + dl.s.gap_timeout, "gap")
+            try:
+                size += len(await chunks.__anext__())
+            finally:
+                dl.wd.disarm()
+    except StopAsyncIteration:
+        return
+    except asyncio.CancelledError:
+        if not dl.wd.absorb():
+            raise
+    except httpx.HTTPError:
+        return
