@@ -130,9 +130,8 @@ def default_reply(request: SimRequest) -> Reply:
     head = tokenize(f"Simulated answer to '{topic}':")
     n = max(1, request.reply_tokens)
     words = head[:n]
-    while len(words) < n:
-        sep = "\n\n" if len(words) % 40 == 39 else " "
-        words.append(sep + rng.choice(_VOCAB))
+    picked = rng.choices(_VOCAB, k=n - len(words))
+    words += [("\n\n" if i % 40 == 39 else " ") + w for i, w in enumerate(picked, len(words))]
     return Reply("".join(words))
 
 
