@@ -18,7 +18,7 @@ def ns() -> dict:
         "revenue": rng.random(n) * 100,
         "units": rng.integers(1, 9, n),
         "order_date": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 90, n), "D"),
-        "day_text": ["2024-02-%02d" % (i % 28 + 1) for i in range(n)],
+        "day_text": [f"2024-02-{i % 28 + 1:02d}" for i in range(n)],
         "vip": rng.random(n) > 0.5,
     })
     return {"sales": sales, "prices": pd.Series([1.0, 2.0], name="price"), "n": 3}

@@ -32,7 +32,7 @@ class EmptyResult(ValueError):
     """The filters (or the frame) left no rows to show."""
 
 
-def _title(ch: dict[str, Any]) -> str:
+def channel_title(ch: dict[str, Any]) -> str:
     if ch.get("title"):
         return str(ch["title"])
     agg = ch.get("aggregate")
@@ -98,7 +98,7 @@ def _encoding(alt: Any, spec: dict[str, Any], plan: Plan, name: str,
         typ = "quantitative"
     else:
         typ = ch.get("type", "nominal")
-    kw: dict[str, Any] = {"field": out, "type": typ, "title": _title(ch)}
+    kw: dict[str, Any] = {"field": out, "type": typ, "title": channel_title(ch)}
     if ch.get("bin") and out in res.bin_steps:
         kw["bin"] = "binned"
     return kw, out
@@ -139,7 +139,7 @@ def _build(alt: Any, spec: dict[str, Any], plan: Plan, res: AggResult,
     if mark == "boxplot":
         x = alt.X(**enc["x"]) if "x" in enc else alt.X()
         color = alt.Color(**enc["color"]) if "color" in enc else alt.Undefined
-        ytitle = _title({**spec["y"], "aggregate": None})
+        ytitle = channel_title({**spec["y"], "aggregate": None})
         tooltip += [alt.Tooltip(f"{stat}:Q", title=f"{stat} {ytitle}")
                     for stat in ("min", "q1", "median", "q3", "max")]
         box = alt.Chart().encode(x=x, color=color, tooltip=tooltip)

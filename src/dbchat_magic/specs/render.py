@@ -105,9 +105,9 @@ def _alt_text(spec: dict[str, Any], rows: int) -> str:
     title = spec.get("title")
     if spec["widget"] == "vega-lite":
         return f"Vega-Lite chart of {spec['data']}" + (f": {title}" if title else "")
-    x, y = spec["x"], spec["y"]
-    desc = title or (f"{y.get('aggregate', '')} {y.get('field', '')}".strip()
-                     + f" by {x.get('field', x.get('aggregate', ''))}")
+    from dbchat_magic.specs.compile import channel_title
+
+    desc = title or f"{channel_title(spec['y'])} by {channel_title(spec['x'])}"
     return f"{spec['mark']} chart of {spec['data']}: {desc} ({rows:,} points)"
 
 

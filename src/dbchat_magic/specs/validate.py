@@ -93,17 +93,17 @@ def _missing_column(path: str, name: str, info: FrameInfo) -> str:
 
 
 def parses_as_dates(info: FrameInfo, column: str) -> bool:
-    """True when a pandas text column's first values parse as dates."""
+    """True when most of a pandas text column's first values parse as dates."""
     if info.kind != "pandas" or info.columns.get(column) != "text":
         return False
     import pandas as pd
 
     sample = info.frame[column].dropna().head(20)
     try:
-        pd.to_datetime(sample, errors="raise", format="mixed")
+        parsed = pd.to_datetime(sample, errors="coerce", format="mixed")
     except (ValueError, TypeError, OverflowError):
         return False
-    return len(sample) > 0
+    return len(sample) > 0 and parsed.notna().mean() >= 0.6
 
 
 def _dtype_errors_channel(path: str, ch: dict[str, Any], info: FrameInfo) -> list[str]:
