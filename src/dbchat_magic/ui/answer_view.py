@@ -92,28 +92,27 @@ class WidgetAnswerView:
         self._finished = False
         self.stop_requested = False
         self._created = time.monotonic()
-        self.status = w.HTML(value=html.escape(format_status(self._result, 0.0)))
         self.stop_button: Any = None
+        self.hint = stop_mode != "none" and not (stop_mode == "button" and on_stop is not None)
+        """True when the status line says "press ■ to stop" (no Stop button that works here)."""
+        self.status = w.HTML(value=self._status_html(format_status(self._result, 0.0)))
         controls: list[Any] = [self.status]
         if stop_mode == "button" and on_stop is not None:
             self.stop_button = w.Button(description="Stop", icon="stop", button_style="warning",
                                         tooltip="Stop this answer (keeps the partial text)")
             self.stop_button.on_click(self._clicked)
             controls.append(self.stop_button)
-        self.hint = w.HTML(value=f"<small>{html.escape(STOP_HINT)}</small>")
-        _hide(self.hint, self.stop_button is not None or stop_mode == "none")
-        controls.append(self.hint)
+        # Everything starts in its final shape so that building the view sends no update messages:
+        # hidden parts get their layout at construction and empty parts simply render nothing.
         self.reasoning_out = w.Output()
-        self.reasoning = w.Accordion(children=[self.reasoning_out], selected_index=None)
-        self.reasoning.set_title(0, "Reasoning")
-        _hide(self.reasoning)
+        titles = ({"titles": ("Reasoning",)} if environment.ipywidgets_major() != 7
+                  else {"_titles": {"0": "Reasoning"}})
+        self.reasoning = w.Accordion(children=[self.reasoning_out], selected_index=None,
+                                     layout=w.Layout(display="none"), **titles)
         self.answer = w.Output()
         self.error = w.HTML()
-        _hide(self.error)
         self.specs = w.Output()
-        _hide(self.specs)
         self.footer = w.HTML()
-        _hide(self.footer)
         self.widget = _box_class()([w.HBox(controls), self.reasoning, self.answer, self.error,
                                     self.specs, self.footer])
         self._throttle = Coalescer(self._render, interval, lock=self._lock)
@@ -144,19 +143,17 @@ class WidgetAnswerView:
             self._throttle.close()
             self._result = result
             self._render_text(result)
-            self.status.value = html.escape(format_status(result))
+            self.status.value = html.escape(format_status(result))  # the hint goes with it
             if self.stop_button is not None:
                 _hide(self.stop_button)
-            _hide(self.hint)
+            if settle:  # the answer, metrics and any error are displayed as plain outputs next
+                _hide(self.answer)
+                return
             line = status_line(result)
-            self.error.value = f"<span style='color:#b00020'>{html.escape(line)}</span>"
+            if line:
+                self.error.value = f"<span style='color:#b00020'>{html.escape(line)}</span>"
             self.footer.value = f"<small>{html.escape(format_metrics(result))}</small>"
-            items = spec_outputs(result)
-            self.specs.outputs = tuple(bundle_entry(item) for item in items)
-            _hide(self.error, settle or not line)
-            _hide(self.footer, settle)
-            _hide(self.specs, settle or not items)
-            _hide(self.answer, settle)
+            self.specs.outputs = tuple(bundle_entry(item) for item in spec_outputs(result))
 
     def settled_outputs(self, result: ChatResult) -> list[Any]:
         """Markdown answer, spec bundles, status line (when not completed) and the metrics line."""
@@ -178,7 +175,6 @@ class WidgetAnswerView:
             self._on_stop()
         except Exception as exc:  # a click must never raise into the kernel's comm handler
             self.error.value = html.escape(f"could not stop: {exc}")
-            _hide(self.error, False)
 
     def _render(self) -> None:
         with self._lock:
@@ -186,10 +182,14 @@ class WidgetAnswerView:
                 return
             result = self._result
             elapsed = time.time() - result.metrics.started_at
-            self.status.value = html.escape(format_status(result, elapsed))
+            self.status.value = self._status_html(format_status(result, elapsed))
             self._render_text(result)
             if result.status == "pending" and time.monotonic() - self._created < MAX_TICK_SECONDS:
                 self._throttle.request_later(TICK_SECONDS)
+
+    def _status_html(self, text: str) -> str:
+        hint = f" <small>· {html.escape(STOP_HINT)}</small>" if self.hint else ""
+        return html.escape(text) + hint
 
     def _render_text(self, result: ChatResult) -> None:
         if result.reasoning != self._shown_reasoning:

@@ -6,8 +6,9 @@ import threading
 import time
 from collections.abc import Callable
 
-DEFAULT_INTERVAL = 0.125
-"""Seconds between renders: 8 renders/s keeps frontend traffic under the 10 updates/s budget."""
+DEFAULT_INTERVAL = 0.15
+"""Seconds between renders: ≤ 6.7 renders/s, so that with the few messages of the final render a
+stream stays within 10 widget updates in any one second."""
 
 
 class Coalescer:
