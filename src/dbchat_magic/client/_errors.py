@@ -112,10 +112,21 @@ def http_error(status: int, err: ErrorBody, *, endpoint: str, host: str, source:
     return DbChatError(f"endpoint '{endpoint}' answered HTTP {status}: {said or 'error'}", **kw)
 
 
+def cause_text(exc: BaseException) -> str:
+    """Lower-cased names and messages along the cause chain (httpx wraps the OSError that says
+    why, e.g. ConnectionRefusedError)."""
+    chain: list[str] = []
+    seen: BaseException | None = exc
+    while seen is not None and len(chain) < 6:
+        chain.append(f"{type(seen).__name__} {seen}")
+        seen = seen.__cause__ or seen.__context__
+    return " ".join(chain).lower()
+
+
 def connect_error(exc: BaseException, host: str, retries: int) -> ConnectError:
     """A refused/unresolvable/TLS connection, naming the host and what to check."""
-    text = str(exc).lower()
-    if "refused" in text:
+    text = cause_text(exc)
+    if "refused" in text:  # ConnectionRefusedError
         why = "connection refused"
     elif "name or service" in text or "nodename" in text or "getaddrinfo" in text:
         why = "the host name does not resolve"

@@ -13,6 +13,7 @@ import orjson
 
 from dbchat_magic.auth import CredentialProvider, scrubbed_logger
 from dbchat_magic.client._errors import (
+    cause_text,
     connect_error,
     http_error,
     one_line,
@@ -87,7 +88,7 @@ class Deadlines:
 
 def _retryable_transport_error(exc: httpx.HTTPError) -> bool:
     if isinstance(exc, httpx.ConnectError):
-        text = str(exc).lower()
+        text = cause_text(exc)
         return not any(w in text for w in ("name or service", "nodename", "getaddrinfo", "ssl",
                                            "certificate"))
     return isinstance(exc, httpx.ConnectTimeout | httpx.RemoteProtocolError | httpx.ReadError |

@@ -1,0 +1,136 @@
+"""Stop and deadlines over loopback: cancelling closes the connection at once and keeps the
+partial answer; first-byte, gap and total timeouts; refused connections; missing credentials."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+
+import pytest
+
+from dbchat_magic.client import ChatClient, ChatResult
+from dbchat_magic.config import Settings
+from dbchat_magic.errors import AuthError, RequestTimeout
+from dbchat_magic.simulator import Simulator
+from test_client_helpers import QUESTION, ask, client_for
+
+
+def test_cancel_closes_the_connection_at_once_and_keeps_partial_text(sim: Simulator) -> None:
+    sim.set_pacing(tokens_per_second=50)
+    client = client_for(sim)
+    result = ChatResult()
+
+    async def go() -> float:
+        task = asyncio.create_task(client.complete(QUESTION, result=result))
+        while len(result.text) < 40:
+            await asyncio.sleep(0.005)
+        stopped_at = time.monotonic()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await client.aclose()
+        return stopped_at
+
+    stopped_at = asyncio.run(go())
+    assert result.status == "stopped" and result.error == "stopped by the user"
+    assert len(result.text) >= 40 and result.metrics.total_time is not None
+    assert result.metrics.time_to_first_token is not None
+    deadline = time.monotonic() + 2
+    while not sim.stats.disconnects and time.monotonic() < deadline:
+        time.sleep(0.005)
+    [gone] = sim.stats.disconnects
+    assert gone.at - stopped_at < 0.25  # ~1 ms when idle; tolerant of a loaded machine
+    assert 0 < gone.tokens_sent < sim.reply_tokens
+
+
+def test_cancel_of_stream_consumer(sim: Simulator) -> None:
+    sim.set_pacing(tokens_per_second=100)
+    client = client_for(sim)
+
+    async def consume(seen: list[str]) -> None:
+        async for ev in client.stream(QUESTION):
+            seen.append(type(ev).__name__)
+
+    async def go() -> list[str]:
+        seen: list[str] = []
+        task = asyncio.create_task(consume(seen))
+        while seen.count("TextDelta") < 3:
+            await asyncio.sleep(0.005)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await client.aclose()
+        return seen
+    seen = asyncio.run(go())
+    assert "StreamEnd" not in seen
+    deadline = time.monotonic() + 2
+    while not sim.stats.disconnects and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert len(sim.stats.disconnects) == 1
+
+
+def test_first_byte_timeout(sim: Simulator) -> None:
+    sim.inject("slow_first_token", delay=1.5)
+    r = ask(client_for(sim, first_byte_timeout=0.3))
+    assert r.status == "failed" and r.text == ""
+    assert r.error.startswith("no answer from endpoint") and "first_byte_timeout" in r.error
+    assert r.metrics.total_time < 1.4
+
+
+def test_gap_timeout_keeps_partial_text(sim: Simulator) -> None:
+    sim.set_pacing(tokens_per_second=2.5)  # 0.4 s between tokens
+    r = ask(client_for(sim, gap_timeout=0.15))
+    assert r.status == "failed" and r.text  # the first token arrived before the stall
+    assert "stalled for 0.15 s (gap_timeout)" in r.error
+
+
+def test_total_timeout(sim: Simulator) -> None:
+    sim.set_pacing(tokens_per_second=40)  # 60 tokens = 1.5 s
+    t0 = time.monotonic()
+    r = ask(client_for(sim, total_timeout=0.5))
+    assert r.status == "failed" and r.text
+    assert "longer than 0.5 s (total_timeout)" in r.error
+    assert time.monotonic() - t0 < 1.4
+
+
+def test_stream_raises_typed_timeout(sim: Simulator) -> None:
+    sim.inject("slow_first_token", delay=1.0)
+    client = client_for(sim, first_byte_timeout=0.2)
+
+    async def go() -> None:
+        try:
+            async for _ in client.stream(QUESTION):
+                pass
+        finally:
+            await client.aclose()
+    with pytest.raises(RequestTimeout, match="first_byte_timeout"):
+        asyncio.run(go())
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_connection_refused_is_retried_then_reported() -> None:
+    host = f"http://127.0.0.1:{_closed_port()}"
+    client = ChatClient(Settings(host=host, max_retries=2, retry_backoff=0.01), token="t0ken")
+    r = ask(client)
+    assert r.status == "failed" and r.metrics.retries == 2
+    assert r.error.startswith(f"cannot connect to {host}: connection refused (after 2 retries)")
+    assert "DATABRICKS_HOST" in r.error
+
+
+def test_missing_credentials_fail_the_request_not_the_constructor() -> None:
+    client = ChatClient(Settings())
+    assert client.credential_source == "none found"
+    r = ask(client)
+    assert r.status == "failed" and "no Databricks credentials found" in r.error
+
+    async def go() -> None:
+        async for _ in client.stream(QUESTION):
+            pass
+    with pytest.raises(AuthError):
+        asyncio.run(go())

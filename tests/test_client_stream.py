@@ -1,0 +1,164 @@
+"""ChatClient against the simulator over loopback: the happy path, both URL styles, the request
+body, events, usage and metrics, connection reuse, and the endpoint list."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+
+import pytest
+
+from dbchat_magic.client import (
+    ChatClient,
+    ReasoningDelta,
+    StreamEnd,
+    TextDelta,
+    UsageUpdate,
+)
+from dbchat_magic.config import Settings
+from dbchat_magic.simulator import Simulator
+from test_client_helpers import QUESTION, ask, client_for, expected_text
+
+
+def test_complete_fills_text_usage_metrics_and_model(sim: Simulator) -> None:
+    r = ask(client_for(sim))
+    assert r.status == "completed" and r.ok and r.error is None
+    assert r.text == expected_text(sim) and len(r.text) > 50
+    assert r.finish_reason == "stop"
+    assert r.model and r.model != r.endpoint  # the served model version, not the endpoint name
+    assert r.endpoint == Settings().endpoint
+    assert r.usage.completion_tokens == sim.reply_tokens and not r.usage.estimated
+    assert r.usage.total_tokens == r.usage.prompt_tokens + r.usage.completion_tokens
+    m = r.metrics
+    assert m.time_to_first_token is not None and m.total_time is not None
+    assert 0 < m.time_to_first_token <= m.total_time
+    assert m.tokens_per_second and m.tokens_per_second > 0 and m.retries == 0
+
+
+def test_stream_yields_typed_events_in_order(sim: Simulator) -> None:
+    async def go() -> list[object]:
+        client = client_for(sim)
+        try:
+            return [ev async for ev in client.stream(QUESTION, max_tokens=20)]
+        finally:
+            await client.aclose()
+    events = asyncio.run(go())
+    assert isinstance(events[-1], StreamEnd) and events[-1].status == "completed"
+    assert events[-1].finish_reason == "length"  # max_tokens=20 < the 60-token reply
+    text = "".join(e.text for e in events if isinstance(e, TextDelta))
+    assert text == expected_text(sim)
+    usage = [e for e in events if isinstance(e, UsageUpdate)]
+    assert usage[-1].completion_tokens == 20
+
+
+def test_request_body_and_headers(sim: Simulator) -> None:
+    client = client_for(sim, temperature=0.3, max_tokens=77)
+    ask(client, top_p=0.9, stop=None, endpoint="databricks-claude-3-7-sonnet")
+    entry = sim.stats.log[-1]
+    assert entry.path == "/serving-endpoints/databricks-claude-3-7-sonnet/invocations"
+    body = sim.stats.last_body
+    assert body == {"messages": QUESTION, "temperature": 0.3, "max_tokens": 77, "top_p": 0.9,
+                    "stream": True}  # None-valued params are left out; no stream_options
+    headers = sim.stats.last_headers
+    assert headers["authorization"] == "Bearer <redacted>"
+    assert headers["accept"] == "text/event-stream"
+
+
+def test_openai_url_style(sim: Simulator) -> None:
+    r = ask(client_for(sim, url_style="openai"), temperature=0.0)
+    assert r.status == "completed" and r.text == expected_text(sim)
+    assert sim.stats.log[-1].path == "/serving-endpoints/chat/completions"
+    assert sim.stats.last_body["model"] == Settings().endpoint
+    assert sim.stats.last_body["temperature"] == 0.0
+
+
+def test_claude_partial_usage_does_not_overwrite_numbers(sim: Simulator) -> None:
+    r = ask(client_for(sim), endpoint="databricks-claude-3-7-sonnet")
+    assert r.status == "completed"
+    assert r.usage.prompt_tokens and r.usage.completion_tokens == sim.reply_tokens
+    assert not r.usage.estimated
+
+
+def test_reasoning_endpoint_blocks(sim: Simulator) -> None:
+    async def go() -> list[object]:
+        client = client_for(sim)
+        try:
+            return [e async for e in client.stream(QUESTION, endpoint="databricks-gpt-oss-120b")]
+        finally:
+            await client.aclose()
+    events = asyncio.run(go())
+    entry = sim.stats.log[-1]
+    assert "".join(e.text for e in events if isinstance(e, ReasoningDelta)) == entry.reasoning
+    assert "".join(e.text for e in events if isinstance(e, TextDelta)) == entry.text
+    assert entry.reasoning and entry.text
+
+
+def test_twenty_questions_use_one_connection(sim: Simulator) -> None:
+    client = client_for(sim)
+
+    async def go() -> list[str]:
+        try:
+            return [(await client.complete(QUESTION)).status for _ in range(20)]
+        finally:
+            await client.aclose()
+    assert asyncio.run(go()) == ["completed"] * 20
+    assert sim.stats.requests == 20
+    assert sim.stats.connections_opened == 1
+    assert sim.stats.disconnects == []
+
+
+def test_paced_stream_metrics(sim: Simulator) -> None:
+    sim.set_pacing(tokens_per_second=200, first_token_delay=0.2)
+    r = ask(client_for(sim), max_tokens=40)
+    assert r.status == "completed"
+    assert r.metrics.time_to_first_token >= 0.19
+    assert r.metrics.total_time >= r.metrics.time_to_first_token + 0.1  # 40 tokens at 200/s
+    assert 20 < r.metrics.tokens_per_second < 400  # loose: the machine may be loaded
+
+
+def test_live_result_is_readable_while_streaming(sim: Simulator) -> None:
+    sim.set_pacing(tokens_per_second=300)
+    seen: list[tuple[str, int]] = []
+    client = client_for(sim)
+
+    async def go() -> None:
+        from dbchat_magic.result import ChatResult
+        result = ChatResult()
+        await client.complete(QUESTION, result=result,
+                              on_event=lambda ev: seen.append((result.status, len(result.text))))
+        await client.aclose()
+        assert result.status == "completed"
+    asyncio.run(go())
+    streaming = [n for status, n in seen if status == "streaming"]
+    assert len(streaming) > 10 and streaming == sorted(streaming) and streaming[-1] > 0
+
+
+def test_list_endpoints_chat_only_with_ready_state(sim: Simulator) -> None:
+    async def go() -> list:
+        client = client_for(sim)
+        try:
+            return await client.list_endpoints()
+        finally:
+            await client.aclose()
+    found = {e.name: e for e in asyncio.run(go())}
+    chat = {n for n, ep in sim.endpoints.items() if ep.is_chat}
+    assert set(found) == chat and chat
+    assert all(e.task == "llm/v1/chat" for e in found.values())
+    not_ready = [n for n, ep in sim.endpoints.items() if ep.is_chat and not ep.ready]
+    assert not_ready and all(not found[n].ready for n in not_ready)
+    assert sum(e.ready for e in found.values()) == len(chat) - len(not_ready)
+
+
+def test_environment_credentials(monkeypatch: pytest.MonkeyPatch, sim: Simulator) -> None:
+    for k, v in sim.env().items():
+        monkeypatch.setenv(k, v)
+    client = ChatClient(Settings(retry_backoff=0.01))
+    assert client.credential_source == "environment (DATABRICKS_TOKEN)"
+    assert ask(client).status == "completed"
+
+
+def test_importing_client_does_not_import_databricks_sdk() -> None:
+    code = ("import sys, dbchat_magic.client, dbchat_magic.auth; "
+            "assert not any(m.startswith('databricks') for m in sys.modules), 'sdk imported'")
+    subprocess.run([sys.executable, "-c", code], check=True)
