@@ -135,7 +135,7 @@ def test_a_missing_endpoint_fails_with_a_next_step(live: Simulator) -> None:
     result = panel.wait(60)
     assert result is not None and result.status == "failed"
     view = panel.turns[-1].view
-    assert "`%dbchat endpoints` lists yours" in view.error.value
+    assert "%dbchat endpoints" in view.error.value and "no-such-endpoint" in view.error.value
 
 
 def test_only_the_last_turns_are_rendered(live: Simulator) -> None:

@@ -149,9 +149,23 @@ class ChatPanel:
     def stop(self) -> None:
         """Stop the streaming answer (keeps its partial text)."""
         handle = self._handle
-        if handle is not None and not self._idle.is_set():
-            self.stop_button.disabled = True
-            handle.cancel()
+        if handle is None or self._idle.is_set():
+            return
+        self.stop_button.disabled = True
+        turn = self.turns[-1]
+        handle.cancel()
+        # A question cancelled before its task ran never reaches the session's on_done: settle
+        # the turn ourselves once the task has really ended.
+        threading.Thread(target=self._settle_stopped, args=(handle, turn), daemon=True,
+                         name="dbchat-panel-stop").start()
+
+    def _settle_stopped(self, handle: AskHandle, turn: PanelTurn) -> None:
+        handle.future.wait_settled(30.0)
+        if turn.result is None:
+            result = handle.result
+            if not result.done:
+                result.status = "stopped"
+            self._answer_done(turn, result)
 
     @property
     def results(self) -> list[ChatResult]:
@@ -171,7 +185,10 @@ class ChatPanel:
             self.input.value = ""
 
     def _answer_done(self, turn: PanelTurn, result: ChatResult) -> None:
-        turn.result = result
+        with self._lock:
+            if turn.result is not None:  # already settled (on_done and the stop watcher race)
+                return
+            turn.result = result
         turn.view.finish(result, settle=False)
         with self._lock:
             self._handle = None
