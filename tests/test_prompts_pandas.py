@@ -162,3 +162,19 @@ def test_budget_shrinks_detail_but_keeps_the_header():
     assert frame.n_columns == 30
     assert 0 < len(frame.columns) < 30
     assert estimate_tokens(text.split("\n\n", 1)[1]) <= 60
+
+
+def test_timestamps_show_dates_only_when_all_are_midnight():
+    days = pd.DataFrame({"t": pd.date_range("2024-01-01", periods=3, freq="D")})
+    stamps = pd.DataFrame({"t": pd.date_range("2024-01-01", periods=3, freq="5min")})
+    _, d = _one(days)
+    _, s = _one(stamps)
+    assert d.hints["t"] == 'range "2024-01-01" … "2024-01-03"'
+    assert d.samples[0] == '{"t": "2024-01-01"}'
+    assert s.hints["t"] == 'range "2024-01-01T00:00:00" … "2024-01-01T00:10:00"'
+    assert s.samples[0] == '{"t": "2024-01-01T00:00:00"}'
+
+
+def test_small_integer_domains_are_listed_in_full():
+    _, frame = _one(pd.DataFrame({"u": np.arange(100) % 9 + 1}))
+    assert frame.hints["u"] == "min 1, max 9; 9 distinct: 1, 2, 3, 4, 5, 6, 7, 8, 9"

@@ -10,7 +10,8 @@ class ColumnSummary:
     """One column: display name (already made safe), dtype text, short hints, sample cells.
 
     ``key`` is the quoted name used in sample rows; ``samples`` are formatted cell texts (one per
-    sample row); ``in_samples`` is False for columns too bulky to show (long text, blobs).
+    sample row); ``in_samples`` is False for columns too bulky to show (long text, blobs);
+    ``date_only`` marks timestamp columns that hold only midnights (shown as dates).
     """
 
     name: str
@@ -19,6 +20,7 @@ class ColumnSummary:
     key: str = ""
     samples: list[str] = field(default_factory=list)
     in_samples: bool = True
+    date_only: bool = False
 
 
 @dataclass

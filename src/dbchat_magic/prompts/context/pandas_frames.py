@@ -17,6 +17,7 @@ from dbchat_magic.prompts.context.model import ColumnSummary, FrameSummary
 from dbchat_magic.prompts.context.quoting import (
     format_value,
     format_values_hint,
+    is_missing,
     plain_name,
     quote_text,
     safe_name,
@@ -61,7 +62,10 @@ def _column(name: Any, dtype: Any, values: pd.Series, head: pd.Series) -> Column
     except Exception:  # odd content: keep the dtype, drop the hints, never fail the prompt
         col.hints = []
     try:
-        col.samples = [format_value(v) for v in head.tolist()] if col.in_samples else []
+        cells = head.tolist()
+        if col.date_only:
+            cells = [v.date() if hasattr(v, "date") and not is_missing(v) else v for v in cells]
+        col.samples = [format_value(v) for v in cells] if col.in_samples else []
     except Exception:
         col.in_samples = False
     return col
@@ -104,9 +108,17 @@ def _hints(dtype: Any, values: pd.Series, col: ColumnSummary) -> list[str]:
         if pd.api.types.is_integer_dtype(dtype):
             distinct = present.nunique()
             if 1 < distinct <= 10 and distinct < len(present):
-                hints.append(format_values_hint(sorted(present.unique().tolist()), distinct))
+                values = sorted(present.unique().tolist())
+                hints.append(format_values_hint(values, distinct, shown=10))
         return hints
-    if pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype):
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        lo, hi = present.min(), present.max()
+        if getattr(dtype, "tz", None) is None and bool((present.dt.normalize() == present).all()):
+            col.date_only = True  # every timestamp is at midnight: show dates
+            lo, hi = lo.date(), hi.date()
+        hints.append(f"range {format_value(lo)} … {format_value(hi)}")
+        return hints
+    if pd.api.types.is_timedelta64_dtype(dtype):
         hints.append(f"range {format_value(present.min())} … {format_value(present.max())}")
         return hints
     return hints + _object_hints(present, col)

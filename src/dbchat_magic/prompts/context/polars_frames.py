@@ -94,7 +94,7 @@ def _hints(dtype: Any, values: pl.Series, nulls: int, n_rows: int,
         distinct = present.n_unique() if dtype.is_integer() else 0
         if 1 < distinct <= 10 and distinct < len(present):
             uniq = present.unique().sort()
-            hints.append(format_values_hint(uniq.to_list(), len(uniq)))
+            hints.append(format_values_hint(uniq.to_list(), len(uniq), shown=10))
         return hints
     if dtype.is_temporal():
         return [*hints, f"range {format_value(present.min())} … {format_value(present.max())}"]

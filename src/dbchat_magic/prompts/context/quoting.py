@@ -104,8 +104,6 @@ def format_value(value: Any, limit: int = MAX_VALUE_CHARS) -> str:
         return quote_text(value, limit)
     if isinstance(value, bytes):
         return quote_text(f"<{len(value)} bytes>", limit)
-    if isinstance(value, dt.datetime) and value.tzinfo is None and value.time() == dt.time():
-        return quote_text(value.date().isoformat(), limit)  # midnight timestamps read as dates
     if isinstance(value, dt.datetime | dt.date | dt.time):
         return quote_text(value.isoformat(), limit)
     if type(value).__name__ == "Timedelta":
