@@ -220,10 +220,13 @@ async def apply_specs(client: ChatClient, prepared: PreparedAsk, namespace: Mapp
             result.extras["repaired"] = True
     renderer = getattr(settings, "chart_renderer", None) or "svg"
     rendered = []
-    for spec, _errors in entries:
-        target = spec if isinstance(spec, dict) else {"widget": None, "raw": spec}
-        rendered.append(await asyncio.to_thread(specs.render_spec, target, namespace,
-                                                renderer=renderer))
+    for spec, errors in entries:
+        if isinstance(spec, dict):
+            rendered.append(await asyncio.to_thread(specs.render_spec, spec, namespace,
+                                                    renderer=renderer))
+        else:  # the block never parsed: report it, there is nothing to render
+            text = "Spec not shown:\n" + "\n".join(f"- {e}" for e in errors)
+            rendered.append(specs.RenderedSpec("error", {"text/plain": text}, [], errors))
     result.extras["specs"] = rendered
 
 

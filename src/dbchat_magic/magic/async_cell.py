@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from dbchat_magic.result import ChatResult
 
 _PREFIX = "%%dbchat"
+_WAKE_INTERVAL = 0.02
 _SYNC_ONLY = frozenset({"--background", "--show-prompt", "-h", "--help"})
 
 
@@ -61,7 +62,9 @@ def uninstall(shell: Any) -> None:
 async def run_awaited(shell: Any, line: str, cell: str | None) -> None:
     """The awaited form of a blocking ``%%dbchat`` cell, with a working Stop button."""
     from dbchat_magic.magic import cell as cellmod
+    from dbchat_magic.magic.interpolate import interpolate
 
+    line = interpolate(line, shell.user_ns).text  # IPython's {var} expansion of a magic's line
     request = cellmod.build_request(shell, line, cell)
     cellmod.client_for(request)
     stopper = cellmod._Stopper()
@@ -82,7 +85,10 @@ async def run_awaited(shell: Any, line: str, cell: str | None) -> None:
     stopper.handle = handle
     interrupted = False
     try:
-        await finished
+        while not finished.done():
+            # Wake up often: the kernel's SIGINT handler (■) only runs when the main thread
+            # executes Python, and an idle event loop can sleep in epoll until the answer ends.
+            await asyncio.wait([finished], timeout=_WAKE_INTERVAL)
     except asyncio.CancelledError:  # ■: ipykernel cancels an awaiting cell's coroutine
         interrupted = True
         handle.cancel()

@@ -1,0 +1,156 @@
+"""Frontend traffic of a streamed answer, counted from a real kernel's iopub messages.
+
+A 2,000-token answer streams from the simulator (400 tok/s, so ~5 s) into a blocking ``%%dbchat``
+cell. Every iopub message the kernel sends while the cell runs is what a frontend receives; we count
+them, their bytes, and the answer view's updates per second. For contrast the same 2,000 tokens are
+appended one by one to an ``Output`` widget (the naive approach DESIGN §3 rules out).
+
+Run: ``.venv/bin/python bench/bench_frontend.py`` (and with ``.venv-dbr``); writes
+``bench/results/frontend.md`` with one row per venv run so far. Exit status 1 when the view sends
+more than 10 updates/s.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata as md
+import json
+import os
+import queue
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from jupyter_client.kernelspec import KernelSpecManager
+from jupyter_client.manager import KernelManager
+
+from dbchat_magic.simulator import LLAMA, Simulator
+
+TOKENS = 2000
+RATE = 400.0
+LIMIT_PER_S = 10.0
+RESULTS = Path(__file__).parent / "results" / "frontend.md"
+NAIVE = """\
+import ipywidgets as w
+from IPython.display import display
+out = w.Output(); display(out)
+for piece in _dbchat_last.text.split(" "):
+    out.append_stdout(piece + " ")
+"""
+
+
+def _start_kernel(env: dict[str, str], workdir: Path) -> tuple[KernelManager, Any]:
+    spec = workdir / "kernels" / "bench"
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "bench", "language": "python"}))
+    specs = KernelSpecManager(kernel_dirs=[str(workdir / "kernels")])
+    km = KernelManager(kernel_name="bench", kernel_spec_manager=specs)
+    km.start_kernel(env=env, cwd=str(workdir))
+    kc = km.client()
+    kc.start_channels()
+    kc.wait_for_ready(timeout=120)
+    return km, kc
+
+
+def _run(kc: Any, code: str, timeout: float = 120) -> list[tuple[float, dict[str, Any]]]:
+    """Execute ``code``; every iopub message (with receive time) until the cell is idle."""
+    msg_id = kc.execute(code)
+    seen: list[tuple[float, dict[str, Any]]] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            msg = kc.get_iopub_msg(timeout=1)
+        except queue.Empty:
+            continue
+        seen.append((time.monotonic(), msg))
+        if (msg["header"]["msg_type"] == "status" and msg["content"]["execution_state"] == "idle"
+                and msg["parent_header"].get("msg_id") == msg_id):
+            return seen
+    raise TimeoutError(code[:40])
+
+
+def _size(msg: dict[str, Any]) -> int:
+    return len(json.dumps(msg["content"], default=str)) + sum(len(b) for b in msg.get("buffers")
+                                                              or ())
+
+
+def _frontend(seen: list[tuple[float, dict[str, Any]]]) -> dict[str, float]:
+    """Messages a frontend renders (everything but kernel status) and their rate."""
+    shown = [(t, m) for t, m in seen if m["header"]["msg_type"] != "status"]
+    updates = [(t, m) for t, m in shown if m["header"]["msg_type"] == "comm_msg"
+               and m["content"]["data"].get("method") == "update"]
+    span = max(seen[-1][0] - seen[0][0], 1e-6)
+    return {"messages": len(shown), "bytes": sum(_size(m) for _, m in shown),
+            "updates": len(updates), "seconds": span, "updates_per_s": len(updates) / span,
+            "messages_per_s": len(shown) / span}
+
+
+def measure() -> dict[str, Any]:
+    """Stream one answer through a kernel and count what reaches the frontend."""
+    with Simulator(tokens_per_second=RATE, reply_tokens=TOKENS) as sim, \
+            tempfile.TemporaryDirectory() as tmp:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("DATABRICKS_")}
+        env.update(sim.env(), DBCHAT_CONFIG_DIR=tmp)
+        km, kc = _start_kernel(env, Path(tmp))
+        try:
+            _run(kc, f"%load_ext dbchat_magic\n%dbchat use {LLAMA}")
+            view = _frontend(_run(kc, "%%dbchat\nWrite the long quarterly report."))
+            sim.set_pacing(tokens_per_second=None)
+            naive = _frontend(_run(kc, NAIVE))
+            check = _run(kc, "print(_dbchat_last.status, _dbchat_last.usage.completion_tokens)")
+            status = "".join(m["content"].get("text", "") for _, m in check
+                             if m["header"]["msg_type"] == "stream").split()
+        finally:
+            kc.stop_channels()
+            km.shutdown_kernel(now=True)
+    return {"view": view, "naive": naive, "status": status,
+            "stack": f"ipykernel {md.version('ipykernel')}, ipywidgets {md.version('ipywidgets')}"}
+
+
+def _row(r: dict[str, Any]) -> str:
+    v, n = r["view"], r["naive"]
+    return (f"| {r['stack']} | {v['seconds']:.1f} s | {v['updates']} | {v['updates_per_s']:.1f} | "
+            f"{v['messages']} | {v['bytes'] / 1024:.0f} KiB | {n['messages']} | "
+            f"{n['bytes'] / 1024 / 1024:.1f} MiB |")
+
+
+def write(result: dict[str, Any]) -> None:
+    """Add/replace this stack's row in bench/results/frontend.md."""
+    rows = {}
+    if RESULTS.exists():
+        for line in RESULTS.read_text().splitlines():
+            if line.startswith("| ipykernel"):
+                rows[line.split("|")[1].strip()] = line
+    rows[result["stack"]] = _row(result)
+    head = [
+        "## Frontend traffic (goal: ≤ 10 updates/s)",
+        "",
+        f"A {TOKENS:,}-token answer at {RATE:.0f} tok/s from the simulator into a blocking "
+        "`%%dbchat` cell of a real kernel; counted from every iopub message the kernel sent while "
+        "the cell ran. *updates* = widget `comm_msg` state updates; *messages* = all non-status "
+        "iopub messages. Naive = the same tokens appended one by one with `Output.append_stdout`.",
+        "",
+        "| stack | stream time | updates | updates/s | messages | bytes | naive messages | "
+        "naive bytes |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text("\n".join([*head, *sorted(rows.values()), ""]))
+
+
+def main() -> int:
+    """Measure, print, write the results table; 1 when over the limit."""
+    result = measure()
+    print(json.dumps(result, indent=2))
+    if result["status"][:1] != ["completed"]:
+        print("the answer did not complete:", result["status"])
+        return 1
+    write(result)
+    return 0 if result["view"]["updates_per_s"] <= LIMIT_PER_S else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,156 @@
+"""``%%dbchat`` in a real kernel of this venv: streaming renders, ■, queued cells, no leaks."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pytest
+
+from dbchat_magic.simulator import LLAMA
+
+Execution = KernelHarness = Any  # the classes live in tests/kernel/conftest.py (not importable)
+
+
+def _answer_updates(ex: Execution) -> list[str]:
+    """Distinct Markdown texts the answer Output widget was set to, in order."""
+    texts: list[str] = []
+    for m in ex.comm_msgs:
+        state = m.content.get("data", {}).get("state", {})
+        for entry in state.get("outputs") or ():
+            text = (entry.get("data") or {}).get("text/markdown")
+            if text and (not texts or texts[-1] != text):
+                texts.append(text)
+    return texts
+
+
+def test_harness_runs_cells_and_reports_errors(kernel: KernelHarness):
+    ok = kernel.execute("print(6 * 7)")
+    assert ok.status == "ok" and ok.stdout == "42\n"
+    bad = kernel.execute("1/0")
+    assert bad.status == "error" and bad.errors[0]["ename"] == "ZeroDivisionError"
+
+
+def test_blocking_cell_streams_several_renders_then_settles(kernel: KernelHarness, kernel_sim):
+    kernel_sim.set_pacing(tokens_per_second=150)
+    kernel_sim.reply_tokens = 240
+    try:
+        ex = kernel.execute("%%dbchat -o answer\nHow are sales doing?", timeout=90)
+    finally:
+        kernel_sim.set_pacing(tokens_per_second=None)
+        kernel_sim.reply_tokens = 60
+    assert ex.status == "ok", ex.outputs
+    renders = _answer_updates(ex)
+    final = kernel_sim.stats.log[-1].text
+    assert len(renders) >= 4, f"only {len(renders)} distinct renders"
+    assert all(final.startswith(r) for r in renders[:-1])  # growing prefixes of the answer
+    # the settled outputs: the live widget, the Markdown answer, the metrics line
+    plain = [o["data"].get("text/plain", "") for o in ex.outputs if "data" in o]
+    assert plain[0] == "<dbchat answer>"
+    markdown = [o["data"]["text/markdown"] for o in ex.outputs
+                if "text/markdown" in o.get("data", {})]
+    assert markdown[0] == final
+    assert any("tokens" in p for p in plain[1:])
+    check = kernel.execute("print(answer.status, answer is _dbchat_last, "
+                           "answer.text == _dbchat_last.text)")
+    assert check.stdout.split() == ["completed", "True", "True"]
+
+
+def test_interrupt_stops_within_150ms_and_keeps_partial_text(kernel: KernelHarness, kernel_sim):
+    kernel_sim.set_pacing(tokens_per_second=20)
+    kernel_sim.reply_tokens = 600
+    kernel_sim.reset_stats()
+    try:
+        ex = kernel.start("%%dbchat\nA very long answer please.")
+        kernel.wait(ex, timeout=30, until=lambda e: len(_answer_updates(e)) >= 2)
+        sent = kernel.interrupt()
+        kernel.wait(ex, timeout=30)
+    finally:
+        kernel_sim.set_pacing(tokens_per_second=None)
+        kernel_sim.reply_tokens = 60
+    assert kernel_sim.stats.disconnects, "the simulator saw no disconnect"
+    closed_ms = (kernel_sim.stats.disconnects[0].at - sent) * 1000
+    assert closed_ms < 150, f"connection closed {closed_ms:.0f} ms after ■"
+    assert ex.status == "error"
+    assert [e["ename"] for e in ex.errors] == ["AnswerStopped"]
+    assert len(ex.errors[0]["traceback"]) == 1 and "stopped" in ex.errors[0]["traceback"][0]
+    after = kernel.execute("print(_dbchat_last.status, len(_dbchat_last.text) > 0)")
+    assert after.stdout.split() == ["stopped", "True"]
+    again = kernel.execute("%%dbchat\nstill alive?", timeout=60)
+    assert again.status == "ok"
+    assert kernel.execute("print(_dbchat_last.status)").stdout.strip() == "completed"
+
+
+def test_three_queued_cells_all_complete(kernel: KernelHarness, kernel_sim):
+    kernel_sim.set_pacing(tokens_per_second=400)
+    try:
+        runs = [kernel.start(f"%%dbchat -o q{i}\nqueued question {i}") for i in range(3)]
+        for ex in runs:
+            kernel.wait(ex, timeout=90)
+    finally:
+        kernel_sim.set_pacing(tokens_per_second=None)
+    assert [ex.status for ex in runs] == ["ok", "ok", "ok"]
+    check = kernel.execute("print(q0.status, q1.status, q2.status)")
+    assert check.stdout.split() == ["completed"] * 3
+
+
+def test_stop_mode_matches_the_kernel(kernel: KernelHarness, kernel_sim):
+    """ipykernel ≥ 7.4: a real Stop button that a click (comm_msg) stops; else the ■ hint."""
+    version = kernel.execute("import ipykernel; print(ipykernel.__version__)").stdout.strip()
+    major_minor = tuple(int(p) for p in version.split(".")[:2])
+    kernel_sim.set_pacing(tokens_per_second=20)
+    kernel_sim.reply_tokens = 600
+    try:
+        ex = kernel.start("%%dbchat\nStop me with the button.")
+        kernel.wait(ex, timeout=30, until=lambda e: len(_answer_updates(e)) >= 2)
+        buttons = [m.content["comm_id"] for m in ex.of_type("comm_open")
+                   if m.content.get("data", {}).get("state", {}).get("_model_name")
+                   == "ButtonModel"]
+        if major_minor >= (7, 4):
+            assert buttons, "no Stop button on ipykernel >= 7.4"
+            clicked = time.monotonic()
+            kernel.send_comm(buttons[0], {"method": "custom", "content": {"event": "click"}})
+            kernel.wait(ex, timeout=30)
+            assert ex.finished is not None and ex.finished - clicked < 2.0
+            assert ex.status == "ok"  # a click is not an error
+            status = kernel.execute("print(_dbchat_last.status)").stdout.strip()
+            assert status == "stopped"
+        else:
+            assert not buttons, "a Stop button that could never be clicked"
+            hints = [m for m in ex.of_type("comm_open")
+                     if "press ■" in str(m.content.get("data", {}).get("state", {}).get("value"))]
+            assert hints
+            kernel.interrupt()
+            kernel.wait(ex, timeout=30)
+    finally:
+        kernel_sim.set_pacing(tokens_per_second=None)
+        kernel_sim.reply_tokens = 60
+
+
+def test_planted_token_never_reaches_the_notebook(kernel_env, tmp_path):
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    token = kernel_env["DATABRICKS_TOKEN"]
+    assert token
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell(f"%load_ext dbchat_magic\n%dbchat use {LLAMA}"),
+        nbformat.v4.new_code_cell("%%dbchat -o a\nhello"),
+        nbformat.v4.new_code_cell("%dbchat config"),
+        nbformat.v4.new_code_cell("%dbchat history"),
+        nbformat.v4.new_code_cell("%dbchat export chat.json"),
+        nbformat.v4.new_code_cell("print(open('chat.json').read()); a"),
+        nbformat.v4.new_code_cell("%%dbchat -e missing-endpoint\nfail please"),
+    ]
+    client = nbclient.NotebookClient(nb, timeout=120, kernel_name="python3",
+                                     store_widget_state=True,
+                                     resources={"metadata": {"path": str(tmp_path)}})
+    client.execute(env=dict(kernel_env))  # passed on to KernelManager.start_kernel
+    path = tmp_path / "executed.ipynb"
+    nbformat.write(nb, path)
+    text = path.read_text()
+    assert nb.metadata.get("widgets")  # widget state was stored
+    assert "<dbchat answer>" in text and "DATABRICKS_TOKEN" in text
+    assert token not in text
+    assert token not in json.dumps(nb.metadata)

@@ -1,0 +1,216 @@
+"""The magics in an in-process IPython shell (text view) against the simulator over loopback."""
+
+from __future__ import annotations
+
+import _thread
+import json
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from dbchat_magic.simulator import CLAUDE, LLAMA, Simulator
+
+IPython = pytest.importorskip("IPython")
+
+
+@pytest.fixture
+def shell(sim: Simulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
+    """An InteractiveShell with the extension loaded and credentials pointing at ``sim``."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from dbchat_magic.conversation import _forget_all
+    from dbchat_magic.session import _sessions
+
+    for key, value in sim.env().items():
+        monkeypatch.setenv(key, value)
+    _forget_all()
+    _sessions.clear()
+    ip = InteractiveShell.instance()
+    ip.run_line_magic("load_ext", "dbchat_magic")
+    yield ip
+    ip.run_line_magic("unload_ext", "dbchat_magic")
+    for name in ("_dbchat_last", "answer", "region"):
+        ip.user_ns.pop(name, None)
+    _forget_all()
+    _sessions.clear()
+
+
+def run(ip, code: str):
+    return ip.run_cell(code, store_history=False)
+
+
+def test_load_ext_is_fast_and_imports_nothing_heavy():
+    code = (
+        "import time, sys\n"
+        "from IPython.core.interactiveshell import InteractiveShell\n"
+        "ip = InteractiveShell.instance()\n"
+        "best = 1e9\n"
+        "for _ in range(1):\n"
+        "    t = time.perf_counter(); ip.run_line_magic('load_ext', 'dbchat_magic')\n"
+        "    best = min(best, time.perf_counter() - t)\n"
+        "heavy = [m for m in ('httpx', 'pandas', 'ipywidgets', 'altair') if m in sys.modules]\n"
+        "print(best * 1000, ','.join(heavy))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         check=True).stdout.split()
+    assert float(out[0]) <= 150, f"%load_ext took {out[0]} ms"
+    assert len(out) == 1, f"imported at load time: {out[1:]}"
+
+
+def test_cell_streams_text_and_stores_result(shell, sim, capsys):
+    res = run(shell, f"%%dbchat -e {LLAMA} -o answer\nWhat is the revenue trend?")
+    assert res.error_in_exec is None
+    out = capsys.readouterr().out
+    answer = shell.user_ns["answer"]
+    assert shell.user_ns["_dbchat_last"] is answer
+    assert answer.status == "completed"
+    assert answer.text and answer.text in out
+    assert answer.text == sim.stats.log[-1].text
+    assert answer.metrics.total_time is not None and answer.usage.completion_tokens
+    assert sim.stats.requests_by_endpoint[LLAMA] == 1
+
+
+def test_question_on_the_magic_line_and_interpolation(shell, sim):
+    shell.user_ns["region"] = "EMEA"
+    res = run(shell, f'%%dbchat -e {LLAMA} revenue in {{region}}\nas JSON {{"k": 1}}')
+    assert res.error_in_exec is None
+    sent = sim.stats.last_body["messages"][-1]["content"]
+    assert "revenue in EMEA" in sent and 'as JSON {"k": 1}' in sent
+
+
+def test_follow_up_carries_history_and_no_history_does_not(shell, sim):
+    run(shell, f"%%dbchat -e {LLAMA}\nfirst question about sales")
+    first = shell.user_ns["_dbchat_last"].text
+    run(shell, f"%%dbchat -e {LLAMA}\nand the second one?")
+    msgs = sim.stats.last_body["messages"]
+    assert [m["role"] for m in msgs] == ["system", "user", "assistant", "user"]
+    assert msgs[2]["content"] == first
+    run(shell, f"%%dbchat -e {LLAMA} --no-history\nalone")
+    assert [m["role"] for m in sim.stats.last_body["messages"]] == ["system", "user"]
+    run(shell, f"%%dbchat -e {LLAMA} -c other\nseparate chat")
+    assert [m["role"] for m in sim.stats.last_body["messages"]] == ["system", "user"]
+    run(shell, f"%%dbchat -e {LLAMA} --new\nfresh start")
+    assert [m["role"] for m in sim.stats.last_body["messages"]] == ["system", "user"]
+
+
+def test_show_prompt_prints_messages_and_sends_nothing(shell, sim, capsys):
+    res = run(shell, f"%%dbchat -e {LLAMA} --show-prompt -t 0.7\nWhat is up?")
+    assert res.error_in_exec is None
+    out = capsys.readouterr().out
+    assert sim.stats.requests == 0
+    assert "nothing was sent" in out and "temperature=0.7" in out
+    assert "message 1: system" in out and "message 2: user" in out and "What is up?" in out
+    assert "total" in out and "tokens" in out
+
+
+def test_options_reach_the_request_body(shell, sim):
+    run(shell, f"%%dbchat -e {CLAUDE} -t 0.5 -m 77\nhello")
+    body = sim.stats.last_body
+    assert body["temperature"] == 0.5 and body["max_tokens"] == 77
+    assert sim.stats.requests_by_endpoint[CLAUDE] == 1
+
+
+def test_404_fails_inside_the_view_without_raising(shell, sim, capsys):
+    res = run(shell, "%%dbchat -e no-such-endpoint\nhello")
+    assert res.error_in_exec is None
+    last = shell.user_ns["_dbchat_last"]
+    assert last.status == "failed"
+    assert "no-such-endpoint" in (last.error or "")
+    out = capsys.readouterr()
+    assert "Traceback" not in out.out + out.err
+
+
+def test_setup_errors_are_one_line(shell, sim, monkeypatch, capsys):
+    res = run(shell, f"%%dbchat -e {LLAMA} -d no_such_frame\nhello")
+    assert type(res.error_in_exec).__name__ in ("CellError",)
+    assert res.error_in_exec._render_traceback_()[0].startswith("dbchat: ")
+    assert "no_such_frame" in str(res.error_in_exec)
+    res = run(shell, "%%dbchat\n")  # IPython's own one-line UsageError for an empty body
+    assert "cell body is empty" in str(res.error_in_exec)
+    res = run(shell, "%%dbchat -t 0.1\n   \n")
+    assert "no question" in str(res.error_in_exec)
+    monkeypatch.delenv("DATABRICKS_TOKEN")
+    monkeypatch.delenv("DATABRICKS_HOST")
+    res = run(shell, f"%%dbchat -e {LLAMA}\nhello")
+    last = shell.user_ns["_dbchat_last"]
+    assert res.error_in_exec is None and last.status == "failed"
+    assert "credentials" in last.error and "DATABRICKS_TOKEN" in last.error
+    err = capsys.readouterr().err + capsys.readouterr().out
+    assert "Traceback" not in err
+    assert sim.stats.requests == 0
+
+
+def test_use_persists_and_applies_to_the_next_question(shell, sim, capsys):
+    from dbchat_magic.config import Settings
+
+    run(shell, f"%dbchat use {CLAUDE}")
+    assert Settings.load().endpoint == CLAUDE
+    assert "saved" in capsys.readouterr().out
+    run(shell, "%%dbchat\nwho answers?")
+    assert sim.stats.requests_by_endpoint[CLAUDE] == 1
+    assert shell.user_ns["_dbchat_last"].endpoint == CLAUDE
+
+
+def test_config_endpoints_history_export_never_show_the_token(shell, sim, capsys, tmp_path):
+    run(shell, f"%%dbchat -e {LLAMA}\nquestion for the record")
+    capsys.readouterr()
+    run(shell, "%dbchat config")
+    config_out = capsys.readouterr().out
+    assert "endpoint" in config_out and "DATABRICKS_TOKEN" in config_out
+    run(shell, "%dbchat endpoints")
+    listing = capsys.readouterr().out
+    assert LLAMA in listing and CLAUDE in listing and "gte-large" not in listing
+    run(shell, "%dbchat history")
+    assert "question for the record" in capsys.readouterr().out
+    run(shell, f"%dbchat export {tmp_path / 'chat.json'}")
+    run(shell, f"%dbchat export {tmp_path / 'chat.md'}")
+    data = json.loads((tmp_path / "chat.json").read_text())
+    assert data["turns"][0]["question"] == "question for the record"
+    assert data["turns"][0]["usage"]["completion_tokens"]
+    md = (tmp_path / "chat.md").read_text()
+    for text in (config_out, listing, md, json.dumps(data)):
+        assert sim.token not in text
+    run(shell, "%dbchat reset")
+    run(shell, "%dbchat history")
+    assert "is empty" in capsys.readouterr().out
+    assert run(shell, "%dbchat last").result is shell.user_ns["_dbchat_last"]
+    res = run(shell, "%dbchat frobnicate")
+    assert "unknown command" in str(res.error_in_exec)
+
+
+def test_background_returns_at_once_and_finishes_later(shell, sim):
+    sim.set_pacing(tokens_per_second=100)
+    t0 = time.perf_counter()
+    res = run(shell, f"%%dbchat -e {LLAMA} --background -o answer\nslow one")
+    assert res.error_in_exec is None
+    assert time.perf_counter() - t0 < 0.5
+    assert "answer" not in shell.user_ns
+    deadline = time.monotonic() + 20
+    while "answer" not in shell.user_ns and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert shell.user_ns["answer"].status == "completed"
+
+
+def test_interrupt_stops_the_answer_with_one_line(shell, sim):
+    sim.set_pacing(tokens_per_second=20)
+    sim.reply_tokens = 400
+    timer = threading.Timer(1.0, _thread.interrupt_main)
+    timer.start()
+    t0 = time.perf_counter()
+    res = run(shell, f"%%dbchat -e {LLAMA}\na long answer please")
+    elapsed = time.perf_counter() - t0
+    err = res.error_in_exec
+    assert type(err).__name__ == "AnswerStopped"
+    assert err._render_traceback_()[0].startswith("■ stopped after")
+    last = shell.user_ns["_dbchat_last"]
+    assert last.status == "stopped" and last.text
+    assert elapsed < 5
+    deadline = time.monotonic() + 2
+    while not sim.stats.disconnects and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert sim.stats.disconnects, "the simulator saw no disconnect"
+    assert sim.stats.disconnects[0].tokens_sent < 400

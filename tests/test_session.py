@@ -1,0 +1,162 @@
+"""Session pipeline on the simulator: compose, stream, stop, specs + one repair turn, record."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from dbchat_magic.config import Settings
+from dbchat_magic.conversation import Conversation
+from dbchat_magic.errors import DbChatError
+from dbchat_magic.session import AskOptions, Session
+from dbchat_magic.simulator import CLAUDE, LLAMA, Simulator
+
+
+@pytest.fixture
+def env(sim: Simulator, monkeypatch: pytest.MonkeyPatch) -> Simulator:
+    for key, value in sim.env().items():
+        monkeypatch.setenv(key, value)
+    return sim
+
+
+def _session(**settings) -> Session:
+    current = Settings(endpoint=LLAMA).replace(**settings) if settings else Settings(endpoint=LLAMA)
+    return Session(Conversation("t"), settings=lambda: current)
+
+
+def test_prepare_composes_system_and_user_with_spec_rules_and_params():
+    s = _session(temperature=0.3, max_tokens=200)
+    p = s.prepare("How many rows?", AskOptions(max_tokens=50), {})
+    assert [m["role"] for m in p.messages] == ["system", "user"]
+    assert "How many rows?" in p.messages[-1]["content"]
+    assert "widget" in p.messages[0]["content"]  # specs.format_rules() went into the system prompt
+    assert p.params == {"endpoint": LLAMA, "temperature": 0.3, "max_tokens": 50}
+    assert p.parts and all(part.chars >= 0 and part.tokens >= 0 for part in p.parts)
+
+
+def test_settings_are_read_fresh_on_every_prepare():
+    current = {"s": Settings(endpoint=LLAMA)}
+    s = Session(Conversation(), settings=lambda: current["s"])
+    assert s.prepare("q", None, {}).endpoint == LLAMA
+    current["s"] = Settings(endpoint=CLAUDE)
+    assert s.prepare("q", None, {}).endpoint == CLAUDE
+    assert s.prepare("q", AskOptions(endpoint=LLAMA), {}).endpoint == LLAMA
+
+
+def test_missing_frame_is_an_early_error():
+    with pytest.raises(DbChatError, match="nope"):
+        _session().prepare("q", AskOptions(frames=["nope"]), {})
+
+
+def test_start_streams_updates_and_records_the_turn(env):
+    s = _session()
+    updates: list[int] = []
+    done = threading.Event()
+    handle = s.start(s.prepare("hello there", None, {}), {},
+                     on_update=lambda r: updates.append(len(r.text)),
+                     on_done=lambda r: done.set())
+    result = handle.wait(20)
+    assert done.wait(5) and handle.done
+    assert result.status == "completed" and result.text == env.stats.log[-1].text
+    assert len(updates) >= 5 and updates == sorted(updates)
+    turns = s.conversation.turns
+    assert len(turns) == 1 and turns[0].question == "hello there" and turns[0].result is result
+    follow = s.prepare("and then?", None, {})
+    assert [m["role"] for m in follow.messages] == ["system", "user", "assistant", "user"]
+
+
+def test_cancel_closes_the_connection_fast_and_keeps_partial_text(env):
+    env.set_pacing(tokens_per_second=50)
+    env.reply_tokens = 500
+    s = _session()
+    handle = s.start(s.prepare("long please", None, {}), {})
+    deadline = time.monotonic() + 10
+    while len(handle.result.text) < 20 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    t0 = time.monotonic()
+    handle.cancel()
+    assert handle.future.wait_settled(5)
+    settled_ms = (time.monotonic() - t0) * 1000
+    while not env.stats.disconnects and time.monotonic() < t0 + 2:
+        time.sleep(0.005)
+    closed_ms = (env.stats.disconnects[0].at - t0) * 1000
+    assert handle.result.status == "stopped" and handle.result.text
+    assert settled_ms < 150 and closed_ms < 150, (settled_ms, closed_ms)
+    assert s.conversation.turns[-1].result.status == "stopped"
+
+
+def test_ask_blocking_interrupt_returns_stopped(env):
+    env.set_pacing(tokens_per_second=40)
+    env.reply_tokens = 400
+    s = _session()
+    ticks = {"n": 0}
+
+    def tick() -> None:
+        ticks["n"] += 1
+        if ticks["n"] == 5:
+            raise KeyboardInterrupt
+
+    result = s.ask_blocking(s.prepare("slow", None, {}), {}, on_tick=tick)
+    assert result.status == "stopped"
+    assert env.stats.disconnects
+
+
+def test_failed_request_is_recorded_but_not_sent_as_history(env):
+    s = _session()
+    result = s.start(s.prepare("q", AskOptions(endpoint="does-not-exist"), {}), {}).wait(20)
+    assert result.status == "failed" and "does-not-exist" in (result.error or "")
+    assert len(s.conversation) == 1
+    assert s.conversation.history_messages() == []
+
+
+SPEC = ('Here you go.\n```json\n{"widget": "chart", "data": "sales", "mark": "bar", '
+        '"x": {"field": "%s", "type": "nominal"}, '
+        '"y": {"field": "revenue", "type": "quantitative", "aggregate": "sum"}}\n```\n')
+
+
+def test_valid_spec_is_rendered_into_extras(env):
+    pd = pytest.importorskip("pandas")
+    ns = {"sales": pd.DataFrame({"region": ["EU", "US", "EU"], "revenue": [1.0, 2.0, 3.0]})}
+    env.script("chart please", SPEC % "region")
+    s = _session()
+    result = s.start(s.prepare("chart please", AskOptions(frames=["sales"]), ns), ns).wait(30)
+    assert result.status == "completed"
+    rendered = result.extras["specs"]
+    assert len(rendered) == 1 and rendered[0].kind == "chart" and not rendered[0].errors
+    assert env.stats.requests == 1 and not result.extras.get("repaired")
+
+
+def test_invalid_spec_gets_one_repair_turn(env):
+    pd = pytest.importorskip("pandas")
+    from dbchat_magic.specs import REPAIR_MARKER
+
+    ns = {"sales": pd.DataFrame({"region": ["EU", "US", "EU"], "revenue": [1.0, 2.0, 3.0]})}
+    env.script("chart please", SPEC % "regoin")
+    env.script(REPAIR_MARKER, SPEC % "region")
+    s = _session()
+    result = s.start(s.prepare("chart please", AskOptions(frames=["sales"]), ns), ns).wait(30)
+    assert env.stats.requests == 2
+    repair_msgs = env.stats.last_body["messages"]
+    assert repair_msgs[-2]["role"] == "assistant" and REPAIR_MARKER in repair_msgs[-1]["content"]
+    assert "regoin" in result.extras["repair"]["errors_before"][0]
+    assert result.extras["repaired"] is True
+    assert result.extras["specs"][0].kind == "chart"
+
+
+def test_repair_that_fails_again_shows_the_errors(env):
+    pd = pytest.importorskip("pandas")
+    from dbchat_magic.specs import REPAIR_MARKER
+
+    ns = {"sales": pd.DataFrame({"region": ["EU"], "revenue": [1.0]})}
+    env.script("chart please", SPEC % "regoin")
+    env.script(REPAIR_MARKER, SPEC % "still_wrong")
+    s = _session()
+    result = s.start(s.prepare("chart please", AskOptions(frames=["sales"]), ns), ns).wait(30)
+    assert not result.extras.get("repaired")
+    assert result.extras["specs"][0].kind == "error" and result.extras["specs"][0].errors
+    off = _session(spec_repair=False)
+    env.reset_stats()
+    off.start(off.prepare("chart please", AskOptions(frames=["sales"]), ns), ns).wait(30)
+    assert env.stats.requests == 1
