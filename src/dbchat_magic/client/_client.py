@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 import weakref
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -87,6 +88,7 @@ class ChatClient:
         if http is None or http.is_closed:
             s = self.settings
             http = httpx.AsyncClient(
+                verify=_tls_context(self.host),
                 timeout=httpx.Timeout(connect=s.connect_timeout, read=None, write=s.gap_timeout,
                                       pool=s.connect_timeout),
                 limits=httpx.Limits(max_connections=32, max_keepalive_connections=8,
@@ -219,6 +221,20 @@ class ChatClient:
             found.append(EndpointInfo(str(ep.get("name")), state.get("ready") == "READY",
                                       ep.get("task")))
         return sorted(found, key=lambda e: e.name)
+
+
+_TLS: ssl.SSLContext | None = None
+
+
+def _tls_context(host: str) -> ssl.SSLContext:
+    """A verifying TLS context made once per process (loading CA certificates costs ~0.1 s per
+    client otherwise); plain-http hosts get an empty one, which would refuse any https peer."""
+    global _TLS
+    if host.startswith("http://"):
+        return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    if _TLS is None:
+        _TLS = httpx.create_ssl_context()
+    return _TLS
 
 
 def _notify(callback: Callable[[StreamEvent], object], ev: StreamEvent) -> None:
