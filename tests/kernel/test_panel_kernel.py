@@ -78,6 +78,7 @@ def test_panel_stop_works_while_the_kernel_is_idle(kernel: Any, kernel_sim: Simu
     _collect(kernel, asked, shows_stopped)
     shown_after = next(t for t, cid, s in _states(asked.messages)
                        if cid == ids["status"] and "stopped" in str(s.get("value", ""))) - clicked
+    print(f"Stop click -> 'stopped' shown after {shown_after * 1000:.0f} ms")
     assert shown_after < 5.0, f"'stopped' shown {shown_after:.3f} s after the click"
     result = _value(kernel, "{'status': r.status, 'text': r.text}", "r = panel.wait(30)")
     assert result["status"] == "stopped"
