@@ -228,6 +228,6 @@ def lab(
 def _clean_artifacts() -> None:
     """Start each session with an empty screenshot folder (the server log is rewritten anyway)."""
     if ARTIFACTS.exists():
-        for png in ARTIFACTS.glob("*.png"):
-            png.unlink()
+        for old in [*ARTIFACTS.glob("*.png"), *ARTIFACTS.glob("measurements.json")]:
+            old.unlink()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)

@@ -32,7 +32,7 @@ _RECORDER_JS = """({panel, index}) => {
   const samples = [];
   let last = null;
   const take = () => {
-    const area = cell.querySelector('.jp-OutputArea');
+    const area = cell.querySelector(".jp-Cell-outputArea");
     const text = area ? area.innerText : '';
     if (text !== last) { last = text; samples.push([performance.now(), text]); }
   };
@@ -88,6 +88,15 @@ class LabServer:
             self.api("DELETE", f"/api/sessions/{session['id']}")
 
 
+def record_measurement(name: str, value: float | int | str) -> None:
+    """Add a measured number to ``test-artifacts/e2e/measurements.json`` (for the report)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / "measurements.json"
+    data = json.loads(path.read_text()) if path.exists() else {}
+    data[name] = value
+    path.write_text(json.dumps(data, indent=2, sort_keys=True))
+
+
 def wait_for(condition: Callable[[], Any], timeout: float, what: str,
              interval: float = 0.05) -> Any:
     """Poll ``condition`` until it is truthy (returned); fail naming ``what`` after ``timeout``."""
@@ -118,7 +127,8 @@ class NotebookPage:
     # -- navigation -------------------------------------------------------------------------
     def open(self, name: str, timeout: float = 90) -> None:
         """Open ``name`` in JupyterLab and wait until its kernel is idle."""
-        self.page.goto(f"{self.server.url}/lab/tree/{name}")
+        # ?reset: start from a clean workspace, so notebooks of earlier tests are not reopened.
+        self.page.goto(f"{self.server.url}/lab/tree/{name}?reset")
         self.wait_kernel_idle(timeout)
 
     def reload(self, timeout: float = 90) -> None:
@@ -167,7 +177,7 @@ class NotebookPage:
 
     def output(self, index: int) -> Any:
         """Locator of the output area of cell ``index``."""
-        return self.cell(index).locator(".jp-OutputArea")
+        return self.cell(index).locator(".jp-Cell-outputArea")
 
     def output_text(self, index: int) -> str:
         """Everything the output area of cell ``index`` shows, as text."""

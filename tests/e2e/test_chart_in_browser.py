@@ -27,7 +27,7 @@ FRAME_CELL = (
 
 # Everything chart-like in a cell's outputs: inline Vega SVGs, images, canvases.
 _CHARTS_JS = """(cell) => {
-  const out = cell.querySelector('.jp-OutputArea');
+  const out = cell.querySelector('.jp-Cell-outputArea');
   if (!out) return {svgs: [], imgs: [], canvases: []};
   const svgs = [...out.querySelectorAll('svg.marks')].map(svg => ({
     bars: svg.querySelectorAll('.mark-rect path, .mark-rect rect').length,

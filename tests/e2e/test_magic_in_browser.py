@@ -10,7 +10,7 @@ import re
 
 import pytest
 from answers import numbered_reply, shown_count
-from labdriver import LabServer, NotebookPage, wait_for
+from labdriver import LabServer, NotebookPage, record_measurement, wait_for
 
 from dbchat_magic.simulator import LLAMA
 
@@ -44,6 +44,7 @@ def test_answer_grows_on_screen_then_metrics_footer(lab: NotebookPage, lab_serve
 
     counts = [shown_count(text, "s") for _, text in samples]
     partial = [c for c in counts if 0 < c < total]
+    record_measurement("stream_steps_seen", len(set(partial)))
     assert len(set(partial)) >= 3, f"the text should grow in >= 3 steps; saw {counts}"
     assert partial == sorted(partial), f"the text went backwards: {counts}"
     # The metrics footer comes at the end, not while the text is still growing.
@@ -74,13 +75,14 @@ def _start_long_answer(lab: NotebookPage, lab_server: LabServer, tag: str,
     return name
 
 
-def _assert_stopped_in_time(lab: NotebookPage, clicked_ms: float, total: int) -> int:
+def _assert_stopped_in_time(lab: NotebookPage, clicked_ms: float, total: int, how: str) -> int:
     """"stopped" shows within the deadline; returns how many answer words stayed on screen."""
     lab.wait_cell_done(1, "[*]:", timeout=30)
     samples = lab.recorded()
     stopped_at = next((t for t, text in samples if t >= clicked_ms and "stopped" in text), None)
     assert stopped_at is not None, f"never showed 'stopped':\n{lab.output_text(1)}"
     delay = stopped_at - clicked_ms
+    record_measurement(f"stopped_shown_ms_after_{how}", round(delay))
     assert delay <= STOP_DEADLINE_MS, f"'stopped' appeared {delay:.0f} ms after the stop"
     final = lab.output_text(1)
     kept = shown_count(final, "c")
@@ -106,7 +108,7 @@ def test_stop_button_click_mid_stream(lab: NotebookPage, lab_server: LabServer):
         f"(the view shows: {lab.output_text(1)[:200]!r})")
     clicked = lab.now_ms()
     stop.click()
-    kept = _assert_stopped_in_time(lab, clicked, total)
+    kept = _assert_stopped_in_time(lab, clicked, total, "stop_click")
     lab.screenshot("02-stopped-by-button")
     _assert_disconnect_and_next_cell(lab, lab_server)
     assert lab_server.sim.stats.disconnects[0].tokens_sent >= kept
@@ -117,7 +119,7 @@ def test_kernel_interrupt_mid_stream(lab: NotebookPage, lab_server: LabServer):
     _start_long_answer(lab, lab_server, "e2e-stop-interrupt", total)
     clicked = lab.now_ms()
     lab.interrupt()
-    kept = _assert_stopped_in_time(lab, clicked, total)
+    kept = _assert_stopped_in_time(lab, clicked, total, "interrupt")
     assert "KeyboardInterrupt" not in lab.output_text(1)
     lab.screenshot("03-stopped-by-interrupt")
     _assert_disconnect_and_next_cell(lab, lab_server)
