@@ -72,7 +72,7 @@ def aggregate_polars(info: FrameInfo, plan: Plan) -> AggResult:
         if k.time_unit:
             col = col.dt.truncate(_TRUNC[k.time_unit])
         elif k.maxbins:
-            lo, hi = lf.select(col.min(), col.max()).collect().row(0)
+            lo, hi = lf.select(col.min().alias("lo"), col.max().alias("hi")).collect().row(0)
             step = steps[k.out] = nice_step(float(lo or 0), float(hi or 0), k.maxbins)
             col = (col / step).floor() * step
         keys.append(col.alias(k.out))

@@ -10,7 +10,8 @@ from typing import Any, Literal
 FrameKind = Literal["pandas", "polars", "spark"]
 ColumnClass = Literal["numeric", "bool", "datetime", "text", "other"]
 
-_SPARK_NUMERIC = {"byte", "short", "integer", "long", "float", "double", "decimal"}
+_SPARK_NUMERIC = {"tinyint", "smallint", "int", "bigint", "float", "double", "decimal",
+                  "byte", "short", "integer", "long"}
 _SPARK_DATETIME = {"date", "timestamp", "timestamp_ntz"}
 
 

@@ -1,0 +1,162 @@
+"""The same specs over Spark (local mode) and polars give the pandas answer; work stays in the engine."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dbchat_magic.specs import render_spec, validate_spec
+
+N = 20_000
+
+
+@pytest.fixture(scope="module")
+def pdf() -> pd.DataFrame:
+    rng = np.random.default_rng(3)
+    return pd.DataFrame({
+        "region": rng.choice(["EU", "US", "APAC"], N),
+        "revenue": rng.random(N) * 100,
+        "units": rng.integers(1, 9, N).astype("int64"),
+        "ts": (pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 86400 * 20, N), "s")
+               ).astype("datetime64[us]"),
+        "sku": [f"S{i:04d}" for i in rng.integers(0, 3000, N)],
+    })
+
+
+SPECS = {
+    "bar_sum": {"widget": "chart", "data": "df", "mark": "bar",
+                "x": {"field": "region", "type": "nominal"},
+                "y": {"field": "revenue", "type": "quantitative", "aggregate": "sum"}},
+    "line_daily_mean": {"widget": "chart", "data": "df", "mark": "line",
+                        "x": {"field": "ts", "type": "temporal", "timeUnit": "day"},
+                        "y": {"field": "revenue", "type": "quantitative", "aggregate": "mean"},
+                        "filters": [{"field": "ts", "op": "<", "value": "2024-01-10"},
+                                    {"field": "region", "op": "!=", "value": "US"}]},
+    "count_by_color": {"widget": "chart", "data": "df", "mark": "bar",
+                       "x": {"field": "units", "type": "ordinal"},
+                       "y": {"aggregate": "count", "type": "quantitative"},
+                       "color": {"field": "region", "type": "nominal"}},
+    "hist": {"widget": "chart", "data": "df", "mark": "bar",
+             "x": {"field": "revenue", "type": "quantitative", "bin": True},
+             "y": {"aggregate": "count", "type": "quantitative"}},
+    "top_skus": {"widget": "chart", "data": "df", "mark": "bar",
+                 "x": {"field": "sku", "type": "nominal"},
+                 "y": {"field": "units", "type": "quantitative", "aggregate": "max"}},
+    "month_distinct": {"widget": "chart", "data": "df", "mark": "line",
+                       "x": {"field": "ts", "type": "temporal", "timeUnit": "week"},
+                       "y": {"field": "sku", "type": "quantitative", "aggregate": "distinct"}},
+}
+
+
+def _values(spec: dict, frame: object, renderer: str = "vegalite") -> tuple[list[dict], list[str]]:
+    r = render_spec(spec, {"df": frame}, renderer=renderer)
+    assert r.ok, r.errors
+    return r.vegalite["data"]["values"], r.notes
+
+
+def _canon(rows: list[dict]) -> list[tuple]:
+    out = []
+    for row in rows:
+        out.append(tuple(sorted((k, round(v, 6) if isinstance(v, float) else v)
+                                for k, v in row.items())))
+    return sorted(out)
+
+
+@pytest.fixture(scope="module")
+def spark():
+    pytest.importorskip("pyspark")
+    from pyspark.sql import SparkSession
+
+    session = (SparkSession.builder.master("local[1]").appName("dbchat-specs-tests")
+               .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "2")
+               .config("spark.sql.session.timeZone", "UTC")
+               .config("spark.sql.execution.arrow.pyspark.enabled", "true").getOrCreate())
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="module")
+def sdf(spark, pdf):
+    return spark.createDataFrame(pdf).cache()
+
+
+@pytest.mark.spark
+@pytest.mark.parametrize("name", sorted(SPECS))
+def test_spark_matches_pandas(sdf, pdf, name):
+    spec = SPECS[name]
+    assert validate_spec(spec, {"df": sdf}) == []
+    want, want_notes = _values(spec, pdf)
+    got, notes = _values(spec, sdf)
+    if name == "top_skus":  # ties in max(units) make the top 100 ambiguous: compare the values
+        assert sorted(r["max_units"] for r in got) == sorted(r["max_units"] for r in want)
+        assert len(got) == 100 and notes[0].startswith("Showing the top 100 of more categories")
+        return
+    assert _canon(got) == _canon(want)
+    assert notes == want_notes
+
+
+@pytest.mark.spark
+def test_spark_table_kpi_and_errors(sdf, pdf):
+    ns = {"df": sdf}
+    r = render_spec({"widget": "kpi", "data": "df", "field": "units", "aggregate": "sum"}, ns)
+    assert r.mimebundle["text/plain"] == f"Total units: {int(pdf.units.sum()):,}"
+    r = render_spec({"widget": "table", "data": "df", "columns": ["sku", "revenue"],
+                     "sort": "-revenue", "limit": 3}, ns)
+    top = pdf.sort_values("revenue", ascending=False).head(3)
+    assert r.mimebundle["text/plain"].split("\n")[2].split()[0] == top.sku.iloc[0]
+    assert r.notes == ["Showing 3 of more rows."]
+    errs = validate_spec({"widget": "chart", "data": "df", "mark": "bar",
+                          "x": {"field": "regon", "type": "nominal"},
+                          "y": {"field": "region", "type": "quantitative", "aggregate": "sum"}},
+                         ns)
+    assert errs[0].startswith('x.field: no column "regon" in df; did you mean "region"')
+
+
+@pytest.mark.spark
+def test_spark_collects_only_the_small_result(sdf, monkeypatch):
+    cls = type(sdf)  # pyspark 4: the classic DataFrame subclass
+    collected: list[int] = []
+    real = cls.toPandas
+
+    def spy(self):  # the one place rows leave Spark
+        out = real(self)
+        collected.append(len(out))
+        return out
+
+    monkeypatch.setattr(cls, "toPandas", spy)
+    _values(SPECS["bar_sum"], sdf)
+    _values(SPECS["top_skus"], sdf)
+    assert collected == [3, 101]
+
+
+@pytest.mark.polars
+@pytest.mark.parametrize("name", sorted(SPECS))
+def test_polars_matches_pandas(pdf, name):
+    pl = pytest.importorskip("polars")
+    frame = pl.from_pandas(pdf)
+    spec = SPECS[name]
+    want, want_notes = _values(spec, pdf)
+    got, notes = _values(spec, frame)
+    if name == "top_skus":
+        assert sorted(r["max_units"] for r in got) == sorted(r["max_units"] for r in want)
+        assert notes == want_notes
+        return
+    assert _canon(got) == _canon(want)
+    assert notes == want_notes
+    assert _values(spec, frame.lazy())[0] == got
+
+
+@pytest.mark.polars
+def test_polars_kpi_table_and_dates():
+    pl = pytest.importorskip("polars")
+    frame = pl.DataFrame({"d": [dt.date(2024, 1, 1), dt.date(2024, 1, 2)], "v": [1.5, 2.5],
+                          "name": ["a", "b"]})
+    ns = {"f": frame}
+    r = render_spec({"widget": "kpi", "data": "f", "field": "v", "aggregate": "mean"}, ns)
+    assert r.mimebundle["text/plain"] == "Average v: 2"
+    r = render_spec({"widget": "table", "data": "f", "sort": "-v",
+                     "filters": [{"field": "name", "op": "contains", "value": "B"}]}, ns)
+    assert r.ok and r.mimebundle["text/plain"].split("\n")[2].split() == ["2024-01-02", "2.5", "b"]
