@@ -30,7 +30,7 @@ def _filter(pieces: list[str]) -> str:
     return "".join(f.feed(p) for p in pieces) + f.flush()
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=400, deadline=None)
 @given(st.lists(st.one_of(st.text(alphabet="ab <|>_\n€", max_size=8), st.sampled_from(SPECIALS)),
                 max_size=12),
        st.lists(st.integers(0, 200), max_size=10))

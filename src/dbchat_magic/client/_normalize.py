@@ -32,13 +32,24 @@ def _is_token_prefix(tail: str) -> bool:
 class SpecialTokenFilter:
     """Removes Llama special tokens from streamed text, holding back a possible token start."""
 
-    __slots__ = ("_held",)
+    __slots__ = ("_eat", "_held")
 
     def __init__(self) -> None:
         self._held = ""
+        self._eat = 0  # newlines still owed by a header block that ended a piece
+
+    def _strip(self, match: re.Match[str]) -> str:
+        token = match.group()
+        if token.startswith(_HEADER_OPEN) and match.end() == len(match.string):
+            self._eat = 2 - (len(token) - len(token.rstrip("\n")))
+        return ""
 
     def feed(self, text: str) -> str:
         """The text that is safe to show now (a trailing partial token is held for later)."""
+        if self._eat:  # the owed newlines follow the header, so come before any held text
+            lead = len(text) - len(text.lstrip("\n"))
+            text = text[min(lead, self._eat):]
+            self._eat = 0 if text else self._eat - lead
         if self._held:
             text, self._held = self._held + text, ""
         if "<" not in text:
@@ -50,7 +61,7 @@ class SpecialTokenFilter:
                 self._held = text[start:]
                 text = text[:start]
         if "<|" in text:
-            text = _STRIP_RE.sub("", text)
+            text = _STRIP_RE.sub(self._strip, text)
         if not self._held:
             cut = text.rfind("<")
             if cut >= 0 and _is_token_prefix(text[cut:]):
@@ -60,7 +71,7 @@ class SpecialTokenFilter:
 
     def flush(self) -> str:
         """At the end: whatever was held was not a special token after all."""
-        held, self._held = self._held, ""
+        held, self._held, self._eat = self._held, "", 0
         return _STRIP_RE.sub("", held)
 
 
