@@ -7,7 +7,7 @@ import time
 import pytest
 
 from dbchat_magic.config import Settings
-from dbchat_magic.simulator import CLAUDE, EMBEDDINGS, LLAMA, Simulator, tokenize
+from dbchat_magic.simulator import CLAUDE, EMBEDDINGS, LLAMA, NOT_READY, Simulator, tokenize
 from dbchat_magic.ui import ChatPanel
 from ui_helpers import all_state
 
@@ -92,6 +92,7 @@ def test_endpoint_dropdown_is_filled_from_the_workspace(live: Simulator) -> None
     labels = [label for label, _ in panel.settings.endpoint.options]
     assert LLAMA in labels and CLAUDE in labels
     assert EMBEDDINGS not in labels  # not a chat endpoint
+    assert f"{NOT_READY} (not ready)" in labels
 
 
 def test_stop_keeps_the_partial_answer_and_closes_the_connection(live: Simulator) -> None:

@@ -33,10 +33,12 @@ def fallback_choices(settings: Settings) -> list[tuple[str, EndpointChoice]]:
     return workspace_choices([], settings)
 
 
-def workspace_choices(names: list[str], settings: Settings) -> list[tuple[str, EndpointChoice]]:
+def workspace_choices(names: list[str], settings: Settings, *,
+                      not_ready: frozenset[str] = frozenset()) -> list[tuple[str, EndpointChoice]]:
     """Dropdown options from the workspace list; the current endpoint stays selectable."""
     ordered = list(dict.fromkeys([*names, settings.endpoint]))
-    options: list[tuple[str, EndpointChoice]] = [(n, ("endpoint", n)) for n in ordered]
+    options: list[tuple[str, EndpointChoice]] = [
+        (f"{n} (not ready)" if n in not_ready else n, ("endpoint", n)) for n in ordered]
     for name, profile in settings.profiles.items():
         options.append((f"{name} (profile: {profile.endpoint})", ("profile", name)))
     return options
@@ -109,15 +111,18 @@ class SettingsRow:
                 reason = str(exc) if isinstance(exc, DbChatError) else type(exc).__name__
                 self._say(f"endpoint list unavailable ({reason}); showing configured profiles")
                 return
-            self.set_endpoint_names([info.name for info in future.result()])
+            infos = future.result()
+            self.set_endpoint_names([info.name for info in infos],
+                                    not_ready=frozenset(i.name for i in infos if not i.ready))
         finally:
             self.endpoints_settled.set()
 
-    def set_endpoint_names(self, names: list[str]) -> None:
+    def set_endpoint_names(self, names: list[str], *,
+                           not_ready: frozenset[str] = frozenset()) -> None:
         """Fill the dropdown with ``names`` (keeping the current selection and the profiles)."""
         current = self._settings()
         selected = self.endpoint.value
-        options = workspace_choices(names, current)
+        options = workspace_choices(names, current, not_ready=not_ready)
         self._quiet = True
         try:
             self.endpoint.options = options
