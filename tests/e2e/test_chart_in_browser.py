@@ -94,6 +94,10 @@ def test_chart_request_draws_offline(lab: NotebookPage, lab_server: LabServer):
     assert chart["bars"] == len(REGIONS), f"expected {len(REGIONS)} bars: {chart}"
     for region in REGIONS:
         assert region in chart["labels"], f"axis label {region!r} missing: {chart['labels']}"
-    assert "chart not drawn" not in lab.output_text(2)
+    shown = lab.output_text(2)
+    assert "chart not drawn" not in shown
+    assert "Revenue by region, largest first:" in shown
+    # The spec JSON is folded away, not shown as raw fences/HTML around the prose.
+    assert "```" not in shown and "<details>" not in shown, f"spec JSON shown raw:\n{shown}"
     assert lab.external_requests == [], f"the chart tried to go online: {lab.external_requests}"
     assert sim.stats.requests_by_endpoint[LLAMA] == 1  # valid spec: no repair turn

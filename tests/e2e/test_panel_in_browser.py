@@ -66,6 +66,8 @@ def test_chat_panel_send_switch_endpoint_and_reload(lab: NotebookPage, lab_serve
     assert any("q020" in text for text in markdown), (
         f"the saved quickstart cell holds no Markdown answer: {outputs}")
 
+    # The kernel goes away: what shows after the reload comes from the saved file alone.
+    lab_server.shutdown_kernels()
     lab.reload()
     wait_for(lambda: shown_count(lab.output_text(1), "q") == 20, 30,
              "the quickstart's answer to show again after reload")
