@@ -88,3 +88,33 @@ def test_failing_spark_plan_still_gives_a_header(spark):
     assert frame.columns == {"id": "bigint", "broken": "void"}
     assert any(n.startswith("(sample rows unavailable: ") for n in frame.notes)
     assert frame.samples == []
+
+
+def _jobs_during(spark, fn):
+    tracker = spark.sparkContext.statusTracker()
+    before = set(tracker.getJobIdsForGroup(None))
+    out = fn()
+    return out, set(tracker.getJobIdsForGroup(None)) - before
+
+
+@pytest.mark.parametrize("make", [
+    lambda b: b.groupBy("g").count(),
+    lambda b: b.orderBy("x"),
+    lambda b: b.join(b.select("id"), "id"),
+    lambda b: b.distinct(),
+    lambda b: b.repartition(3),
+], ids=["aggregate", "sort", "join", "distinct", "repartition"])
+def test_costly_plans_get_no_sample_and_run_no_job(spark, make):
+    base = spark.range(0, 1_000_000, 1, 8).selectExpr("id", "id % 7 AS g", "rand(1) AS x")
+    df = make(base)
+    text, jobs = _jobs_during(spark, lambda: describe_frames({"agg": df}, ["agg"]))
+    frame = parse_data_context(text, strict=True)["agg"]
+    assert jobs == set()
+    assert frame.samples == [] and frame.columns
+    assert any(n.startswith("(no sample rows: the plan has a ") for n in frame.notes)
+
+
+def test_filters_and_projections_still_get_a_sample(spark):
+    df = spark.range(0, 1000, 1, 8).selectExpr("id", "id % 7 AS g").filter("g = 3")
+    frame = parse_data_context(describe_frames({"f": df}, ["f"]), strict=True)["f"]
+    assert frame.samples[0] == '{"id": 3, "g": 3}'

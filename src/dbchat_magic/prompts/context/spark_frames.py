@@ -1,13 +1,35 @@
-"""Summaries of Spark DataFrames: schema plus a `limit(n)` sample, never a count or full scan."""
+"""Summaries of Spark DataFrames: schema plus a `limit(n)` sample, never a count or full scan.
+
+A ``limit(3)`` is cheap only when the plan can stop early. When the optimised plan aggregates,
+joins, sorts, deduplicates or repartitions, the sample would compute the whole plan, so it is
+skipped and a note says why (classic Spark; on Spark Connect the plan is not inspected).
+"""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from dbchat_magic.prompts.context.model import ColumnSummary, FrameSummary
 from dbchat_magic.prompts.context.quoting import format_value, quote_text, safe_name
 
 SAMPLE_ROWS = 3
+_COSTLY = re.compile(r"(Aggregate|Join|Sort|Window\w*|Repartition\w*|Rebalance\w*|"
+                     r"Deduplicate\w*|Distinct|Expand|Intersect|Except)")
+_TREE = re.compile(r"^[\s:+|-]*")
+
+
+def costly_step(df: Any) -> str | None:
+    """Name of a plan step that makes even ``limit(n)`` scan everything, or None."""
+    try:
+        plan = str(df._jdf.queryExecution().optimizedPlan().toString())
+    except Exception:  # Spark Connect, or the private API changed: assume a limit is cheap
+        return None
+    for line in plan.splitlines():
+        word = _TREE.sub("", line).split(" ", 1)[0].split(",", 1)[0]
+        if _COSTLY.fullmatch(word):
+            return word
+    return None
 
 
 def summarize(obj: Any, *, max_columns: int) -> FrameSummary:
@@ -20,6 +42,11 @@ def summarize(obj: Any, *, max_columns: int) -> FrameSummary:
         columns.append(ColumnSummary(safe_name(f.name), f.dataType.simpleString()[:60], hints,
                                      key=quote_text(f.name, 60)))
     notes = ["(row count not computed: a count would scan the data)"]
+    step = costly_step(obj)
+    if step:
+        notes.append(f"(no sample rows: the plan has a {step} step, so even a sample would "
+                     "compute all of it)")
+        return FrameSummary("Spark DataFrame", "?", len(fields), columns, notes)
     n_samples = 0
     try:
         part = obj if len(shown) == len(fields) else obj.select(
