@@ -1,4 +1,4 @@
-"""The same specs over Spark (local mode) and polars give the pandas answer; work stays in the engine."""
+"""The same specs over Spark (local mode) and polars give the pandas answer, computed in-engine."""
 
 from __future__ import annotations
 

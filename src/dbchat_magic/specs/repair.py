@@ -11,10 +11,13 @@ REPAIR_MARKER = "Fix the widget spec"
 
 def repair_message(spec: Any, errors: list[str]) -> str:
     """The user turn asking the model to correct ``spec`` given validation ``errors``."""
-    try:
-        shown = json.dumps(spec, ensure_ascii=False, default=str)
-    except (TypeError, ValueError):
-        shown = repr(spec)
+    if isinstance(spec, str):  # a block that never parsed: show it as the model wrote it
+        shown = spec.strip()
+    else:
+        try:
+            shown = json.dumps(spec, ensure_ascii=False, default=str)
+        except (TypeError, ValueError):
+            shown = repr(spec)
     if len(shown) > 4000:
         shown = shown[:4000] + " …"
     lines = "\n".join(f"- {e}" for e in errors[:3]) or "- (no details)"
