@@ -161,6 +161,24 @@ class NotebookPage:
         else:
             wait_for(lambda: self.prompt(index) != before, timeout, f"cell {index} to start")
 
+    def run_all(self, timeout: float = 120) -> None:
+        """Run > Run All Cells, then wait until every code cell shows an execution count."""
+        self.page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+        self.page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+        cells = self.page.locator(f"{PANEL} .jp-Notebook .jp-CodeCell .jp-InputPrompt")
+
+        def all_done() -> bool:
+            prompts = [p.strip() for p in cells.all_inner_texts()]
+            done = [bool(_DONE_PROMPT.match(p)) for p in prompts]
+            if any(done) and not all(done) and "[*]:" not in prompts:
+                # Run All stops at the first error: say which cell failed and how.
+                first = done.index(False)
+                raise AssertionError(f"Run All stopped before code cell {first}: "
+                                     f"{self.page.locator(PANEL).inner_text()[-2000:]}")
+            return bool(prompts) and all(done)
+
+        wait_for(all_done, timeout, "every code cell to run", interval=0.25)
+
     def wait_cell_running(self, index: int, timeout: float = 30) -> None:
         """Wait until the cell shows ``[*]:`` (it is executing or queued)."""
         wait_for(lambda: self.prompt(index) == "[*]:", timeout, f"cell {index} to run")
