@@ -167,3 +167,22 @@ def test_the_token_never_enters_widget_state(live: Simulator) -> None:
     panel.ask("hello")
     panel.wait(60)
     assert live.token and live.token not in all_state(panel.widget)
+
+
+def test_a_chart_spec_in_the_answer_is_rendered_in_the_turn(live: Simulator) -> None:
+    pd = pytest.importorskip("pandas")
+    spec = ('Revenue by region:\n\n```json\n{"widget": "chart", "data": "sales", "mark": "bar", '
+            '"x": {"field": "region", "type": "nominal"}, '
+            '"y": {"field": "revenue", "type": "quantitative", "aggregate": "sum"}}\n```\n')
+    live.script("revenue chart", spec)
+    sales = pd.DataFrame({"region": ["EU", "US", "EU", "APAC"], "revenue": [5.0, 3.0, 2.0, 1.0]})
+    panel = ChatPanel(list_endpoints=False, namespace={"sales": sales})
+    panel.ask("Draw the revenue chart by region")
+    result = panel.wait(60)
+    assert result is not None and result.ok, result.error
+    rendered = result.extras.get("specs")
+    assert rendered and not rendered[0].errors, rendered
+    bundles = [o["data"] for o in panel.turns[-1].view.specs.outputs]
+    print({k: str(v)[:80] for k, v in bundles[0].items()})
+    assert "image/svg+xml" in bundles[0] and "<svg" in bundles[0]["image/svg+xml"]
+    assert "EU" in bundles[0]["image/svg+xml"]  # the data went through the chart

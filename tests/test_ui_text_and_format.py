@@ -31,6 +31,9 @@ def test_estimated_usage_is_marked_and_unknown_parts_are_left_out() -> None:
     assert format_metrics(result) == (
         "total 12 s · ≈50 tokens · ≈4.0 tok/s · 1 retry · databricks-claude")
     assert format_metrics(ChatResult()) == ""
+    failed = ChatResult(endpoint="nope", usage=Usage(completion_tokens=0, estimated=True),
+                        metrics=Metrics(total_time=0.6))
+    assert format_metrics(failed) == "total 0.6 s · nope"  # no "≈0 tokens" for a failure
 
 
 def test_status_words() -> None:
@@ -117,3 +120,18 @@ def test_environment_outside_a_kernel() -> None:
     assert environment.widgets_usable() is False
     assert environment.ipywidgets_major() in (7, 8)
     assert environment.describe()["ipykernel"]
+
+
+def test_spec_json_is_folded_away_with_its_fence() -> None:
+    from pathlib import Path
+
+    from dbchat_magic.ui.settled import fold_spec_json
+
+    text = (Path(__file__).parent / "spec_corpus" / "04_two_specs.md").read_text()
+    folded = fold_spec_json(text)
+    assert folded.count("<details><summary>chart spec (JSON)</summary>") == 2
+    assert folded.count("```") == text.count("```")  # fences kept once, not nested or doubled
+    assert folded.startswith("Trend:") and "And the total:" in folded
+    for block in folded.split("<details>")[1:]:
+        body = block.split("</details>")[0]
+        assert body.count("```") == 2 and '"widget"' in body

@@ -35,7 +35,7 @@ def format_metrics(result: ChatResult) -> str:
         parts.append(f"first token {metrics.time_to_first_token * 1000:.0f} ms")
     if metrics.total_time is not None:
         parts.append(f"total {_seconds(metrics.total_time)}")
-    if usage.completion_tokens is not None:
+    if usage.completion_tokens is not None and (usage.completion_tokens or not usage.estimated):
         parts.append(f"{approx}{usage.completion_tokens} tokens")
     if metrics.tokens_per_second is not None:
         parts.append(f"{approx}{metrics.tokens_per_second:.1f} tok/s")
