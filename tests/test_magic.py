@@ -214,3 +214,14 @@ def test_interrupt_stops_the_answer_with_one_line(shell, sim):
         time.sleep(0.01)
     assert sim.stats.disconnects, "the simulator saw no disconnect"
     assert sim.stats.disconnects[0].tokens_sent < 400
+
+
+def test_panel_command_opens_independent_or_named_panels(shell, sim):
+    pytest.importorskip("ipywidgets")
+    from dbchat_magic.session import get_session
+
+    panel = run(shell, "%dbchat panel").result
+    assert type(panel).__name__ == "ChatPanel"
+    assert panel.session is not get_session("default")
+    shared = run(shell, "%dbchat panel -c sales").result
+    assert shared.session is get_session("sales")

@@ -154,3 +154,40 @@ def test_planted_token_never_reaches_the_notebook(kernel_env, tmp_path):
     assert "<dbchat answer>" in text and "DATABRICKS_TOKEN" in text
     assert token not in text
     assert token not in json.dumps(nb.metadata)
+
+
+def test_background_cell_returns_at_once_and_its_stop_button_works(kernel: KernelHarness,
+                                                                   kernel_sim):
+    """--background: the cell ends at once; a click on Stop (kernel idle) stops it, any kernel."""
+    kernel_sim.set_pacing(tokens_per_second=20)
+    kernel_sim.reply_tokens = 600
+    kernel_sim.reset_stats()
+    try:
+        ex = kernel.execute("%%dbchat --background -o bg\nA long background answer.", timeout=30)
+        assert ex.status == "ok" and ex.finished - ex.started < 10
+        buttons = [m.content["comm_id"] for m in ex.of_type("comm_open")
+                   if m.content.get("data", {}).get("state", {}).get("_model_name")
+                   == "ButtonModel"]
+        assert buttons
+        idle = kernel.start("import time; time.sleep(0.01)")  # keep reading iopub meanwhile
+        kernel.wait(idle, timeout=30)
+        deadline = time.monotonic() + 20
+        while len(kernel_sim.stats.log) < 1 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.5)  # let some tokens arrive
+        clicked = time.monotonic()
+        kernel.send_comm(buttons[0], {"method": "custom", "content": {"event": "click"}})
+        while not kernel_sim.stats.disconnects and time.monotonic() < clicked + 5:
+            time.sleep(0.005)
+        assert kernel_sim.stats.disconnects, "Stop did not close the connection"
+        assert (kernel_sim.stats.disconnects[0].at - clicked) < 1.0
+        out = ""
+        for _ in range(50):  # the result lands in `bg` when the background task has finished
+            out = kernel.execute("print(globals().get('bg') and bg.status)").stdout.strip()
+            if out == "stopped":
+                break
+            time.sleep(0.05)
+        assert out == "stopped"
+    finally:
+        kernel_sim.set_pacing(tokens_per_second=None)
+        kernel_sim.reply_tokens = 60

@@ -68,7 +68,7 @@ async def run_awaited(shell: Any, line: str, cell: str | None) -> None:
     request = cellmod.build_request(shell, line, cell)
     cellmod.client_for(request)
     stopper = cellmod._Stopper()
-    view = cellmod._view(request, stopper, "button")
+    view = cellmod._view(request, stopper, awaited=True)
     view.show()
     loop = asyncio.get_running_loop()
     finished: asyncio.Future[None] = loop.create_future()

@@ -154,11 +154,13 @@ def run_cell(shell: Any, line: str, cell: str | None) -> None:
         run_blocking(request)
 
 
-def _view(request: CellRequest, stopper: _Stopper, mode: str) -> Any:
+def _view(request: CellRequest, stopper: _Stopper, *, background: bool = False,
+          awaited: bool = False) -> Any:
+    from dbchat_magic.magic.stop import stop_mode
     from dbchat_magic.ui import make_answer_view
 
     return make_answer_view(endpoint=request.prepared.endpoint, on_stop=stopper,
-                            stop_mode=mode)  # type: ignore[arg-type]
+                            stop_mode=stop_mode(background=background, awaited=awaited))
 
 
 def run_blocking(request: CellRequest) -> ChatResult:
@@ -168,7 +170,7 @@ def run_blocking(request: CellRequest) -> ChatResult:
     from dbchat_magic.runner import wait_interruptibly
 
     stopper = _Stopper()
-    view = _view(request, stopper, "hint")
+    view = _view(request, stopper)
     view.show()
     handle = request.session.start(request.prepared, request.namespace, on_update=view.update)
     stopper.handle = handle
@@ -201,7 +203,7 @@ def settle(request: CellRequest, view: Any, handle: AskHandle, *, interrupted: b
 def run_background(request: CellRequest) -> AskHandle:
     """Start the answer and return at once; the view's Stop button works on every kernel."""
     stopper = _Stopper()
-    view = _view(request, stopper, "button")
+    view = _view(request, stopper, background=True)
     view.show()
 
     def done(result: ChatResult) -> None:

@@ -19,7 +19,7 @@ COMMANDS_HELP = """Manage dbchat from a line magic.
   %dbchat endpoints           chat endpoints of the workspace
   %dbchat history [-c CHAT]   questions and answers of a conversation
   %dbchat reset [-c CHAT]     forget a conversation
-  %dbchat panel               open a ChatPanel
+  %dbchat panel [-c CHAT]     open a ChatPanel (its own chat, or continue CHAT)
   %dbchat export PATH [-c CHAT]  save a conversation as Markdown (.md) or JSON (.json), with metrics
   %dbchat last                show the last answer (also in _dbchat_last)
 """
@@ -144,9 +144,14 @@ def _reset(shell: Any, rest: list[str]) -> None:
 
 
 def _panel(shell: Any, rest: list[str]) -> Any:
+    """A new, independent ChatPanel; with ``-c CHAT`` it continues that named conversation."""
+    from dbchat_magic.session import get_session
     from dbchat_magic.ui import ChatPanel
 
-    return ChatPanel()
+    if any(word in ("-c", "--chat") for word in rest):
+        name, _ = _chat_name(rest)
+        return ChatPanel(session=get_session(name), namespace=shell.user_ns)
+    return ChatPanel(namespace=shell.user_ns)
 
 
 def _export(shell: Any, rest: list[str]) -> None:
