@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from answers import numbered_reply, shown_count
+from dbchat_page import FAILED_MARK, STOP_BUTTON, numbered_reply, shown_count
 from labdriver import LabServer, NotebookPage, record_measurement, wait_for
 
 from dbchat_magic.simulator import LLAMA
@@ -42,6 +42,8 @@ def test_answer_grows_on_screen_then_metrics_footer(lab: NotebookPage, lab_serve
     samples = lab.recorded()
     lab.screenshot("01-streamed-answer")
 
+    final = lab.output_text(1)
+    assert FAILED_MARK not in final, f"the answer failed:\n{final}"
     counts = [shown_count(text, "s") for _, text in samples]
     partial = [c for c in counts if 0 < c < total]
     record_measurement("stream_steps_seen", len(set(partial)))
@@ -50,7 +52,6 @@ def test_answer_grows_on_screen_then_metrics_footer(lab: NotebookPage, lab_serve
     # The metrics footer comes at the end, not while the text is still growing.
     first_full = counts.index(total)
     assert not any(METRICS_RE.search(t) for _, t in samples[:first_full])
-    final = lab.output_text(1)
     assert shown_count(final, "s") == total
     footer = METRICS_RE.search(final)
     assert footer is not None, f"no metrics footer in:\n{final}"
@@ -71,7 +72,12 @@ def _start_long_answer(lab: NotebookPage, lab_server: LabServer, tag: str,
     lab.run_cell(0)
     lab.record_outputs(1)
     lab.run_cell(1, wait=False)
-    wait_for(lambda: shown_count(lab.output_text(1), "c") >= 5, 60, "5 words of the answer")
+    def started() -> bool:
+        shown = lab.output_text(1)
+        assert FAILED_MARK not in shown, f"the answer failed:\n{shown}"
+        return shown_count(shown, "c") >= 5
+
+    wait_for(started, 60, "5 words of the answer")
     return name
 
 
@@ -102,7 +108,7 @@ def _assert_disconnect_and_next_cell(lab: NotebookPage, lab_server: LabServer) -
 def test_stop_button_click_mid_stream(lab: NotebookPage, lab_server: LabServer):
     total = 400
     _start_long_answer(lab, lab_server, "e2e-stop-click", total)
-    stop = lab.cell(1).locator("button", has_text="Stop")
+    stop = lab.cell(1).locator(STOP_BUTTON)
     assert stop.count() == 1 and stop.is_visible(), (
         "no clickable Stop button while the blocking %%dbchat cell streams on ipykernel 7.4 "
         f"(the view shows: {lab.output_text(1)[:200]!r})")

@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from answers import numbered_reply, shown_count
+from dbchat_page import (
+    ENDPOINT_SELECT,
+    FAILED_MARK,
+    QUESTION_BOX,
+    SEND_BUTTON,
+    numbered_reply,
+    shown_count,
+)
 from labdriver import LabServer, NotebookPage, wait_for
 
 from dbchat_magic.simulator import CLAUDE, LLAMA
@@ -21,11 +28,15 @@ PANEL_CELL = 2
 def _ask_in_panel(lab: NotebookPage, question: str, prefix: str, total: int) -> None:
     """Type ``question`` into the panel, press Send, wait until the whole answer is on screen."""
     panel = lab.cell(PANEL_CELL)
-    box = panel.locator("textarea, input[type='text']").first
-    box.fill(question)
-    panel.locator("button", has_text="Send").click()
-    wait_for(lambda: shown_count(lab.output_text(PANEL_CELL), prefix) == total, 60,
-             f"the panel to show the whole answer {prefix}001..{prefix}{total:03d}")
+    panel.locator(QUESTION_BOX).first.fill(question)
+    panel.locator(SEND_BUTTON).first.click()
+
+    def answered() -> bool:
+        shown = lab.output_text(PANEL_CELL)
+        assert FAILED_MARK not in shown, f"the panel's answer failed:\n{shown}"
+        return shown_count(shown, prefix) == total
+
+    wait_for(answered, 60, f"the panel to show the whole answer {prefix}001..{prefix}{total:03d}")
 
 
 def _last_endpoint(lab_server: LabServer) -> str | None:
@@ -49,7 +60,7 @@ def test_chat_panel_send_switch_endpoint_and_reload(lab: NotebookPage, lab_serve
     assert _last_endpoint(lab_server) == LLAMA
     lab.screenshot("05a-panel-first-answer")
 
-    endpoint = lab.cell(PANEL_CELL).locator("select").first
+    endpoint = lab.cell(PANEL_CELL).locator(ENDPOINT_SELECT).first
     wait_for(lambda: CLAUDE in endpoint.locator("option").all_inner_texts(), 30,
              f"{CLAUDE} to be offered in the endpoint dropdown (the workspace list)")
     endpoint.select_option(label=CLAUDE)

@@ -1,8 +1,19 @@
-"""Scripted answers whose progress can be read off the page: numbered words ``w001 w002 …``."""
+"""What the dbchat widgets look like to a test: their selectors, and scripted answers whose
+progress can be read off the page (numbered words ``w001 w002 …``).
+
+Selectors prefer the ``dbchat-*`` CSS classes when the widgets carry them and fall back to the
+visible texts (ipywidgets 8 DOM: a Button is a ``<button>``, a Dropdown a ``<select>``).
+"""
 
 from __future__ import annotations
 
 import re
+
+STOP_BUTTON = "button.dbchat-stop, button:has-text('Stop')"
+SEND_BUTTON = "button.dbchat-send, button:has-text('Send')"
+QUESTION_BOX = ".dbchat-question textarea, textarea"
+ENDPOINT_SELECT = ".dbchat-endpoint select, .widget-dropdown:has(label:text-is('Endpoint')) select"
+FAILED_MARK = "✗ failed"
 
 
 def numbered_reply(prefix: str, count: int) -> str:
