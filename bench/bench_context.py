@@ -13,6 +13,7 @@ when the 10M-row context takes over 100 ms or 400 estimated tokens.
 from __future__ import annotations
 
 import gc
+import os
 import statistics
 import sys
 import time
@@ -59,15 +60,15 @@ def polars_frame(n: int) -> Any:
     return pl.from_pandas(pandas_frame(n))
 
 
-def timed(fn: Callable[[], Any], repeat: int = REPEAT) -> tuple[float, float, Any]:
-    """(median ms, max ms, last result) of ``repeat`` runs after one warm-up."""
+def timed(fn: Callable[[], Any], repeat: int = REPEAT) -> tuple[float, float, float, Any]:
+    """(median ms, best ms, worst ms, last result) of ``repeat`` runs after one warm-up."""
     out = fn()
     times = []
     for _ in range(repeat):
         start = time.perf_counter()
         out = fn()
         times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times), max(times), out
+    return statistics.median(times), min(times), max(times), out
 
 
 def frame_row(lib: str, make: Callable[[int], Any], n: int, naive: Callable[[Any], Any] | None,
@@ -75,7 +76,7 @@ def frame_row(lib: str, make: Callable[[int], Any], n: int, naive: Callable[[Any
     """One table row for a frame of ``n`` rows: context time and tokens, naive describe time."""
     frame = make(n)
     ns = {"sales": frame}
-    med, worst, ctx = timed(lambda: build_data_context(ns, ["sales"]))
+    med, best, worst, ctx = timed(lambda: build_data_context(ns, ["sales"]))
     section = ctx.text.split("\n\n", 1)[1]
     tokens = estimate_tokens(section)
     naive_ms = "–"
@@ -85,7 +86,7 @@ def frame_row(lib: str, make: Callable[[int], Any], n: int, naive: Callable[[Any
         naive_ms = f"{(time.perf_counter() - start) * 1000:,.0f}"
     frame = ns = None
     gc.collect()
-    row = (f"| {lib} | {n:,} | {med:.1f} | {worst:.1f} | {tokens} | {len(section):,} "
+    row = (f"| {lib} | {n:,} | {med:.1f} | {best:.1f} | {worst:.1f} | {tokens} | {len(section):,} "
            f"| {naive_ms} |")
     return row, med, tokens
 
@@ -95,8 +96,9 @@ def namespace_row() -> tuple[str, int]:
     base = pandas_frame(100_000)
     ns: dict[str, Any] = {f"frame_{i:02d}": base.copy() for i in range(20)}
     ns["_ih"] = ["", *(f"frame_{i:02d}.head()" for i in range(20))]
-    med, worst, ctx = timed(lambda: build_data_context(ns), repeat=5)
-    row = (f"| 20 frames × 100,000 rows, automatic selection | {med:.1f} | {worst:.1f} "
+    med, best, worst, ctx = timed(lambda: build_data_context(ns), repeat=5)
+    row = (f"| 20 frames × 100,000 rows, automatic selection | {med:.1f} | {best:.1f} "
+           f"| {worst:.1f} "
            f"| {ctx.tokens} (budget 1,500) | {len(ctx.described)} described, "
            f"{len(ctx.omitted)} named only |")
     return row, ctx.tokens
@@ -112,7 +114,7 @@ def main() -> int:
 
         libs.append(("polars", polars_frame, lambda f: (f.describe(), f.n_unique())))
     except ImportError:
-        rows.append("| polars | – | not installed | | | | |")
+        rows.append("| polars | – | not installed | | | | | |")
     for lib, make, naive in libs:
         for n in SIZES:
             row, med, tokens = frame_row(lib, make, n, naive)
@@ -132,16 +134,18 @@ def main() -> int:
         "of rows. \"naive\" = one full `describe(include=\"all\")` + `nunique()` on the same "
         "frame (`describe()` + `n_unique()` for polars), for contrast.",
         "",
-        "| library | rows | context ms (median) | context ms (worst) | est. tokens | chars "
+        "| library | rows | context ms (median) | best | worst | est. tokens | chars "
         "| naive describe ms |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
         *rows,
         "",
-        "| namespace | ms (median) | ms (worst) | est. tokens | frames |",
-        "|---|---:|---:|---:|---|",
+        "| namespace | ms (median) | best | worst | est. tokens | frames |",
+        "|---|---:|---:|---:|---:|---|",
         ns_row,
         "",
-        f"Python {sys.version.split()[0]}, pandas {pd.__version__}. Result: "
+        f"Python {sys.version.split()[0]}, pandas {pd.__version__}; load average while run: "
+        f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (a shared machine: compare the "
+        "best column across row counts). Result: "
         + ("all targets met." if not failures else "MISSED: " + "; ".join(failures)),
         "",
     ]

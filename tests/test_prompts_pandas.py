@@ -8,6 +8,9 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.pandas import column, data_frames, range_indexes
 
 from dbchat_magic.prompts import describe_frames, estimate_tokens
 from dbchat_magic.prompts.context.parse import parse_data_context
@@ -178,3 +181,24 @@ def test_timestamps_show_dates_only_when_all_are_midnight():
 def test_small_integer_domains_are_listed_in_full():
     _, frame = _one(pd.DataFrame({"u": np.arange(100) % 9 + 1}))
     assert frame.hints["u"] == "min 1, max 9; 9 distinct: 1, 2, 3, 4, 5, 6, 7, 8, 9"
+
+
+def test_nested_values_after_the_probe_are_still_handled():
+    df = pd.DataFrame({"v": ["a"] * 300 + [{"k": 1}]})
+    _, frame = _one(df)
+    assert frame.hints["v"] == "mixed types: str, dict; nested values"
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data_frames([
+    column("i", dtype=int), column("f", dtype=float),
+    column("s", elements=st.one_of(st.none(), st.text(max_size=60))),
+    column("o", elements=st.one_of(st.integers(), st.text(max_size=5), st.floats(),
+                                    st.lists(st.integers(), max_size=3), st.none())),
+    column("d", dtype="datetime64[ns]"),
+], index=range_indexes(max_size=30)), st.integers(min_value=20, max_value=400))
+def test_random_frames_never_raise_and_stay_bounded(df, budget):
+    text = describe_frames({"df": df}, ["df"], frame_budget_tokens=budget)
+    frame = parse_data_context(text, strict=True)["df"]
+    assert frame.rows == str(len(df)) and frame.n_columns == 5
+    assert estimate_tokens(text.split("\n\n", 1)[1]) <= budget

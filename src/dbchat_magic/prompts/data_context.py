@@ -57,7 +57,7 @@ def build_data_context(namespace: Mapping[str, Any],
         if explicit:  # frames the user named share the budget fairly
             room = (budget_tokens - used) // (len(chosen) - i)
         room = min(frame_budget_tokens, room)
-        if room < MIN_FRAME_TOKENS:
+        if room < min(MIN_FRAME_TOKENS, frame_budget_tokens):
             break
         section = describe_object(name, namespace[name], room)
         parts.append(section)

@@ -127,14 +127,15 @@ def _hints(dtype: Any, values: pd.Series, col: ColumnSummary) -> list[str]:
 def _object_hints(present: pd.Series, col: ColumnSummary) -> list[str]:
     """Strings and Python objects: type mix, nesting, long text, low-cardinality values."""
     hints: list[str] = []
-    probe = present.iloc[:TYPE_PROBE].tolist()
-    types = Counter(type(v).__name__ for v in probe)
+    values = present.tolist()  # at most SAMPLE_SIZE values
+    types = Counter(map(type, values))
     if len(types) > 1:
-        hints.append("mixed types: " + ", ".join(t for t, _ in types.most_common(4)))
-    if any(isinstance(v, dict | list | tuple | set) for v in probe):
+        hints.append("mixed types: " + ", ".join(t.__name__ for t, _ in types.most_common(4)))
+    if any(issubclass(t, dict | list | tuple | set) for t in types):
         hints.append("nested values")
-        col.in_samples = not any(len(str(v)) > LONG_TEXT_CHARS for v in probe[:20])
+        col.in_samples = not any(len(str(v)) > LONG_TEXT_CHARS for v in values[:20])
         return hints
+    probe = values[:TYPE_PROBE]
     texts = [v for v in probe if isinstance(v, str)]
     if texts:
         avg = sum(map(len, texts)) / len(texts)
