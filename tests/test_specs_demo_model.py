@@ -15,6 +15,7 @@ from dbchat_magic.session import AskOptions, Session
 from dbchat_magic.simulator import LLAMA, SimRequest, Simulator
 from dbchat_magic.simulator.demo_model import demo_model, parse_data_context, repair
 from dbchat_magic.specs import REPAIR_MARKER, extract_specs, repair_message, validate_spec
+from dbchat_magic.specs.records import csv_values
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +92,7 @@ def test_broken_spec_is_repaired_in_one_turn(demo, ns):
     sent = demo.stats.last_body["messages"][-1]["content"]
     assert sent.startswith(REPAIR_MARKER) and '"rgeion"' in sent
     assert rendered[0].kind == "chart" and rendered[0].ok
-    values = rendered[0].vegalite["data"]["values"]
+    values = csv_values(rendered[0].vegalite["data"])
     want = ns["sales"].groupby("region")["revenue"].sum()
     assert {v["region"]: v["sum_revenue"] for v in values} == pytest.approx(want.to_dict())
 

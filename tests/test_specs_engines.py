@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from dbchat_magic.specs import render_spec, validate_spec
+from dbchat_magic.specs.records import csv_values
 
 N = 20_000
 
@@ -54,7 +55,7 @@ SPECS = {
 def _values(spec: dict, frame: object, renderer: str = "vegalite") -> tuple[list[dict], list[str]]:
     r = render_spec(spec, {"df": frame}, renderer=renderer)
     assert r.ok, r.errors
-    return r.vegalite["data"]["values"], r.notes
+    return csv_values(r.vegalite["data"]), r.notes
 
 
 def _canon(rows: list[dict]) -> list[tuple]:

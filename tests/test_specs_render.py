@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from dbchat_magic.specs import RENDERERS, RenderedSpec, render_spec
+from dbchat_magic.specs.records import csv_values
 
 N = 50_000
 
@@ -41,7 +42,7 @@ def chart(**kw) -> dict:
 
 def values(r: RenderedSpec) -> list[dict]:
     assert r.vegalite is not None
-    return r.vegalite["data"]["values"]
+    return csv_values(r.vegalite["data"])
 
 
 def test_bar_sum_by_category_embeds_only_the_aggregate(ns):
@@ -65,7 +66,11 @@ def test_line_daily_mean_truncates_dates(ns):
     want = ns["sales"].groupby(ns["sales"]["ts"].dt.floor("D"))["revenue"].mean()
     got = values(r)
     assert len(got) == len(want) == 30
-    assert got[0]["ts"].startswith("2024-01-01T00:00:00")
+    assert got[0]["ts"] == "2024-01-01"
+    assert r.vegalite["data"]["format"]["parse"]["ts"] == "date:'%Y-%m-%d'"
+    points = re.findall(r'aria-label="ts: ([^;]+); mean of revenue: ([\d.]+)"',
+                        r.mimebundle["image/svg+xml"])
+    assert points[0][0] == "Jan 01, 2024" and len({p[0] for p in points}) == 30
     assert [v["mean_revenue"] for v in got] == pytest.approx(want.to_list())
 
 
@@ -181,7 +186,7 @@ def test_every_renderer_is_offline(ns, renderer):
         assert "vegaEmbed(" in r.mimebundle["text/html"]
     elif renderer == "vegalite":
         spec = r.mimebundle["application/vnd.vegalite.v5+json"]
-        assert spec["$schema"].endswith("/v5.json") and spec["data"]["values"]
+        assert spec["$schema"].endswith("/v5.json") and spec["data"]["values"].count("\n") == 5
     else:
         assert r.mimebundle["image/svg+xml"].lstrip().startswith("<svg")
 

@@ -8,7 +8,7 @@ from typing import Any
 from dbchat_magic.specs.aggregate import run_plan
 from dbchat_magic.specs.frames import FrameInfo
 from dbchat_magic.specs.plan import AggResult, Plan, chart_plan
-from dbchat_magic.specs.records import embedded_bytes, to_records
+from dbchat_magic.specs.records import embedded_bytes, to_inline_csv
 from dbchat_magic.specs.validate import parses_as_dates
 
 MAX_CATEGORIES = {"arc": 12}
@@ -123,8 +123,7 @@ def _sort_value(spec: dict[str, Any], plan: Plan, axis: str) -> str | None:
 
 
 def _build(alt: Any, spec: dict[str, Any], plan: Plan, res: AggResult,
-           values: list[dict[str, Any]]) -> Any:
-    data = alt.InlineData(values=values)
+           data: Any) -> Any:
     enc: dict[str, Any] = {}
     outs: dict[str, str] = {}
     for name in ("x", "y", "color"):
@@ -164,7 +163,7 @@ def _build(alt: Any, spec: dict[str, Any], plan: Plan, res: AggResult,
         enc["color"] = {"field": count, "type": "quantitative", "title": "count"}
     chans = {"x": alt.X, "y": alt.Y, "color": alt.Color, "x2": alt.X2, "y2": alt.Y2}
     kwargs = {k: chans[k](**v) for k, v in enc.items()}
-    marks = {"bar": base.mark_bar, "line": lambda: base.mark_line(point=len(values) <= 60),
+    marks = {"bar": base.mark_bar, "line": lambda: base.mark_line(point=len(res.frame) <= 60),
              "area": base.mark_area, "point": base.mark_point, "rect": base.mark_rect}
     return marks[mark]().encode(tooltip=tooltip, **kwargs)
 
@@ -173,8 +172,9 @@ def _inline_datasets(vl: dict[str, Any]) -> dict[str, Any]:
     """Put the data Altair hoisted into ``datasets`` back inline (one copy, at the top)."""
     datasets = vl.pop("datasets", None) or {}
     data = vl.get("data")
-    if isinstance(data, dict) and data.get("name") in datasets and len(data) == 1:
-        vl["data"] = {"values": datasets[data["name"]]}
+    if isinstance(data, dict) and data.get("name") in datasets:
+        vl["data"] = {**{k: v for k, v in data.items() if k != "name"},
+                      "values": datasets[data["name"]]}
     elif datasets:
         vl["datasets"] = datasets
     return vl
@@ -192,7 +192,8 @@ def compile_chart(spec: dict[str, Any], info: FrameInfo) -> CompiledChart:
     df = res.frame
     for out, step in res.bin_steps.items():
         df[out + "_end"] = df[out] + step
-    values = to_records(df)
-    chart = _build(alt, spec, plan, res, values)
+    text, parse = to_inline_csv(df)
+    data = alt.InlineData(values=text, format=alt.CsvDataFormat(type="csv", parse=parse))
+    chart = _build(alt, spec, plan, res, data)
     vl = _inline_datasets(chart.to_dict())
-    return CompiledChart(vl, len(values), embedded_bytes(values), _notes(res, spec, cat))
+    return CompiledChart(vl, len(df), embedded_bytes(text), _notes(res, spec, cat))
