@@ -26,11 +26,13 @@ from typing import Any
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import KernelManager
 
+from dbchat_magic.magic.stop import ipykernel_version
 from dbchat_magic.simulator import LLAMA, Simulator
 
 TOKENS = 2000
 RATE = 400.0
 LIMIT_PER_S = 10.0
+STOP_RUNS = 5
 RESULTS = Path(__file__).parent / "results" / "frontend.md"
 NAIVE = """\
 import ipywidgets as w
@@ -89,6 +91,60 @@ def _frontend(seen: list[tuple[float, dict[str, Any]]]) -> dict[str, float]:
             "messages_per_s": len(shown) / span}
 
 
+def _stopped_shown(msg: dict[str, Any]) -> bool:
+    state = msg["content"].get("data", {}).get("state", {}) if msg["header"]["msg_type"] in (
+        "comm_msg", "comm_open") else {}
+    return "■ stopped" in str(state.get("value", ""))
+
+
+def _answer_renders(seen: list[tuple[float, dict[str, Any]]]) -> int:
+    return sum(1 for _, m in seen if m["header"]["msg_type"] == "comm_msg"
+               and "outputs" in m["content"].get("data", {}).get("state", {}))
+
+
+def stop_latency(km: KernelManager, kc: Any, sim: Simulator, how: str) -> dict[str, float]:
+    """■ (kernel interrupt) or a Stop click mid-stream: ms until the connection is closed at the
+    simulator, until the view shows "stopped", and until the cell has ended."""
+    sim.set_pacing(tokens_per_second=20)
+    sim.reset_stats()
+    msg_id = kc.execute("%%dbchat -m 2400\nStop me mid-stream.")
+    seen: list[tuple[float, dict[str, Any]]] = []
+    button = None
+    sent = shown = done = None
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and done is None:
+        try:
+            msg = kc.get_iopub_msg(timeout=0.01)
+        except queue.Empty:
+            msg = None
+        now = time.monotonic()
+        if msg is not None:
+            seen.append((now, msg))
+            state = msg["content"].get("data", {}).get("state", {})
+            if msg["header"]["msg_type"] == "comm_open" and state.get("_model_name") == \
+                    "ButtonModel":
+                button = msg["content"]["comm_id"]
+            if sent is not None and shown is None and _stopped_shown(msg):
+                shown = now
+            if (msg["header"]["msg_type"] == "status" and msg["parent_header"].get("msg_id")
+                    == msg_id and msg["content"]["execution_state"] == "idle"):
+                done = now
+        if sent is None and _answer_renders(seen) >= 2:
+            sent = time.monotonic()
+            if how == "click" and button is not None:
+                click = {"method": "custom", "content": {"event": "click"}}
+                kc.shell_channel.send(kc.session.msg("comm_msg", {"comm_id": button,
+                                                                  "data": click}))
+            else:
+                km.interrupt_kernel()
+    sim.set_pacing(tokens_per_second=None)
+    if sent is None or done is None or not sim.stats.disconnects:
+        raise RuntimeError(f"stop by {how} was not observed")
+    closed = sim.stats.disconnects[0].at
+    return {"closed_ms": (closed - sent) * 1000,
+            "shown_ms": ((shown or done) - sent) * 1000, "cell_ms": (done - sent) * 1000}
+
+
 def measure() -> dict[str, Any]:
     """Stream one answer through a kernel and count what reaches the frontend."""
     with Simulator(tokens_per_second=RATE, reply_tokens=TOKENS) as sim, \
@@ -106,10 +162,13 @@ def measure() -> dict[str, Any]:
                              "len(_dbchat_last.text.split(' ')))")
             status = "".join(m["content"].get("text", "") for _, m in check
                              if m["header"]["msg_type"] == "stream").split()
+            ways = ["interrupt"] + (["click"] if (ipykernel_version() or ()) >= (7, 4) else [])
+            stops = {how: [stop_latency(km, kc, sim, how) for _ in range(STOP_RUNS)]
+                     for how in ways}
         finally:
             kc.stop_channels()
             km.shutdown_kernel(now=True)
-    return {"view": view, "naive": naive, "status": status,
+    return {"view": view, "naive": naive, "status": status, "stops": stops,
             "stack": f"ipykernel {md.version('ipykernel')}, ipywidgets {md.version('ipywidgets')}"}
 
 
@@ -120,14 +179,30 @@ def _row(r: dict[str, Any]) -> str:
             f"{n['bytes'] / 1024 / 1024:.1f} MiB |")
 
 
+def _stop_rows(r: dict[str, Any]) -> list[str]:
+    rows = []
+    for how, runs in r["stops"].items():
+        cells = []
+        for key in ("closed_ms", "shown_ms", "cell_ms"):
+            values = sorted(run[key] for run in runs)
+            cells.append(f"{values[len(values) // 2]:.0f} / {values[-1]:.0f} ms")
+        label = "■ kernel interrupt" if how == "interrupt" else "Stop button click"
+        rows.append(f"| {r['stack']} · {label} | {len(runs)} | " + " | ".join(cells) + " |")
+    return rows
+
+
 def write(result: dict[str, Any]) -> None:
-    """Add/replace this stack's row in bench/results/frontend.md."""
-    rows = {}
+    """Add/replace this stack's rows in bench/results/frontend.md."""
+    rows: dict[str, str] = {}
+    stop_rows: dict[str, str] = {}
     if RESULTS.exists():
         for line in RESULTS.read_text().splitlines():
             if line.startswith("| ipykernel"):
-                rows[line.split("|")[1].strip()] = line
+                key = line.split("|")[1].strip()
+                (stop_rows if "·" in key else rows)[key] = line
     rows[result["stack"]] = _row(result)
+    for line in _stop_rows(result):
+        stop_rows[line.split("|")[1].strip()] = line
     head = [
         "## Frontend traffic (goal: ≤ 10 updates/s)",
         "",
@@ -141,8 +216,22 @@ def write(result: dict[str, Any]) -> None:
         "naive bytes |",
         "|---|---|---|---|---|---|---|---|",
     ]
+    stops = [
+        "",
+        "### Stop while streaming (goal: ≤ 150 ms to \"stopped\" shown)",
+        "",
+        "Measured from the moment ■ (`KernelManager.interrupt_kernel`) or a Stop click "
+        "(`comm_msg` to the button) is sent, mid-stream at 20 tok/s; median / max of the runs. "
+        "*closed* = the simulator sees the connection drop; *shown* = the view's status widget "
+        "says stopped; *cell* = the cell has ended (kernel idle). The Stop button of a blocking "
+        "cell exists only on ipykernel ≥ 7.4 (elsewhere the view says \"press ■ to stop\").",
+        "",
+        "| stack · how | runs | closed | shown | cell |",
+        "|---|---|---|---|---|",
+    ]
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text("\n".join([*head, *sorted(rows.values()), ""]))
+    RESULTS.write_text("\n".join([*head, *sorted(rows.values()), *stops,
+                                  *sorted(stop_rows.values()), ""]))
 
 
 def main() -> int:

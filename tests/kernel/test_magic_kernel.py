@@ -191,3 +191,16 @@ def test_background_cell_returns_at_once_and_its_stop_button_works(kernel: Kerne
     finally:
         kernel_sim.set_pacing(tokens_per_second=None)
         kernel_sim.reply_tokens = 60
+
+
+def test_errors_are_one_line_in_a_kernel(kernel: KernelHarness, kernel_sim):
+    bad_frame = kernel.execute("%%dbchat -d no_such_frame\nhello")
+    assert bad_frame.status == "error"
+    assert len(bad_frame.errors) == 1 and len(bad_frame.errors[0]["traceback"]) == 1
+    assert bad_frame.errors[0]["traceback"][0].startswith("dbchat: ")
+    assert "no_such_frame" in bad_frame.errors[0]["traceback"][0]
+    missing = kernel.execute("%%dbchat -e nope-endpoint -o miss\nhello")
+    assert missing.status == "ok" and not missing.errors
+    text = missing.text_outputs()
+    assert "nope-endpoint" in text and "%dbchat endpoints" in text and "Traceback" not in text
+    assert kernel.execute("print(miss.status)").stdout.strip() == "failed"

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from dbchat_magic.session import AskHandle, PreparedAsk, Session
 
 
-@magic_arguments()
+@magic_arguments(name="%dbchat")
 @argument("-e", "--endpoint", metavar="NAME", help="serving endpoint for this question")
 @argument("-t", "--temperature", type=float, help="sampling temperature (e.g. 0.2)")
 @argument("-m", "--max-tokens", type=int, metavar="N", help="maximum tokens in the answer")
