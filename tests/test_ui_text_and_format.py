@@ -135,3 +135,15 @@ def test_spec_json_is_folded_away_with_its_fence() -> None:
     for block in folded.split("<details>")[1:]:
         body = block.split("</details>")[0]
         assert body.count("```") == 2 and '"widget"' in body
+
+
+def test_text_view_in_a_kernel_writes_only_from_its_own_thread() -> None:
+    out = io.StringIO()
+    view = TextAnswerView(endpoint="e", stream=out, any_thread=False)
+    result = ChatResult(text="from the runner", status="streaming")
+    worker = threading.Thread(target=view.update, args=(result,))
+    worker.start()
+    worker.join()
+    assert out.getvalue() == ""  # would land in another cell
+    view.update(result)  # the cell's own thread (a tick) catches up
+    assert out.getvalue() == "from the runner"

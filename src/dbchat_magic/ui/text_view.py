@@ -15,14 +15,23 @@ class TextAnswerView:
     """Writes each new piece of the answer once; `finish` adds the status and metrics lines.
 
     Reasoning is not streamed (it would interleave with the answer); its length is noted at the end.
+    Inside a Jupyter kernel, output printed from another thread lands in the wrong cell (DESIGN §3),
+    so there only calls from the thread that made the view write; calls from other threads are
+    skipped and the next call from that thread (the magic's tick, or `finish`) catches up.
     """
 
-    def __init__(self, *, endpoint: str, stream: TextIO | None = None) -> None:
+    def __init__(self, *, endpoint: str, stream: TextIO | None = None,
+                 any_thread: bool | None = None) -> None:
+        from dbchat_magic.ui.environment import in_kernel
+
         self.endpoint = endpoint
         self._stream = stream
         self._lock = threading.Lock()
         self._written = ""
         self._finished = False
+        self._owner = threading.get_ident()
+        self._any_thread = (stream is not None or not in_kernel()) if any_thread is None \
+            else any_thread
 
     @property
     def out(self) -> TextIO:
@@ -35,7 +44,9 @@ class TextAnswerView:
     def update(self, result: ChatResult) -> None:
         """Write the text that arrived since the last call (thread-safe)."""
         with self._lock:
-            if not self._finished:
+            if self._finished:
+                return
+            if self._any_thread or threading.get_ident() == self._owner:
                 self._write_new(result.text)
 
     def finish(self, result: ChatResult, *, settle: bool = True) -> None:
