@@ -202,3 +202,23 @@ def test_random_frames_never_raise_and_stay_bounded(df, budget):
     frame = parse_data_context(text, strict=True)["df"]
     assert frame.rows == str(len(df)) and frame.n_columns == 5
     assert estimate_tokens(text.split("\n\n", 1)[1]) <= budget
+
+
+def test_arrow_backed_dtypes():
+    pa = pytest.importorskip("pyarrow")
+    df = pd.DataFrame({
+        "i": pd.array([1, None, 3], dtype="int64[pyarrow]"),
+        "s": pd.array(["a", "b", None], dtype="string[pyarrow]"),
+        "l": pd.Series([[1, 2], [3], None], dtype=pd.ArrowDtype(pa.list_(pa.int64()))),
+        "ts": pd.Series(pd.to_datetime(["2024-01-01", "2024-02-01", None])).astype(
+            "timestamp[ms][pyarrow]"),
+        "st": pd.Series([{"a": 1}, {"a": 2}, None],
+                        dtype=pd.ArrowDtype(pa.struct([("a", pa.int64())]))),
+    })
+    _, frame = _one(df)
+    assert frame.hints == {"i": "nulls 33%; min 1, max 3", "s": "nulls 33%; all values distinct",
+                           "l": "nulls 33%; nested values",
+                           "ts": 'nulls 33%; range "2024-01-01" … "2024-02-01"',
+                           "st": "nulls 33%; nested values"}
+    assert frame.samples[0] == ('{"i": 1, "s": "a", "l": "[1, 2]", "ts": "2024-01-01", '
+                                "\"st\": \"{'a': 1}\"}")
