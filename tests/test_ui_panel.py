@@ -7,7 +7,15 @@ import time
 import pytest
 
 from dbchat_magic.config import Settings
-from dbchat_magic.simulator import CLAUDE, EMBEDDINGS, LLAMA, NOT_READY, Simulator, tokenize
+from dbchat_magic.simulator import (
+    CLAUDE,
+    EMBEDDINGS,
+    LLAMA,
+    NOT_READY,
+    REASONING,
+    Simulator,
+    tokenize,
+)
 from dbchat_magic.ui import ChatPanel
 from ui_helpers import all_state
 
@@ -186,3 +194,40 @@ def test_a_chart_spec_in_the_answer_is_rendered_in_the_turn(live: Simulator) -> 
     print({k: str(v)[:80] for k, v in bundles[0].items()})
     assert "image/svg+xml" in bundles[0] and "<svg" in bundles[0]["image/svg+xml"]
     assert "EU" in bundles[0]["image/svg+xml"]  # the data went through the chart
+
+
+def test_reasoning_shows_in_a_collapsed_section(live: Simulator) -> None:
+    Settings.load().replace(endpoint=REASONING).save()
+    panel = ChatPanel(list_endpoints=False, namespace={})
+    panel.ask("why did churn rise?")
+    result = panel.wait(60)
+    assert result is not None and result.ok and result.reasoning
+    view = panel.turns[-1].view
+    assert view.reasoning.layout.display is None and view.reasoning.selected_index is None
+    assert view.reasoning_out.outputs[0]["data"]["text/markdown"] == result.reasoning
+    assert result.reasoning not in _text(view)
+
+
+def test_a_persona_change_changes_the_next_system_prompt(live: Simulator) -> None:
+    panel = ChatPanel(list_endpoints=False, namespace={})
+    panel.ask("first")
+    panel.wait(60)
+    before = live.stats.last_body["messages"][0]["content"]
+    other = next(p for p in panel.settings.persona.options if p != panel.settings.persona.value)
+    panel.settings.persona.value = other
+    panel.ask("second")
+    panel.wait(60)
+    after = live.stats.last_body["messages"][0]["content"]
+    assert Settings.load().persona == other and after != before
+
+
+def test_without_credentials_the_panel_opens_and_explains(monkeypatch: pytest.MonkeyPatch) -> None:
+    panel = ChatPanel(namespace={})  # the endpoint list fails quietly
+    assert panel.settings.endpoints_settled.wait(30)
+    assert "unavailable" in panel.settings.note.value
+    panel.ask("hello")
+    result = panel.wait(30)
+    assert result is not None and result.status == "failed"
+    assert panel.turns[-1].view.error.value  # a short message, not a traceback
+    assert "Traceback" not in panel.turns[-1].view.error.value
+    assert not panel.send_button.disabled  # ready for the next try

@@ -52,6 +52,8 @@ def test_error_hints_give_a_next_step() -> None:
     assert "scaling up" in explain_error("no first byte within 30 s (timeout)")
     already = "endpoint 'x' does not exist — `%dbchat endpoints` lists yours"
     assert explain_error(already) == already
+    own = "no Databricks credentials found; set DATABRICKS_HOST and DATABRICKS_TOKEN"
+    assert explain_error(own) == own
     assert explain_error(None, status="stopped") == "the partial answer is kept"
     assert explain_error("something odd\n  happened") == "something odd happened"
 

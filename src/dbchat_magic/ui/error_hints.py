@@ -20,6 +20,10 @@ _HINTS: tuple[tuple[re.Pattern[str], str], ...] = (
 )
 
 
+_HAS_NEXT_STEP = re.compile(r"[;:]\s*(set|run|check|try|use|wait|ask|pass)\b", re.I)
+"""A message that already says what to do (the client's usually do) is kept as it is."""
+
+
 def explain_error(message: str | None, *, status: str = "failed") -> str:
     """A one-line error with a next step; the message is kept as it is when it already has one.
 
@@ -31,7 +35,7 @@ def explain_error(message: str | None, *, status: str = "failed") -> str:
         if status in ("stopped", "truncated"):
             return "the partial answer is kept"
         return "the request failed"
-    if "`%dbchat" in text or " — " in text:
+    if "`%dbchat" in text or " — " in text or _HAS_NEXT_STEP.search(text):
         return text
     for pattern, hint in _HINTS:
         if pattern.search(text):
