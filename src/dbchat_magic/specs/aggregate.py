@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from dbchat_magic.specs import fastagg
 from dbchat_magic.specs.frames import FrameInfo
 from dbchat_magic.specs.plan import AggResult, Plan, nice_step
 
@@ -53,8 +54,11 @@ def truncate_dates(series: Any, unit: str) -> Any:
         out = (days - (days + 3) % 7).astype("datetime64[D]")  # 1970-01-01 was a Thursday
     else:
         out = values
-    return pd.Series(out.astype("datetime64[ns]"), index=series.index, name=series.name) \
-        if isinstance(out, np.ndarray) else out
+    out = out.astype("datetime64[ns]")
+    missing = np.isnat(values)
+    if missing.any():
+        out[missing] = np.datetime64("NaT")
+    return pd.Series(out, index=series.index, name=series.name)
 
 
 def _mask(df: Any, filters: list[dict[str, Any]], date_cols: set[str]) -> Any:
@@ -124,6 +128,11 @@ def aggregate_pandas(info: FrameInfo, plan: Plan) -> AggResult:
     if not keys:
         row = {m.out: _scalar(df, m) for m in plan.measures}
         return AggResult(pd.DataFrame([row]), 1, bin_steps=steps)
+    if fastagg.can_use(keys, plan.measures):
+        out = fastagg.group_aggregate(df, keys, plan.measures)
+        total = len(out)
+        out, cut = _sort_limit(out, plan, plan.cap)
+        return AggResult(out.reset_index(drop=True), total, truncated=cut, bin_steps=steps)
     grouped = df.groupby(list(keys.values()), sort=True, observed=True, dropna=True)
     cols: dict[str, Any] = {}
     for m in plan.measures:
