@@ -145,7 +145,8 @@ def test_filters_and_empty_results(ns):
     empty = render_spec(chart(filters=[{"field": "units", "op": ">", "value": 100}]), ns)
     assert empty.kind == "error"
     assert empty.errors == ["data: no rows left in sales after the filters"]
-    assert empty.mimebundle["text/plain"].startswith("Chart not shown:")
+    assert empty.mimebundle == {}
+    assert empty._repr_mimebundle_()["text/plain"].startswith("Chart not shown:")
 
 
 def test_table_sorts_limits_and_escapes(ns):
@@ -220,4 +221,5 @@ def test_bad_input_never_raises_and_is_short(ns, bad):
     r = render_spec(bad, ns)
     assert r.kind == "error" and 1 <= len(r.errors) <= 3
     assert all(len(e) < 160 and "Traceback" not in e for e in r.errors)
-    assert r.mimebundle["text/plain"].count("\n") == len(r.errors)
+    assert r.mimebundle == {}
+    assert r._repr_mimebundle_()["text/plain"].count("\n") == len(r.errors)

@@ -21,7 +21,10 @@ VEGALITE_V5 = "application/vnd.vegalite.v5+json"
 
 @dataclass(slots=True)
 class RenderedSpec:
-    """What to show under an answer: ``mimebundle`` for display, plus notes and errors as text."""
+    """What to show under an answer: ``mimebundle`` (empty when rejected), notes and errors.
+
+    ``display(rendered)`` shows the chart/table/KPI, or the errors when the spec was rejected.
+    """
 
     kind: Kind
     mimebundle: dict[str, Any]
@@ -35,16 +38,21 @@ class RenderedSpec:
         return not self.errors
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        return self.mimebundle
+        return self.mimebundle or error_bundle(self.errors)
 
 
-def _error(errors: list[str], what: str = "Chart") -> RenderedSpec:
-    errors = errors[:MAX_ERRORS]
+def error_bundle(errors: list[str], what: str = "Chart") -> dict[str, Any]:
+    """A short text/HTML message listing ``errors`` (for showing a rejected spec on its own)."""
     text = f"{what} not shown:\n" + "\n".join(f"- {e}" for e in errors)
     body = "<div class=\"dbchat-spec-error\" style=\"color:#a33\"><b>" + html.escape(
         f"{what} not shown") + "</b><ul>" + "".join(
         f"<li><code>{html.escape(e)}</code></li>" for e in errors) + "</ul></div>"
-    return RenderedSpec("error", {"text/plain": text, "text/html": body}, [], errors)
+    return {"text/plain": text, "text/html": body}
+
+
+def _error(errors: list[str], what: str = "Chart") -> RenderedSpec:
+    """A rejected spec: no mimebundle (views list ``errors`` themselves), at most three errors."""
+    return RenderedSpec("error", {}, [], errors[:MAX_ERRORS])
 
 
 @lru_cache(maxsize=1)
