@@ -93,3 +93,26 @@ def test_panel_stop_works_while_the_kernel_is_idle(kernel: Any, kernel_sim: Simu
     assert again == "completed"
     token = kernel_sim.token
     assert token and all(token not in json.dumps(m.msg, default=str) for m in asked.messages)
+
+
+@pytest.mark.timeout(240)
+def test_panel_keeps_streaming_while_other_cells_run(kernel: Any, kernel_sim: Simulator) -> None:
+    kernel_sim.set_pacing(tokens_per_second=40)
+    asked = kernel.execute(
+        "import json\nfrom dbchat_magic import ChatPanel\n"
+        "p2 = ChatPanel(list_endpoints=False)\n"
+        "h2 = p2.ask('Summarise the quarter in detail')\n"
+        "print(json.dumps({'answer': p2.turns[-1].view.answer.model_id}))")
+    assert asked.status == "ok", asked.outputs
+    answer_id = json.loads(asked.stdout.strip().splitlines()[-1])["answer"]
+    other = kernel.execute("import time\ntime.sleep(1.0)  # the user's own slow cell\n"
+                           "total = sum(range(1000))\nprint('other cell', total)")
+    assert other.status == "ok" and other.stdout == "other cell 499500\n"
+    # the other cell got only its own output: nothing of the answer leaked into it
+    assert [o.get("text") for o in other.outputs] == ["other cell 499500\n"]
+    during = [m for m in other.messages if m.msg_type == "comm_msg"
+              and m.content["comm_id"] == answer_id]
+    final = _value(kernel, "{'status': r.status, 'text': r.text}", "r = p2.wait(60)")
+    assert final["status"] == "completed"
+    assert during, "the answer kept streaming while the other cell ran"
+    kernel_sim.set_pacing(tokens_per_second=None)
