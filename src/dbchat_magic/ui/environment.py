@@ -43,7 +43,7 @@ def ipykernel_version() -> tuple[int, ...] | None:
     return _version_tuple("ipykernel")
 
 
-def _shell() -> Any:
+def shell() -> Any:
     """The running IPython shell, or None (without importing IPython when it is not loaded)."""
     ipython_mod = sys.modules.get("IPython")
     if ipython_mod is None:
@@ -54,8 +54,8 @@ def _shell() -> Any:
 
 def in_kernel() -> bool:
     """True inside a Jupyter kernel; False in terminal IPython or plain Python."""
-    shell = _shell()
-    return shell is not None and getattr(shell, "kernel", None) is not None
+    current = shell()
+    return current is not None and getattr(current, "kernel", None) is not None
 
 
 def widgets_usable() -> bool:

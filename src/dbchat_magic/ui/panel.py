@@ -180,8 +180,12 @@ class ChatPanel:
 
     # -- internals -----------------------------------------------------------------------------
     def _send_clicked(self) -> None:
-        text = self.input.value
-        if self.ask(text) is not None:
+        try:
+            asked = self.ask(self.input.value)
+        except Exception as exc:  # a click handler must not raise into the kernel's comm handler
+            self._say(f"could not ask: {type(exc).__name__}: {exc}", error=True)
+            return
+        if asked is not None:
             self.input.value = ""
 
     def _answer_done(self, turn: PanelTurn, result: ChatResult) -> None:
@@ -210,10 +214,9 @@ class ChatPanel:
     def _user_namespace(self) -> Mapping[str, Any]:
         if self._namespace is not None:
             return self._namespace
-        from dbchat_magic.ui.environment import _shell
+        from dbchat_magic.ui.environment import shell
 
-        shell = _shell()
-        return getattr(shell, "user_ns", None) or {}
+        return getattr(shell(), "user_ns", None) or {}
 
     def _say(self, text: str, *, error: bool = False) -> None:
         style = "color:#b00020" if error else "color:#666"
