@@ -43,6 +43,7 @@ LAB_SETTINGS: dict[str, dict[str, Any]] = {
     "@jupyterlab/notebook-extension/tracker": {"windowingMode": "none"},
 }
 _SERVER_START_TIMEOUT = 90.0
+DBR_PYTHON = Path(__file__).resolve().parents[2] / ".venv-dbr" / "bin" / "python"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -118,6 +119,31 @@ def _server_env(base: Path, sim: Simulator) -> dict[str, str]:
     return env
 
 
+def _write_dbr_kernelspec(data_dir: Path) -> None:
+    """Offer the Databricks-stack venv as a second kernel ("dbr"), when it exists."""
+    if not DBR_PYTHON.exists():
+        return
+    spec = {
+        "argv": [str(DBR_PYTHON), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Python 3 (Databricks stack)", "language": "python",
+        "metadata": {"debugger": False},
+    }
+    path = data_dir / "kernels" / "dbr" / "kernel.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(spec))
+
+
+@pytest.fixture(scope="session")
+def dbr_kernel(lab_server: LabServer) -> str:
+    """The kernel name of the Databricks stack; skips locally (fails in CI) without .venv-dbr."""
+    if not DBR_PYTHON.exists():
+        reason = f"{DBR_PYTHON} is missing (scripts/setup-venvs.sh all)"
+        if os.environ.get("CI"):
+            pytest.fail(reason, pytrace=False)
+        pytest.skip(reason)
+    return "dbr"
+
+
 def _write_lab_settings(settings_dir: Path) -> None:
     for plugin, values in LAB_SETTINGS.items():
         path = settings_dir / f"{plugin}.jupyterlab-settings"
@@ -164,6 +190,7 @@ def lab_server(
     root.mkdir()
     env = _server_env(base, e2e_sim)
     _write_lab_settings(Path(env["JUPYTERLAB_SETTINGS_DIR"]))
+    _write_dbr_kernelspec(Path(env["JUPYTER_DATA_DIR"]))
     port = _free_port()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     log = ARTIFACTS / "jupyterlab.log"

@@ -21,7 +21,12 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from dbchat_magic.simulator import Simulator
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "e2e"
-KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+KERNELSPECS = {
+    # The server's own Python (.venv: ipykernel 7.4, ipywidgets 8).
+    "python3": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},
+    # Databricks' notebook stack (.venv-dbr: IPython 8.30, ipykernel 6.29, ipywidgets 7.8).
+    "dbr": {"display_name": "Python 3 (Databricks stack)", "language": "python", "name": "dbr"},
+}
 PANEL = ".jp-NotebookPanel:not(.lm-mod-hidden)"
 _DONE_PROMPT = re.compile(r"^\[(\d+)\]:$")
 
@@ -59,9 +64,9 @@ class LabServer:
             if path.is_file():
                 path.unlink()
 
-    def write_notebook(self, name: str, cells: list[str]) -> str:
-        """Write a notebook into the root; a cell starting with ``#md`` becomes Markdown."""
-        nb = new_notebook(metadata={"kernelspec": KERNELSPEC})
+    def write_notebook(self, name: str, cells: list[str], kernel: str = "python3") -> str:
+        """Write a notebook for ``kernel`` into the root; a cell starting ``#md`` is Markdown."""
+        nb = new_notebook(metadata={"kernelspec": KERNELSPECS[kernel]})
         for src in cells:
             if src.startswith("#md\n"):
                 nb.cells.append(new_markdown_cell(src.removeprefix("#md\n")))
