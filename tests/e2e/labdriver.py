@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from nbformat.v4 import new_code_cell, new_notebook
 
 from dbchat_magic.simulator import Simulator
 
@@ -65,13 +65,9 @@ class LabServer:
                 path.unlink()
 
     def write_notebook(self, name: str, cells: list[str], kernel: str = "python3") -> str:
-        """Write a notebook for ``kernel`` into the root; a cell starting ``#md`` is Markdown."""
+        """Write a notebook of code ``cells`` for ``kernel`` into the root; returns its name."""
         nb = new_notebook(metadata={"kernelspec": KERNELSPECS[kernel]})
-        for src in cells:
-            if src.startswith("#md\n"):
-                nb.cells.append(new_markdown_cell(src.removeprefix("#md\n")))
-            else:
-                nb.cells.append(new_code_cell(src))
+        nb.cells = [new_code_cell(src) for src in cells]
         path = self.root / f"{name}.ipynb"
         nbformat.write(nb, path)
         return path.name
