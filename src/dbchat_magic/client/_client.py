@@ -19,10 +19,9 @@ from dbchat_magic.client._ratelimit import RateLimiter
 from dbchat_magic.client._request import chat_body, chat_url, list_url
 from dbchat_magic.client._retry import Backoff
 from dbchat_magic.client._transport import CallState, Deadlines, open_stream, read_events
-from dbchat_magic.client._watchdog import Watchdog
 from dbchat_magic.config import Settings
 from dbchat_magic.errors import AuthError, DbChatError, RequestTimeout
-from dbchat_magic.events import StreamEvent, UsageUpdate
+from dbchat_magic.events import StreamEvent
 from dbchat_magic.result import ChatResult
 
 log = scrubbed_logger("dbchat_magic.client")
@@ -113,41 +112,24 @@ class ChatClient:
         """
         return self._run(messages, CallState(endpoint or self.settings.endpoint), params)
 
-    async def _run(self, messages: Sequence[Message], state: CallState,
-                   params: dict[str, Any]) -> AsyncIterator[StreamEvent]:
+    def _run(self, messages: Sequence[Message], state: CallState,
+             params: dict[str, Any]) -> AsyncIterator[StreamEvent]:
         s = self.settings
-        provider = self._require_provider()
-        state.host, state.source = provider.host, provider.source
-        body = chat_body(messages, endpoint=state.endpoint, url_style=s.url_style,
-                         temperature=params.pop("temperature", s.temperature),
-                         max_tokens=params.pop("max_tokens", s.max_tokens), extra=params)
-        reservation = None
-        if self._limiter is not None:
-            reservation = await self._limiter.acquire(state.endpoint, len(body) // 4)
-        loop = asyncio.get_running_loop()
-        wd = Watchdog(loop, asyncio.current_task())
-        dl = Deadlines(loop, s, state, wd)
-        response = None
-        total = None
-        try:
-            http = self._pool()
+        dl = Deadlines(s, state)
+
+        async def opener() -> httpx.Response:
+            provider = self._require_provider()
+            state.host, state.source = provider.host, provider.source
+            body = chat_body(messages, endpoint=state.endpoint, url_style=s.url_style,
+                             temperature=params.pop("temperature", s.temperature),
+                             max_tokens=params.pop("max_tokens", s.max_tokens), extra=params)
+            if self._limiter is not None:
+                state.reservation = await self._limiter.acquire(state.endpoint, len(body) // 4)
+            dl.start()
             url = chat_url(provider.host, state.endpoint, s.url_style)
-            response = await open_stream(http, provider, url, body, dl, self._backoff)
-            first_deadline = loop.time() + s.first_byte_timeout
-            if reservation is None:
-                async for ev in read_events(response, dl, first_deadline):
-                    yield ev
-            else:
-                async for ev in read_events(response, dl, first_deadline):
-                    if ev.__class__ is UsageUpdate and ev.total_tokens:  # type: ignore[union-attr]
-                        total = ev.total_tokens  # type: ignore[union-attr]
-                    yield ev
-        finally:
-            wd.close()
-            if response is not None:
-                await response.aclose()
-            if reservation is not None and total:
-                reservation.settle(total)
+            return await open_stream(self._pool(), provider, url, body, dl, self._backoff)
+
+        return read_events(opener, dl)
 
     async def complete(self, messages: Sequence[Message], *, endpoint: str | None = None,
                        result: ChatResult | None = None,

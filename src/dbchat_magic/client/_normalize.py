@@ -90,55 +90,83 @@ def _block_texts(blocks: list[Any], text: list[str], reasoning: list[str]) -> No
 
 
 class ChunkNormalizer:
-    """Turns each parsed chunk into events, remembering model and finish_reason as they appear."""
+    """Turns each parsed chunk into events, remembering model and finish_reason as they appear.
 
-    __slots__ = ("_filter", "finish_reason", "model")
+    Llama endpoints repeat a running usage on every chunk: a `UsageUpdate` goes out for the first
+    and then every 32nd, and `flush` sends the last one, so usage does not double the events.
+    """
+
+    __slots__ = ("_filter", "_sent_usage", "_usage", "_usage_count", "finish_reason", "model")
 
     def __init__(self) -> None:
         self._filter = SpecialTokenFilter()
         self.model: str | None = None
         self.finish_reason: str | None = None
+        self._usage: dict[str, Any] | None = None
+        self._sent_usage: dict[str, Any] | None = None
+        self._usage_count = 0
 
     def events(self, chunk: dict[str, Any]) -> list[StreamEvent]:
-        """The events in one chunk (text, reasoning, usage), in that order."""
+        """The events in one chunk (reasoning, text, usage), in that order."""
         out: list[StreamEvent] = []
         choices = chunk.get("choices")
         if choices:
             choice = choices[0]
             delta = choice.get("delta") or choice.get("message") or {}
             content = delta.get("content")
-            if content.__class__ is str:
+            if content and content.__class__ is str:
+                filt = self._filter
+                if filt._held or filt._eat or "<" in content:
+                    content = filt.feed(content)
                 if content:
-                    text = self._filter.feed(content)
+                    out.append(TextDelta(content))
+            else:
+                if content and isinstance(content, list):
+                    texts: list[str] = []
+                    reasoning: list[str] = []
+                    _block_texts(content, texts, reasoning)
+                    if reasoning:
+                        out.append(ReasoningDelta("".join(reasoning)))
+                    text = self._filter.feed("".join(texts)) if texts else ""
                     if text:
                         out.append(TextDelta(text))
-            elif isinstance(content, list):
-                texts: list[str] = []
-                reasoning: list[str] = []
-                _block_texts(content, texts, reasoning)
-                if reasoning:
-                    out.append(ReasoningDelta("".join(reasoning)))
-                text = self._filter.feed("".join(texts)) if texts else ""
-                if text:
-                    out.append(TextDelta(text))
-            extra_reasoning = delta.get("reasoning_content")  # vLLM / DeepSeek style
-            if isinstance(extra_reasoning, str) and extra_reasoning:
-                out.insert(0, ReasoningDelta(extra_reasoning))
-            if choice.get("finish_reason"):
-                self.finish_reason = choice["finish_reason"]
+                extra_reasoning = delta.get("reasoning_content")  # vLLM / DeepSeek style
+                if extra_reasoning and isinstance(extra_reasoning, str):
+                    out.insert(0, ReasoningDelta(extra_reasoning))
+            finish = choice.get("finish_reason")
+            if finish:
+                self.finish_reason = finish
         usage = chunk.get("usage")
-        if usage:
-            out.append(UsageUpdate(_int(usage.get("prompt_tokens")),
-                                   _int(usage.get("completion_tokens")),
-                                   _int(usage.get("total_tokens"))))
+        if usage and usage.__class__ is dict:
+            self._usage = usage
+            self._usage_count += 1
+            if self._usage_count & 31 == 1:
+                self._sent_usage = usage
+                out.append(_usage_event(usage))
         if self.model is None and chunk.get("model"):
             self.model = chunk["model"]
         return out
 
     def flush(self) -> list[StreamEvent]:
-        """Text held back at the end of the stream (a "<" that began no special token)."""
+        """At the end: text held back (a "<" that began no special token) and the last usage."""
+        out: list[StreamEvent] = []
         text = self._filter.flush()
-        return [TextDelta(text)] if text else []
+        if text:
+            out.append(TextDelta(text))
+        if self._usage is not None and self._usage is not self._sent_usage:
+            self._sent_usage = self._usage
+            out.append(_usage_event(self._usage))
+        return out
+
+    @property
+    def total_tokens(self) -> int | None:
+        """The last total token count the server reported, if any."""
+        return _int(self._usage.get("total_tokens")) if self._usage else None
+
+
+def _usage_event(usage: dict[str, Any]) -> UsageUpdate:
+    return UsageUpdate(_int(usage.get("prompt_tokens")), _int(usage.get("completion_tokens")),
+                       _int(usage.get("total_tokens")))
 
 
 def _int(value: Any) -> int | None:

@@ -5,8 +5,10 @@ connection for the next request."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 import orjson
@@ -43,25 +45,40 @@ class CallState:
     source: str = ""
     retries: int = 0
     truncation: str | None = None
+    total_tokens: int | None = None  # the server's final count, when it sent one
+    reservation: Any = None  # a rate-limiter `Reservation` to settle with the real count
     warnings: list[str] = field(default_factory=list)
 
 
 class Deadlines:
-    """The loop-time deadlines of one request and the messages naming the setting that ran out."""
+    """The loop-time deadlines of one request and the messages naming the setting that ran out.
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, settings: Settings, state: CallState,
-                 watchdog: Watchdog) -> None:
-        self.loop = loop
+    Made outside the event loop; `start` (inside the task that streams) creates the watchdog and
+    starts the total deadline."""
+
+    def __init__(self, settings: Settings, state: CallState) -> None:
         self.s = settings
         self.state = state
-        self.wd = watchdog
-        self.total = loop.time() + settings.total_timeout
+        self.loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]  # set by start
+        self.wd: Watchdog = None  # type: ignore[assignment]
+        self.total = self.first_byte = float("inf")
+
+    def start(self) -> None:
+        """Begin the total deadline now, watching the current task."""
+        self.loop = asyncio.get_running_loop()
+        self.wd = Watchdog(self.loop, asyncio.current_task())
+        self.total = self.first_byte = self.loop.time() + self.s.total_timeout
+
+    def close(self) -> None:
+        """Drop the watchdog's timer."""
+        if self.wd is not None:
+            self.wd.close()
 
     def arm_first_byte(self) -> float:
         """Arm until the first byte is due; returns that deadline (reused for the first chunk)."""
-        first = self.loop.time() + self.s.first_byte_timeout
-        self.arm(first, "first_byte")
-        return first
+        self.first_byte = self.loop.time() + self.s.first_byte_timeout
+        self.arm(self.first_byte, "first_byte")
+        return self.first_byte
 
     def arm(self, deadline: float, what: str) -> None:
         """Arm the watchdog for ``deadline`` or the total deadline, whichever comes first."""
@@ -168,76 +185,114 @@ async def open_stream(http: httpx.AsyncClient, provider: CredentialProvider, url
         state.retries += 1
 
 
-async def read_events(response: httpx.Response, dl: Deadlines,
-                      first_deadline: float) -> AsyncIterator[StreamEvent]:
-    """Events of an open response: SSE (usual) or one JSON body (a server ignoring stream)."""
-    state, wd, loop, gap = dl.state, dl.wd, dl.loop, dl.s.gap_timeout
-    normalizer = ChunkNormalizer()
-    if response.headers.get("content-type", "").startswith("application/json"):
-        dl.arm(first_deadline, "first_byte")
-        try:
-            obj = orjson.loads(await response.aread())
-        except orjson.JSONDecodeError:
-            raise StreamFailed(f"endpoint '{state.endpoint}' sent a body that is not JSON") \
-                from None
-        finally:
-            wd.disarm()
-        for ev in normalizer.events(obj) + normalizer.flush():
-            yield ev
-        yield StreamEnd("completed", normalizer.finish_reason, normalizer.model)
-        return
-    encoded = "content-encoding" in response.headers
-    chunks = (response.aiter_bytes() if encoded else response.aiter_raw()).__aiter__()
-    decoder = SSEDecoder()
-    done = False
-    deadline, what = first_deadline, "first_byte"
-    while not done:
-        dl.arm(deadline, what)
-        try:
-            chunk = await chunks.__anext__()
-        except StopAsyncIteration:
-            break
-        except asyncio.CancelledError:
-            if wd.absorb():
-                raise dl.error() from None
-            raise
-        except httpx.HTTPError as exc:
-            log.info("stream from %s ended: %s", state.endpoint, exc)
-            state.truncation = "the stream ended early: the connection dropped mid-answer"
-            break
-        finally:
-            wd.disarm()
-        what = "gap"
-        deadline = loop.time() + gap
-        for sse in decoder.feed(chunk):
-            raw = sse.raw_data
-            if raw == _DONE:
-                done = True
-                break
-            try:
-                obj = orjson.loads(raw)
-            except orjson.JSONDecodeError:
-                state.warnings.append("skipped a malformed chunk from the endpoint")
-                log.info("skipped a malformed chunk from %s: %.80r", state.endpoint, raw)
-                continue
-            if obj.__class__ is not dict:
-                continue
-            if "error_code" in obj or "error" in obj:
-                message = stream_error(obj)
-                if message:
-                    raise StreamFailed(f"endpoint '{state.endpoint}' reported an error "
-                                       f"mid-answer: {one_line(message, 200)}")
-            for ev in normalizer.events(obj):
+async def read_events(opener: Callable[[], Awaitable[httpx.Response]],
+                      dl: Deadlines) -> AsyncIterator[StreamEvent]:
+    """Open the response with ``opener`` and yield its events: SSE (usual) or one JSON body
+    (a server ignoring ``stream``). Closes the response however the iteration ends."""
+    try:
+        response = await opener()
+    except BaseException:
+        dl.close()
+        raise
+    try:
+        if response.headers.get("content-type", "").startswith("application/json"):
+            async for ev in _whole_body(response, dl):
                 yield ev
-    if done:
-        await _drain(chunks, dl)
-    for ev in normalizer.flush():
+            return
+        state, wd, loop, gap, total = dl.state, dl.wd, dl.loop, dl.s.gap_timeout, dl.total
+        normalizer = ChunkNormalizer()
+        encoded = "content-encoding" in response.headers
+        chunks = (response.aiter_bytes() if encoded else response.aiter_raw()).__aiter__()
+        feed = SSEDecoder().feed
+        loads = orjson.loads
+        # The default loop's clock is time.monotonic: call it directly on the hot path.
+        now = time.monotonic if type(loop).time is asyncio.BaseEventLoop.time else loop.time
+        done = first = False
+        dl.arm(dl.first_byte, "first_byte")
+        while not done:
+            try:
+                chunk = await chunks.__anext__()
+            except StopAsyncIteration:
+                break
+            except asyncio.CancelledError:
+                if wd.absorb():
+                    raise dl.error() from None
+                raise
+            except httpx.HTTPError as exc:
+                log.info("stream from %s ended: %s", state.endpoint, exc)
+                state.truncation = "the stream ended early: the connection dropped mid-answer"
+                break
+            wd.deadline = None  # consumer time between chunks never counts
+            for sse in feed(chunk):
+                raw = sse.raw_data
+                if raw == _DONE:
+                    done = True
+                    break
+                try:
+                    obj = loads(raw)
+                except orjson.JSONDecodeError:
+                    state.warnings.append("skipped a malformed chunk from the endpoint")
+                    log.info("skipped a malformed chunk from %s: %.80r", state.endpoint, raw)
+                    continue
+                if obj.__class__ is not dict:
+                    continue
+                if "error_code" in obj or "error" in obj:
+                    _raise_stream_error(obj, state)
+                for ev in normalizer.events(obj):
+                    yield ev
+            deadline = now() + gap
+            if not first or not wd.scheduled or deadline >= total:  # first chunk: gap takes over
+                first = True
+                dl.arm(deadline, "gap")
+            else:
+                wd.deadline = deadline
+        wd.deadline = None
+        if done:
+            await _drain(chunks, dl)
+        for ev in normalizer.flush():
+            yield ev
+        finished = done or normalizer.finish_reason is not None
+        if not finished and state.truncation is None:
+            state.truncation = "the stream ended early without [DONE] or a finish_reason"
+        state.total_tokens = normalizer.total_tokens
+        yield StreamEnd("completed" if finished else "truncated", normalizer.finish_reason,
+                        normalizer.model)
+    finally:
+        dl.close()
+        await response.aclose()
+        if dl.state.reservation is not None and dl.state.total_tokens:
+            dl.state.reservation.settle(dl.state.total_tokens)
+
+
+def _raise_stream_error(obj: dict, state: CallState) -> None:
+    message = stream_error(obj)
+    if message:
+        raise StreamFailed(f"endpoint '{state.endpoint}' reported an error mid-answer: "
+                           f"{one_line(message, 200)}")
+
+
+async def _whole_body(response: httpx.Response, dl: Deadlines) -> AsyncIterator[StreamEvent]:
+    normalizer = ChunkNormalizer()
+    dl.arm(dl.first_byte, "first_byte")
+    try:
+        obj = orjson.loads(await response.aread())
+    except asyncio.CancelledError:
+        if dl.wd.absorb():
+            raise dl.error() from None
+        raise
+    except orjson.JSONDecodeError:
+        raise StreamFailed(f"endpoint '{dl.state.endpoint}' sent a body that is not JSON") \
+            from None
+    finally:
+        dl.wd.disarm()
+    if not isinstance(obj, dict):
+        raise StreamFailed(f"endpoint '{dl.state.endpoint}' sent an unexpected JSON body")
+    if "error_code" in obj or "error" in obj:
+        _raise_stream_error(obj, dl.state)
+    for ev in normalizer.events(obj) + normalizer.flush():
         yield ev
-    finished = done or normalizer.finish_reason is not None
-    if not finished and state.truncation is None:
-        state.truncation = "the stream ended early without [DONE] or a finish_reason"
-    yield StreamEnd("completed" if finished else "truncated", normalizer.finish_reason,
-                    normalizer.model)
+    dl.state.total_tokens = normalizer.total_tokens
+    yield StreamEnd("completed", normalizer.finish_reason, normalizer.model)
 
 
 async def _drain(chunks: AsyncIterator[bytes], dl: Deadlines) -> None:

@@ -45,37 +45,48 @@ class SSEDecoder:
 
     def feed(self, chunk: bytes) -> list[ServerSentEvent]:
         """Decode one piece of the stream; return the events it completes (often none or one)."""
-        if not chunk:
+        # Byte tests use ints (``13 in chunk``): a bytes needle costs ~10x more per call.
+        if (chunk[-2:] == b"\n\n" and chunk[:6] == b"data: " and not self._pending
+                and not self._data and _CR not in chunk and self._head is None and not self._cr
+                and not self._event):
+            value = chunk[6:-2]  # the usual piece: exactly one one-line data event
+            if _LF not in value:
+                event = ServerSentEvent("message", value, self._last_id, self._event_retry)
+                self._event_retry = None
+                return [event]
+        if self._head is not None or self._cr or _CR in chunk:
+            chunk = self._line_ends(chunk)
+        if self._pending:
+            self._pending.append(chunk)
+            if _LF not in chunk:
+                return []
+            chunk = b"".join(self._pending)
+            self._pending = []
+        elif _LF not in chunk:
+            if chunk:
+                self._pending.append(chunk)
             return []
+        return self._blocks(chunk)
+
+    def _line_ends(self, chunk: bytes) -> bytes:
+        """Drop a leading BOM and turn CRLF/CR into LF (a CR ending one piece and an LF starting
+        the next are one line end); b"" while the first bytes could still be a BOM."""
         if self._head is not None:
             chunk = self._head + chunk
             if len(chunk) < 3 and _BOM.startswith(chunk):
                 self._head = chunk
-                return []
+                return b""
             self._head = None
             if chunk.startswith(_BOM):
                 chunk = chunk[3:]
-                if not chunk:
-                    return []
-        if self._cr:
+        if self._cr and chunk:
             self._cr = False
             if chunk[0] == _LF:
                 chunk = chunk[1:]
-                if not chunk:
-                    return []
-        if b"\r" in chunk:
+        if _CR in chunk:
             self._cr = chunk[-1] == _CR
             chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-        if self._pending:
-            self._pending.append(chunk)
-            if b"\n" not in chunk:
-                return []
-            chunk = b"".join(self._pending)
-            self._pending = []
-        elif b"\n" not in chunk:
-            self._pending.append(chunk)
-            return []
-        return self._blocks(chunk)
+        return chunk
 
     def flush(self) -> list[ServerSentEvent]:
         """End of stream: apply an unterminated last line, then dispatch (lenient) or discard the
@@ -103,7 +114,7 @@ class SSEDecoder:
             start = 1
         last_id = self._last_id
         for block in blocks[start:] if start else blocks:
-            if block[:6] == b"data: " and b"\n" not in block:
+            if block[:6] == b"data: " and _LF not in block:
                 events.append(ServerSentEvent("message", block[6:], last_id, None))
             else:
                 events += self._lines([*block.split(b"\n"), b""])
