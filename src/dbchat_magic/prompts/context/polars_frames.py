@@ -39,7 +39,7 @@ def summarize(obj: Any, *, max_columns: int) -> FrameSummary:
     n_rows, n_cols = frame.height, frame.width
     sub = frame.select(frame.columns[:max_columns])
     sampled = n_rows > SAMPLE_SIZE
-    stats = sub[[int(i) for i in _positions(n_rows)]] if sampled else sub
+    stats = sub.gather(_positions(n_rows)) if sampled else sub
     head = sub.head(SAMPLE_ROWS)
     null_counts = sub.null_count().row(0)
     columns = [_column(sub.get_column(name), stats.get_column(name), head.get_column(name),
@@ -48,9 +48,10 @@ def summarize(obj: Any, *, max_columns: int) -> FrameSummary:
     return FrameSummary(kind, n_rows, n_cols, columns, notes, n_samples=head.height)
 
 
-def _positions(n_rows: int) -> list[int]:
-    step = (n_rows - 1) / (SAMPLE_SIZE - 1)
-    return [round(i * step) for i in range(SAMPLE_SIZE)]
+def _positions(n_rows: int) -> pl.Series:
+    """`SAMPLE_SIZE` evenly spaced row numbers, first and last row included."""
+    steps = pl.int_range(0, SAMPLE_SIZE, eager=True, dtype=pl.Int64)
+    return steps * (n_rows - 1) // (SAMPLE_SIZE - 1)
 
 
 def _dtype_text(dtype: Any) -> str:
