@@ -24,6 +24,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
+from _engine_breakdown import breakdown
 from _engine_clients import (
     OURS,
     PEERS,
@@ -75,18 +76,23 @@ def noop() -> None:
     return None
 
 
-async def throughput(t: Target, consumers: dict[str, Consumer], n: int, rounds: int) -> dict:
-    """Best tokens/s per consumer over interleaved rounds of an ``n``-token unpaced stream."""
+async def throughput(
+    t: Target, consumers: dict[str, Consumer], n: int, rounds: int
+) -> tuple[dict, dict]:
+    """Best tokens/s per consumer over interleaved rounds of an ``n``-token unpaced stream:
+    by wall clock, and per second of process CPU (steadier on a shared machine)."""
     rates: dict[str, list[float]] = {k: [] for k in consumers}
+    cpu_rates: dict[str, list[float]] = {k: [] for k in consumers}
     for _ in range(rounds):
         for name, fn in consumers.items():
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             count = await fn(t, n, noop)
-            elapsed = time.perf_counter() - start
+            elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
             if name != RAW and count < n:
                 raise RuntimeError(f"{name}: got {count} of {n} tokens")
             rates[name].append(n / elapsed)
-    return {k: max(v) for k, v in rates.items()}
+            cpu_rates[name].append(n / cpu)
+    return {k: max(v) for k, v in rates.items()}, {k: max(v) for k, v in cpu_rates.items()}
 
 
 async def cpu_per_token(t: Target, consumers: dict[str, Consumer], n: int, rounds: int) -> dict:
@@ -184,7 +190,9 @@ async def run(quick: bool) -> str:
     rounds = 1 if quick else 3
     everyone = {**OURS, **PEERS}
     with simulator() as fast:
-        rates = await throughput(fast, everyone, n_big, rounds)
+        rates, cpu_rates = await throughput(fast, everyone, n_big, rounds)
+        await fast.aclose()
+        where = await breakdown(fast, n_big)
         await fast.aclose()
         conns = {
             "dbchat-magic complete()": await connections_used(fast, ours_complete),
@@ -201,10 +209,11 @@ async def run(quick: bool) -> str:
             for name, fn in (("dbchat-magic complete()", ours_complete), (RAW, raw_httpx),
                              (SSE, httpx_sse), (OAI, openai_python))
         }
-    return report(rates, cpu, ttft, stops, conns, n_big)
+    return report(rates, cpu_rates, cpu, ttft, stops, conns, n_big) + "\n".join(where)
 
 
-def report(rates: dict, cpu: dict, ttft: dict, stops: dict, conns: dict, n_big: int) -> str:
+def report(rates: dict, cpu_rates: dict, cpu: dict, ttft: dict, stops: dict, conns: dict,
+           n_big: int) -> str:
     ours = rates[OUR]
     stop_ours = stops["dbchat-magic complete()"]
     lines = [
@@ -215,12 +224,13 @@ def report(rates: dict, cpu: dict, ttft: dict, stops: dict, conns: dict, n_big: 
         "Simulator in a separate process (its CPU is not counted); all clients in one process, "
         "interleaved rounds, best round shown.",
         "",
-        f"| client | tokens/s ({n_big // 1000}k-token stream) | CPU µs/token @1 ms pacing "
-        "| time to first token (ms) |",
-        "|---|---:|---:|---:|",
+        f"| client | tokens/s ({n_big // 1000}k-token stream) | tokens per CPU-second "
+        "| CPU µs/token @1 ms pacing | time to first token (ms) |",
+        "|---|---:|---:|---:|---:|",
     ]
     for name in rates:
-        lines.append(f"| {name} | {rates[name]:,.0f} | {cpu[name]:.1f} | {ttft[name] * 1e3:.2f} |")
+        lines.append(f"| {name} | {rates[name]:,.0f} | {cpu_rates[name]:,.0f} | {cpu[name]:.1f} "
+                     f"| {ttft[name] * 1e3:.2f} |")
     lines += [
         "",
         "| Stop → server sees the close | median ms | max ms |",
@@ -231,17 +241,23 @@ def report(rates: dict, cpu: dict, ttft: dict, stops: dict, conns: dict, n_big: 
     lines += ["", "| 20 sequential questions | connections opened |", "|---|---:|"]
     lines += [f"| {name} | {used} |" for name, used in conns.items()]
     r_sse, r_oai, r_raw = ours / rates[SSE], ours / rates[OAI], ours / rates[RAW]
+    c_sse, c_oai, c_raw_rate = (cpu_rates[OUR] / cpu_rates[k] for k in (SSE, OAI, RAW))
     c_raw = cpu[OUR] / cpu[RAW]
     added = (ttft[OUR] - ttft[RAW]) * 1e3
     stop_med = statistics.median(stop_ours) * 1e3
     used = conns["dbchat-magic complete()"]
     lines += [
         "",
-        "| target | measured | result |",
+        "Decode ratios are judged per CPU-second (the client is CPU-bound and the simulator has "
+        "its own process, so on an idle machine this equals tokens/s; on a shared one wall-clock "
+        "rates swing with other load). Wall-clock ratios in brackets.",
+        "",
+        "| target (stream()) | measured | result |",
         "|---|---|---|",
-        f"| decode ≥ 1.3× httpx-sse | {r_sse:.2f}× | {verdict(r_sse >= 1.3)} |",
-        f"| decode ≥ 8× openai-python | {r_oai:.2f}× | {verdict(r_oai >= 8)} |",
-        f"| decode ≥ 0.7× raw httpx (no parsing) | {r_raw:.2f}× | {verdict(r_raw >= 0.7)} |",
+        f"| decode ≥ 1.3× httpx-sse | {c_sse:.2f}× ({r_sse:.2f}×) | {verdict(c_sse >= 1.3)} |",
+        f"| decode ≥ 8× openai-python | {c_oai:.2f}× ({r_oai:.2f}×) | {verdict(c_oai >= 8)} |",
+        f"| decode ≥ 0.7× raw httpx (no parsing) | {c_raw_rate:.2f}× ({r_raw:.2f}×) "
+        f"| {verdict(c_raw_rate >= 0.7)} |",
         f"| CPU ≤ 1.15× raw httpx (no parsing) | {c_raw:.2f}× | {verdict(c_raw <= 1.15)} |",
         f"| added time to first token (vs raw httpx) | {added:+.2f} ms | info |",
         f"| Stop → close ≤ 5 ms (median) | {stop_med:.2f} ms | {verdict(stop_med <= 5)} |",

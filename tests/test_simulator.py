@@ -300,3 +300,29 @@ def test_command_line_runs_a_server() -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_stats_route_chunked_request_body_and_size_limit(sim: Simulator) -> None:
+    def chunked_body():
+        yield json.dumps({"messages": QUESTION, "reply_tokens": 3}).encode()
+
+    with client(sim) as c:
+        chunked = c.post(f"/serving-endpoints/{LLAMA}/invocations", content=chunked_body())
+        big = c.post(f"/serving-endpoints/{LLAMA}/invocations",
+                     json={"messages": [{"role": "user", "content": "x" * (4 * 1024 * 1024)}]})
+        after = c.post(f"/serving-endpoints/{LLAMA}/invocations", json={"messages": QUESTION})
+        stats = httpx.get(f"{sim.url}/_sim/stats").json()
+    assert chunked.status_code == 200 and chunked.json()["usage"]["completion_tokens"] == 3
+    assert big.status_code == 400 and "4 MB" in big.json()["message"]
+    assert after.status_code == 200  # the connection survived the refused body
+    assert stats["requests"] == 3 and stats["requests_by_endpoint"] == {LLAMA: 3}
+    assert stats["log"][0]["text"] == chunked.json()["choices"][0]["message"]["content"]
+
+
+def test_endpoints_given_by_name_are_llama_style_chat() -> None:
+    with Simulator(endpoints=["a", Endpoint("b", style="claude")]) as sim, client(sim) as c:
+        names = [e["name"] for e in c.get("/api/2.0/serving-endpoints").json()["endpoints"]]
+        events = chunks(stream_payloads(c, "/serving-endpoints/a/invocations",
+                                        {"messages": QUESTION, "reply_tokens": 2}))
+    assert names == ["a", "b"]
+    assert all(e["usage"]["completion_tokens"] is not None for e in events)
