@@ -185,7 +185,10 @@ def test_every_renderer_is_offline(ns, renderer):
         assert base64.b64decode(r.mimebundle["image/png"])[:8] == b"\x89PNG\r\n\x1a\n"
     elif renderer == "html":
         assert "vegaEmbed(" in r.mimebundle["text/html"]
-    elif renderer == "vegalite":
+    elif renderer == "text":
+        assert r.mimebundle["text/plain"].splitlines()[1].split() == ["region", "sum_revenue"]
+        assert len(r.mimebundle) == 1
+    elif renderer in ("vegalite", "vega"):
         spec = r.mimebundle["application/vnd.vegalite.v5+json"]
         assert spec["$schema"].endswith("/v5.json") and spec["data"]["values"].count("\n") == 5
     else:
@@ -223,3 +226,9 @@ def test_bad_input_never_raises_and_is_short(ns, bad):
     assert all(len(e) < 160 and "Traceback" not in e for e in r.errors)
     assert r.mimebundle == {}
     assert r._repr_mimebundle_()["text/plain"].count("\n") == len(r.errors)
+
+
+def test_every_chart_renderer_setting_is_supported():
+    from dbchat_magic.config import CHART_RENDERERS
+
+    assert set(CHART_RENDERERS) <= set(RENDERERS)

@@ -14,7 +14,9 @@ from typing import Any, Literal
 
 from dbchat_magic.specs.validate import MAX_ERRORS, resolve_frame, validate_spec
 
-RENDERERS = ("svg", "png", "html", "vegalite")
+RENDERERS = ("svg", "png", "html", "vega", "vegalite", "text")
+"""Offline chart renderers: SVG (default), PNG, interactive HTML with the Vega bundle inlined,
+the Vega-Lite v5 mimetype (+ SVG fallback; "vega" is an alias) and plain text."""
 Kind = Literal["chart", "table", "kpi", "vega-lite", "error"]
 VEGALITE_V5 = "application/vnd.vegalite.v5+json"
 
@@ -86,6 +88,9 @@ def chart_bundle(vl: dict[str, Any], renderer: str,
     """Mimebundle for a compiled Vega-Lite dict with the chosen offline renderer."""
     notes: list[str] = []
     bundle: dict[str, Any] = {"text/plain": alt_text}
+    if renderer == "text":
+        bundle["text/plain"] = f"{alt_text}\n{_text_rows(vl)}"
+        return bundle, notes
     try:
         import vl_convert as vlc
     except ImportError:
@@ -99,7 +104,7 @@ def chart_bundle(vl: dict[str, Any], renderer: str,
         bundle["image/png"] = base64.b64encode(png).decode("ascii")
     elif renderer == "html":
         bundle["text/html"] = _interactive_html(vl)
-    elif renderer == "vegalite":
+    elif renderer in ("vegalite", "vega"):
         bundle[VEGALITE_V5] = _to_v5(vl)
         bundle["image/svg+xml"] = vlc.vegalite_to_svg(vl, vl_version=version, allowed_base_urls=[])
     else:
@@ -107,6 +112,24 @@ def chart_bundle(vl: dict[str, Any], renderer: str,
             notes.append(f"unknown chart_renderer {renderer!r}; used svg ({', '.join(RENDERERS)})")
         bundle["image/svg+xml"] = vlc.vegalite_to_svg(vl, vl_version=version, allowed_base_urls=[])
     return bundle, notes
+
+
+def _text_rows(vl: dict[str, Any], limit: int = 20) -> str:
+    """The embedded data as an aligned text table (first ``limit`` rows)."""
+    from dbchat_magic.specs.records import csv_values
+
+    rows = csv_values(vl.get("data") or {})
+    if not rows:
+        return ""
+    cols = list(rows[0])
+    cells = [[("" if r[c] is None else f"{r[c]:,.6g}" if isinstance(r[c], float) else str(r[c]))
+              for c in cols] for r in rows[:limit]]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True))]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in cells]
+    if len(rows) > limit:
+        lines.append(f"… {len(rows) - limit:,} more rows")
+    return "\n".join(line.rstrip() for line in lines)
 
 
 def _alt_text(spec: dict[str, Any], rows: int) -> str:
