@@ -162,3 +162,14 @@ def test_importing_client_does_not_import_databricks_sdk() -> None:
     code = ("import sys, dbchat_magic.client, dbchat_magic.auth; "
             "assert not any(m.startswith('databricks') for m in sys.modules), 'sdk imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_warm_up_prepares_without_sending() -> None:
+    code = ("import asyncio, sys\n"
+            "from dbchat_magic.client import ChatClient\n"
+            "from dbchat_magic.config import Settings\n"
+            "c = ChatClient(Settings(host='http://127.0.0.1:9'), token='t')\n"
+            "assert 'anyio._backends._asyncio' not in sys.modules\n"
+            "asyncio.run(c.warm_up())\n"
+            "assert 'anyio._backends._asyncio' in sys.modules and 'h11' in sys.modules\n")
+    subprocess.run([sys.executable, "-c", code], check=True)  # port 9 would refuse: nothing sent

@@ -79,6 +79,7 @@ async def stream_answer(client: ChatClient, question: str, out: TextIO,
         out.flush()
 
     try:
+        await client.warm_up()  # as a notebook session does at load: imports, connection pool
         return await client.complete(messages, endpoint=endpoint, on_event=show)
     finally:
         await client.aclose()
