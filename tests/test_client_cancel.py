@@ -134,3 +134,31 @@ def test_missing_credentials_fail_the_request_not_the_constructor() -> None:
             pass
     with pytest.raises(AuthError):
         asyncio.run(go())
+
+
+def test_cancel_during_retry_wait_stops_at_once(sim: Simulator) -> None:
+    sim.inject("503", retry_after=5)
+    client = client_for(sim)
+    result = ChatResult()
+
+    async def go() -> float:
+        task = asyncio.create_task(client.complete(QUESTION, result=result))
+        while sim.stats.requests < 1:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.1)  # now sleeping for the server's Retry-After
+        t0 = time.monotonic()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await client.aclose()
+        return time.monotonic() - t0
+    assert asyncio.run(go()) < 1.0
+    assert result.status == "stopped" and sim.stats.requests == 1
+
+
+def test_total_timeout_bounds_retry_waits(sim: Simulator) -> None:
+    sim.inject("503", retry_after=3, times=5)
+    t0 = time.monotonic()
+    r = ask(client_for(sim, total_timeout=1.0))
+    assert time.monotonic() - t0 < 1.5 and r.status == "failed"
+    assert "HTTP 503" in r.error and sim.stats.requests == 1  # a 3 s wait would pass 1 s
