@@ -33,7 +33,11 @@ class AnswerStopped(Exception):
         self.result = result
         tokens = result.usage.completion_tokens
         got = f"{tokens} tokens" if tokens is not None else f"{len(result.text)} characters"
-        super().__init__(f"■ stopped after {got}; the partial answer is kept in _dbchat_last")
+        if result.text:
+            message = f"■ stopped after {got}; the partial answer is kept in _dbchat_last"
+        else:
+            message = "■ stopped before the first token; the request was cancelled"
+        super().__init__(message)
 
     def _render_traceback_(self) -> list[str]:
         return [str(self)]
