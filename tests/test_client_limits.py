@@ -1,4 +1,4 @@
-"""Client-side rate limits over loopback, and a server that ignores ``stream`` (plain JSON)."""
+"""Client-side rate limits over loopback; servers that answer plain JSON, redirect or send HTML."""
 
 from __future__ import annotations
 
@@ -101,3 +101,41 @@ def test_plain_json_answer_is_accepted(json_server: str) -> None:
     r = ask(ChatClient(Settings(host=json_server), token="t"))
     assert (r.status, r.text, r.model, r.finish_reason) == ("completed", "1 msg", "plain-1", "stop")
     assert (r.usage.prompt_tokens, r.usage.completion_tokens, r.usage.estimated) == (3, 2, False)
+
+
+class _Odd(BaseHTTPRequestHandler):
+    """A misconfigured host: a login redirect, or a 200 HTML page."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        if "login" in self.path or self.path.startswith("/r/"):
+            self.send_response(302)
+            self.send_header("Location", "https://login.example.com/sso?next=x")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        page = b"<html><body>Sign in</body></html>"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(page)))
+        self.end_headers()
+        self.wfile.write(page)
+
+    def log_message(self, *args: object) -> None:
+        return None
+
+
+def test_redirects_and_html_pages_point_at_the_host() -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Odd)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        r = ask(ChatClient(Settings(host=base + "/r", url_style="openai"), token="t"))
+        assert r.status == "failed"
+        assert r.error.startswith(f"{base}/r redirected the request (HTTP 302) to "
+                                  "https://login.example.com/sso?next=x: check the host")
+        r = ask(ChatClient(Settings(host=base), token="t"))
+        assert r.status == "failed" and "HTML page instead of a stream" in r.error
+    finally:
+        server.shutdown()
+        server.server_close()

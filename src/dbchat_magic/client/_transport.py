@@ -152,13 +152,25 @@ async def open_stream(http: httpx.AsyncClient, provider: CredentialProvider, url
         response: httpx.Response | None = None
         try:
             response = await http.send(request, stream=True)
+            ctype = response.headers.get("content-type", "")
+            if 200 <= response.status_code < 300 and "html" in ctype:
+                await response.aclose()  # a login or proxy page answering with 200
+                raise StreamFailed(f"{state.host} answered with an HTML page instead of a stream: "
+                                   "check the host setting (it must be the workspace URL)")
+            if 300 <= response.status_code < 400:
+                await response.aclose()
+                where = one_line(response.headers.get("location", "elsewhere"), 80)
+                raise DbChatError(f"{state.host} redirected the request (HTTP "
+                                  f"{response.status_code}) to {where}: check the host setting "
+                                  "(it must be the workspace URL)",
+                                  status_code=response.status_code)
             if response.status_code >= 400:
                 dl.arm(first, "first_byte")
                 raw = await _read_bounded(response, _ERROR_BODY_LIMIT)
                 await response.aclose()
                 status = response.status_code
                 retry_after = parse_retry_after(response.headers.get("retry-after"))
-                err = parse_error_body(raw, response.headers.get("content-type", ""))
+                err = parse_error_body(raw, ctype)
                 failure = http_error(status, err, endpoint=state.endpoint, host=state.host,
                                      source=state.source, retries=state.retries,
                                      retry_after=retry_after)
