@@ -95,11 +95,13 @@ class WidgetAnswerView:
         self.stop_button: Any = None
         self.hint = stop_mode != "none" and not (stop_mode == "button" and on_stop is not None)
         """True when the status line says "press ■ to stop" (no Stop button that works here)."""
-        self.status = w.HTML(value=self._status_html(format_status(self._result, 0.0)))
+        self.status = w.HTML(value=self._status_html(format_status(self._result, 0.0)),
+                             _dom_classes=("dbchat-status",))
         controls: list[Any] = [self.status]
         if stop_mode == "button" and on_stop is not None:
             self.stop_button = w.Button(description="Stop", icon="stop", button_style="warning",
-                                        tooltip="Stop this answer (keeps the partial text)")
+                                        tooltip="Stop this answer (keeps the partial text)",
+                                        _dom_classes=("dbchat-stop",))
             self.stop_button.on_click(self._clicked)
             controls.append(self.stop_button)
         # Everything starts in its final shape so that building the view sends no update messages:
@@ -109,10 +111,10 @@ class WidgetAnswerView:
                   else {"_titles": {"0": "Reasoning"}})
         self.reasoning = w.Accordion(children=[self.reasoning_out], selected_index=None,
                                      layout=w.Layout(display="none"), **titles)
-        self.answer = w.Output()
-        self.error = w.HTML()
+        self.answer = w.Output(_dom_classes=("dbchat-answer",))
+        self.error = w.HTML(_dom_classes=("dbchat-error",))
         self.specs = w.Output()
-        self.footer = w.HTML()
+        self.footer = w.HTML(_dom_classes=("dbchat-metrics",))
         self.widget = _box_class()([w.HBox(controls), self.reasoning, self.answer, self.error,
                                     self.specs, self.footer])
         self._throttle = Coalescer(self._render, interval, lock=self._lock)

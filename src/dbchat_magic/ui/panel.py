@@ -85,11 +85,13 @@ class ChatPanel:
         self.earlier = w.Button(description="show earlier", icon="chevron-up")
         self.earlier.on_click(lambda _b: self.show_earlier())
         self.history = w.VBox([])
-        self.input = w.Textarea(placeholder="Ask about your data…", rows=3)
-        self.send_button = w.Button(description="Send", button_style="primary", icon="paper-plane")
+        self.input = w.Textarea(placeholder="Ask about your data…", rows=3,
+                                layout=w.Layout(width="60%"), _dom_classes=("dbchat-question",))
+        self.send_button = w.Button(description="Send", button_style="primary", icon="paper-plane",
+                                    _dom_classes=("dbchat-send",))
         self.send_button.on_click(lambda _b: self._send_clicked())
         self.stop_button = w.Button(description="Stop", icon="stop", button_style="warning",
-                                    disabled=True)
+                                    disabled=True, _dom_classes=("dbchat-stop",))
         self.stop_button.on_click(lambda _b: self.stop())
         self.note = w.HTML()
         controls = w.HBox([self.input, w.VBox([self.send_button, self.stop_button])])

@@ -62,9 +62,11 @@ class SettingsRow:
         current = self._settings()
         self._quiet = True  # no saving while we fill the widgets ourselves
         self.endpoint = w.Dropdown(description="Endpoint", options=fallback_choices(current),
-                                   value=("endpoint", current.endpoint))
+                                   value=("endpoint", current.endpoint),
+                                   _dom_classes=("dbchat-endpoint",))
         self.temperature = w.FloatSlider(description="Temperature", min=0.0, max=2.0, step=0.05,
-                                         value=current.temperature, continuous_update=False)
+                                         value=current.temperature, continuous_update=False,
+                                         style={"description_width": "initial"})
         self.max_tokens = w.BoundedIntText(description="Max tokens", min=1, max=1_000_000,
                                            value=current.max_tokens)
         personas = list_personas()
