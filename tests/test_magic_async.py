@@ -84,3 +84,13 @@ def test_stop_mode():
 def test_installed_version_is_read():
     version = stop.ipykernel_version()
     assert version is not None and version >= (6,)
+
+
+def test_no_rewrite_after_autoawait_off(monkeypatch):
+    import IPython
+
+    monkeypatch.setattr(IPython, "get_ipython", lambda: SimpleNamespace(autoawait=False))
+    lines = ["%%dbchat\n", "q\n"]
+    assert rewrite_cell(list(lines)) == lines
+    monkeypatch.setattr(IPython, "get_ipython", lambda: SimpleNamespace(autoawait=True))
+    assert rewrite_cell(list(lines)) != lines

@@ -35,11 +35,19 @@ def rewrite_cell(lines: list[str]) -> list[str]:
     if len(first) > len(_PREFIX) and not first[len(_PREFIX)].isspace():
         return lines  # %%dbchat? or %%dbchatter
     line = first[len(_PREFIX):].strip()
-    if line.endswith("?") or _SYNC_ONLY & set(line.split()):
+    if line.endswith("?") or _SYNC_ONLY & set(line.split()) or not _autoawait_on():
         return lines
     cell = "".join(lines[1:])
     return ["await __import__('dbchat_magic.magic.async_cell', fromlist=['run_awaited'])"
             f".run_awaited(get_ipython(), {line!r}, {cell!r})\n"]
+
+
+def _autoawait_on() -> bool:
+    """False after ``%autoawait off`` (a top-level await would then be a SyntaxError)."""
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    return shell is None or bool(getattr(shell, "autoawait", False))
 
 
 def install(shell: Any) -> bool:
