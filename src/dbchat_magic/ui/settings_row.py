@@ -63,6 +63,7 @@ class SettingsRow:
         self._quiet = True  # no saving while we fill the widgets ourselves
         self.endpoint = w.Dropdown(description="Endpoint", options=fallback_choices(current),
                                    value=("endpoint", current.endpoint),
+                                   layout=w.Layout(width="28em"),
                                    _dom_classes=("dbchat-endpoint",))
         self.temperature = w.FloatSlider(description="Temperature", min=0.0, max=2.0, step=0.05,
                                          value=current.temperature, continuous_update=False,
