@@ -225,12 +225,22 @@ class NotebookPage:
         self.page.locator(f"{PANEL} .jp-Toolbar-item[data-jp-item-name='interrupt']").click()
 
     def save(self, name: str, timeout: float = 30) -> dict[str, Any]:
-        """Press the toolbar's save button, wait for the file to change; returns the saved JSON."""
+        """Press the toolbar's save button; once the page says saved and the file on disk has
+        changed and is whole, return its JSON (the server truncates, then writes)."""
         path = self.server.root / name
         before = path.stat().st_mtime_ns
         self.page.locator(f"{PANEL} .jp-Toolbar-item[data-jp-item-name='save']").click()
-        wait_for(lambda: path.stat().st_mtime_ns != before, timeout, f"{name} to be saved")
-        return self.server.saved_notebook(name)
+        dirty = self.page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab.jp-mod-current.jp-mod-dirty")
+
+        def saved() -> dict[str, Any] | None:
+            if path.stat().st_mtime_ns == before or dirty.count():
+                return None
+            try:
+                return self.server.saved_notebook(name)
+            except json.JSONDecodeError:
+                return None
+
+        return dict(wait_for(saved, timeout, f"{name} to be saved"))
 
     def screenshot(self, name: str) -> Path:
         """Save a full-page screenshot to ``test-artifacts/e2e/<name>.png``."""
