@@ -36,7 +36,7 @@ def to_records(df: Any) -> list[dict[str, Any]]:
 def to_inline_csv(df: Any) -> tuple[str, dict[str, str | None]]:
     """(CSV text, Vega-Lite ``format.parse``) for ``df``: ~half the bytes of JSON records.
 
-    Floats keep 8 significant digits; dates parse as local time with an explicit pattern, so
+    Floats keep 10 significant digits; dates parse as local time with an explicit pattern, so
     Vega shows the same calendar day the frame holds; text columns are never re-typed.
     """
     import pandas as pd
@@ -54,7 +54,7 @@ def to_inline_csv(df: Any) -> tuple[str, dict[str, str | None]]:
             if pd.api.types.is_integer_dtype(s.dtype):
                 cols.append(["" if pd.isna(v) else str(int(v)) for v in s])
             else:
-                cols.append(["" if pd.isna(v) else f"{float(v):.8g}" for v in s])
+                cols.append(["" if pd.isna(v) else f"{float(v):.10g}" for v in s])
         elif pd.api.types.is_datetime64_any_dtype(s.dtype):
             daily = bool((s.dropna() == s.dropna().dt.normalize()).all())
             fmt = _DAY if daily else _SECOND
