@@ -231,7 +231,8 @@ def browser(e2e_requirements: None) -> Iterator[Any]:
 def lab(
     lab_server: LabServer, browser: Any, request: pytest.FixtureRequest
 ) -> Iterator[NotebookPage]:
-    """A fresh browser page on the server; screenshots on failure, shuts its kernels down after."""
+    """A fresh browser page on the server; screenshots on failure, shuts its kernels down after,
+    and fails the test if the page tried to reach anything but the loopback."""
     lab_server.reset_settings()
     sim = lab_server.sim
     sim.reset_stats()
@@ -249,6 +250,7 @@ def lab(
             driver.screenshot(f"FAILED-{request.node.name}")
         context.close()
         lab_server.shutdown_kernels()
+    assert driver.external_requests == [], f"the page went online: {driver.external_requests}"
 
 
 @pytest.fixture(scope="session", autouse=True)

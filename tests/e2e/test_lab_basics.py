@@ -38,3 +38,9 @@ def test_print_cell_output_appears(lab: NotebookPage, lab_server: LabServer) -> 
 
     lab.screenshot("00-plain-notebook")
     assert lab.external_requests == [], f"the page tried to go online: {lab.external_requests}"
+    # The offline guard works: a deliberate fetch fails, and the recorder sees it.
+    outcome = lab.page.evaluate(
+        "fetch('http://example.com/').then(() => 'online', () => 'offline')")
+    assert outcome == "offline", "the browser reached the internet: offline checks prove nothing"
+    assert lab.external_requests == ["http://example.com/"]
+    lab.external_requests.clear()
