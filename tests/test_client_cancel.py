@@ -33,7 +33,7 @@ def test_cancel_closes_the_connection_at_once_and_keeps_partial_text(sim: Simula
         return stopped_at
 
     stopped_at = asyncio.run(go())
-    assert result.status == "stopped" and result.error == "stopped by the user"
+    assert result.status == "stopped" and result.error is None  # the status says it all
     assert len(result.text) >= 40 and result.metrics.total_time is not None
     assert result.metrics.time_to_first_token is not None
     deadline = time.monotonic() + 2

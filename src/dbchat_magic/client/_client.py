@@ -157,8 +157,7 @@ class ChatClient:
                     if on_event is not None:
                         _notify(on_event, ev)
         except asyncio.CancelledError:
-            filler.finish("stopped", error="stopped by the user", retries=state.retries,
-                          warnings=state.warnings)
+            filler.finish("stopped", retries=state.retries, warnings=state.warnings)
             raise
         except DbChatError as err:
             filler.finish("failed", error=one_line(str(err)), retries=state.retries,
