@@ -15,7 +15,9 @@ _CREDENTIAL_VARS = (
 
 
 @pytest.fixture(autouse=True)
-def _isolated_config(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def _isolated_config(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Every test gets its own config dir and starts with no Databricks credentials in the env."""
     cfg = tmp_path_factory.mktemp("dbchat-config")
     monkeypatch.setenv("DBCHAT_CONFIG_DIR", str(cfg))

@@ -21,7 +21,17 @@ _LAZY = {
     "Conversation": "dbchat_magic.conversation",
 }
 
-__all__ = [*_LAZY, "load_ipython_extension", "unload_ipython_extension"]
+__all__ = [
+    "ChatClient",
+    "ChatPanel",
+    "ChatResult",
+    "Conversation",
+    "Metrics",
+    "Settings",
+    "Usage",
+    "load_ipython_extension",
+    "unload_ipython_extension",
+]
 
 if TYPE_CHECKING:
     from dbchat_magic.client import ChatClient

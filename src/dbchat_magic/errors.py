@@ -8,8 +8,9 @@ class DbChatError(Exception):
 
     status_code: int | None = None
 
-    def __init__(self, message: str, *, status_code: int | None = None,
-                 request_id: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, status_code: int | None = None, request_id: str | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         if status_code is not None:

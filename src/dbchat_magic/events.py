@@ -33,7 +33,7 @@ class UsageUpdate:
 
 @dataclass(frozen=True, slots=True)
 class StreamEnd:
-    """The stream is over: ``completed`` saw ``[DONE]`` or a finish_reason, ``truncated`` did not."""
+    """End of stream: ``completed`` saw ``[DONE]`` or a finish_reason, ``truncated`` did not."""
 
     status: FinishStatus
     finish_reason: str | None
