@@ -26,7 +26,7 @@ class ConfigError(DbChatError, ValueError):
 
 
 class AuthError(DbChatError):
-    """401/403 or no credentials found (the message names the credential source, never the token)."""
+    """401/403 or no credentials (the message names the credential source, never the token)."""
 
 
 class EndpointNotFound(DbChatError):
