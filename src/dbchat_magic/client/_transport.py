@@ -232,7 +232,7 @@ async def read_events(opener: Callable[[], Awaitable[httpx.Response]],
                 raise
             except httpx.HTTPError as exc:
                 log.info("stream from %s ended: %s", state.endpoint, exc)
-                state.truncation = "the stream ended early: the connection dropped mid-answer"
+                state.truncation = "the connection dropped mid-answer"
                 break
             wd.deadline = None  # consumer time between chunks never counts
             for sse in feed(chunk):
@@ -265,7 +265,8 @@ async def read_events(opener: Callable[[], Awaitable[httpx.Response]],
             yield ev
         finished = done or normalizer.finish_reason is not None
         if not finished and state.truncation is None:
-            state.truncation = "the stream ended early without [DONE] or a finish_reason"
+            state.truncation = ("the stream stopped without [DONE] or a finish_reason "
+                                "(dropped by a proxy?)")
         state.total_tokens = normalizer.total_tokens
         yield StreamEnd("completed" if finished else "truncated", normalizer.finish_reason,
                         normalizer.model)
