@@ -46,12 +46,18 @@ _SERVER_START_TIMEOUT = 90.0
 DBR_PYTHON = Path(__file__).resolve().parents[2] / ".venv-dbr" / "bin" / "python"
 
 
+E2E_TIMEOUT = 300  # seconds per test: a browser, a kernel and a stream on a busy 2-core machine
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark everything under tests/e2e with ``e2e`` (so ``-m "not e2e"`` deselects it)."""
+    """Mark everything under tests/e2e with ``e2e`` (so ``-m "not e2e"`` deselects it) and give
+    it a longer per-test timeout than the suite's default."""
     here = Path(__file__).parent
     for item in items:
         if here in Path(str(item.path)).parents:
             item.add_marker(pytest.mark.e2e)
+            if item.get_closest_marker("timeout") is None:
+                item.add_marker(pytest.mark.timeout(E2E_TIMEOUT))
 
 
 @pytest.hookimpl(wrapper=True)
