@@ -3,7 +3,8 @@
 1. explicit ``token=`` argument; 2. ``DATABRICKS_TOKEN`` (or ``DATABRICKS_CLIENT_ID``/``SECRET``);
 3. a ``~/.databrickscfg`` profile (``DATABRICKS_CONFIG_FILE``, ``DATABRICKS_CONFIG_PROFILE``);
 4. the Databricks notebook context when ``DATABRICKS_RUNTIME_VERSION`` is set;
-5. databricks-sdk unified auth, if installed (imported only here, with short timeouts).
+5. databricks-sdk unified auth, if installed and a host, a config profile or an auth type names a
+   workspace (imported only here, with short timeouts).
 The host comes from the ``host=`` argument, then ``Settings.host``, then the winning source.
 """
 
@@ -40,7 +41,7 @@ def _no_host(source: str) -> AuthError:
                      "(or the host setting) to your workspace URL")
 
 
-def _from_config_file(host: str) -> CredentialProvider | None:
+def _from_config_file(host: str) -> tuple[CredentialProvider | None, dict[str, str]]:
     path = _config_file()
     wanted = os.environ.get("DATABRICKS_CONFIG_PROFILE")
     name = wanted or "DEFAULT"
@@ -60,19 +61,19 @@ def _from_config_file(host: str) -> CredentialProvider | None:
             known = ", ".join(parser.sections()) or "none"
             raise AuthError(f"profile [{wanted}] (DATABRICKS_CONFIG_PROFILE) is not in {path} "
                             f"(profiles: {known})")
-        return None
+        return None, {}
     source = f"{path} profile [{name}]"
     host = host or section.get("host", "")
     if section.get("token"):
         if not host:
             raise _no_host(source)
-        return StaticTokenProvider(host, Secret(section["token"]), source)
+        return StaticTokenProvider(host, Secret(section["token"]), source), section
     if section.get("client_id") and section.get("client_secret"):
         if not host:
             raise _no_host(source)
         return OAuthM2MProvider(host, section["client_id"], Secret(section["client_secret"]),
-                                source + " (OAuth M2M)")
-    return None
+                                source + " (OAuth M2M)"), section
+    return None, section  # a profile for another auth type (CLI, Azure…): databricks-sdk
 
 
 def resolve_credentials(settings: Settings | None = None, token: str | Secret | None = None,
@@ -98,17 +99,24 @@ def resolve_credentials(settings: Settings | None = None, token: str | Secret | 
         return OAuthM2MProvider(env_host, env["DATABRICKS_CLIENT_ID"],
                                 Secret(env["DATABRICKS_CLIENT_SECRET"]),
                                 "environment (DATABRICKS_CLIENT_ID/SECRET, OAuth M2M)")
-    found = _from_config_file(env_host)
+    found, section = _from_config_file(env_host)
     if found is not None:
         return found
     if env.get("DATABRICKS_RUNTIME_VERSION"):
         return NotebookContextProvider(env_host)
-    if importlib.util.find_spec("databricks") is not None and _sdk_installed():
-        return SdkProvider(env_host, timeout=_SDK_TIMEOUT)
+    sdk_note = ""
+    # The SDK can only help when something names a workspace or an auth type; otherwise it
+    # would spend seconds probing for nothing.
+    hinted = env_host or section or env.get("DATABRICKS_AUTH_TYPE") or env.get("ARM_CLIENT_ID")
+    if hinted and _sdk_installed():
+        try:
+            return SdkProvider(env_host or section.get("host", ""), timeout=_SDK_TIMEOUT)
+        except AuthError as err:
+            sdk_note = f"; {err}"
     raise AuthError(
         "no Databricks credentials found (tried: token argument, DATABRICKS_TOKEN, "
-        f"DATABRICKS_CLIENT_ID/SECRET, {_config_file()}, notebook context, databricks-sdk); "
-        "set DATABRICKS_HOST and DATABRICKS_TOKEN")
+        f"DATABRICKS_CLIENT_ID/SECRET, {_config_file()}, notebook context, databricks-sdk)"
+        f"{sdk_note}; set DATABRICKS_HOST and DATABRICKS_TOKEN")
 
 
 def _sdk_installed() -> bool:
