@@ -7,6 +7,7 @@ import asyncio
 import logging
 import pickle
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -175,3 +176,53 @@ def test_sdk_not_imported_when_not_needed() -> None:
 
     resolve_credentials(None, token=TOKEN, host="https://h")
     assert "databricks.sdk" not in sys.modules
+
+
+class _FakeSdkConfig:
+    """Stands in for databricks.sdk.core.Config (the SDK is an optional extra, not installed)."""
+
+    made: ClassVar[list[dict]] = []
+
+    def __init__(self, **kw: object) -> None:
+        _FakeSdkConfig.made.append(kw)
+        if kw.get("host") == "https://broken":
+            raise ValueError(f"cannot configure: Bearer {TOKEN} rejected\nmore detail")
+        self.host = "https://sdk-host.cloud.databricks.com/"
+        self.calls = 0
+
+    def authenticate(self) -> dict[str, str]:
+        self.calls += 1
+        return {"Authorization": f"Bearer sdk-{self.calls}"}
+
+
+def _install_fake_sdk(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.machinery
+    import sys
+    import types
+
+    pkg, sdk, core = (types.ModuleType(n) for n in ("databricks", "databricks.sdk",
+                                                   "databricks.sdk.core"))
+    for mod in (pkg, sdk, core):
+        mod.__spec__ = importlib.machinery.ModuleSpec(mod.__name__, None)
+        monkeypatch.setitem(sys.modules, mod.__name__, mod)
+    core.Config = _FakeSdkConfig  # type: ignore[attr-defined]
+
+
+def test_sdk_used_last_with_short_timeouts(monkeypatch: pytest.MonkeyPatch) -> None:
+    _install_fake_sdk(monkeypatch)
+    with pytest.raises(AuthError, match="no Databricks credentials"):
+        resolve_credentials()  # nothing names a workspace: the SDK is not even asked
+    assert _FakeSdkConfig.made == []
+    monkeypatch.setenv("DATABRICKS_HOST", "https://given")
+    p = resolve_credentials()
+    assert p.source == "databricks-sdk unified auth"
+    assert p.host == "https://sdk-host.cloud.databricks.com"
+    assert headers(p) != headers(p)  # authenticate() runs per request (token refresh)
+    made = _FakeSdkConfig.made[-1]
+    assert made["host"] == "https://given" and made["http_timeout_seconds"] <= 10
+    monkeypatch.setenv("DATABRICKS_HOST", "https://broken")
+    with pytest.raises(AuthError) as info:
+        resolve_credentials()
+    msg = str(info.value)
+    assert "databricks-sdk found no usable credentials: cannot configure" in msg
+    assert TOKEN not in msg and "\n" not in msg
