@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from dbchat_magic.specs.aggregate import truncate_dates
-from dbchat_magic.specs.fastagg import can_use, group_aggregate
+from dbchat_magic.specs.fastagg import TimeKey, can_use, group_aggregate
 from dbchat_magic.specs.plan import Measure, nice_step
 
 MEASURES = [Measure("s", "v", "sum"), Measure("m", "v", "mean"), Measure("n", None, "count"),
@@ -66,3 +66,19 @@ def test_tz_aware_dates_are_truncated_in_their_wall_time():
     (0, 100, 20, 5), (0, 1, 10, 0.1), (3, 3, 10, 1.0), (0, 7, 20, 0.5), (-50, 950, 10, 100)])
 def test_nice_bin_steps(lo, hi, bins, step):
     assert nice_step(lo, hi, bins) == pytest.approx(step)
+
+
+@pytest.mark.parametrize("unit", ["hour", "day", "week", "month", "quarter", "year"])
+def test_time_bucket_codes_equal_truncate_then_groupby(unit):
+    rng = np.random.default_rng(2)
+    n = 5000
+    ts = pd.Series(pd.Timestamp("2023-11-20") + pd.to_timedelta(rng.integers(0, 400 * 86400, n),
+                                                                "s"))
+    ts[::97] = pd.NaT
+    df = pd.DataFrame({"ts": ts, "v": rng.random(n), "i": 1, "b": True, "c": "x"})
+    measures = [Measure("s", "v", "sum"), Measure("m", "v", "mean"), Measure("n", None, "count")]
+    fast = group_aggregate(df, {"t": TimeKey(ts.to_numpy(), unit)}, measures).set_index("t")
+    g = df.groupby(truncate_dates(ts, unit).rename("t"), dropna=True)
+    slow = pd.DataFrame({"s": g.v.sum(), "m": g.v.mean(), "n": g.size()})
+    pd.testing.assert_frame_equal(fast, slow, check_dtype=False, check_index_type=False,
+                                  check_freq=False)

@@ -114,8 +114,12 @@ def aggregate_pandas(info: FrameInfo, plan: Plan) -> AggResult:
         sub, cut = _sort_limit(sub, plan, plan.cap)
         return AggResult(sub.reset_index(drop=True), total, truncated=cut)
     keys: dict[str, Any] = {}
+    fast = len(plan.keys) == 1 and fastagg.can_use({"k": None}, plan.measures)
     for k in plan.keys:
         s = df[k.field]
+        if k.time_unit and fast:
+            keys[k.out] = fastagg.TimeKey(_as_datetime(s).to_numpy(), k.time_unit)
+            continue
         if k.time_unit:
             s = truncate_dates(s, k.time_unit)
         elif k.as_date and k.field in plan.date_fields:

@@ -16,9 +16,51 @@ def can_use(keys: dict[str, Any], measures: list[Any]) -> bool:
     return len(keys) == 1 and all(m.agg in FAST_AGGS for m in measures)
 
 
+_UNIT_DTYPES = {"year": ("datetime64[Y]", 1), "quarter": ("datetime64[M]", 3),
+                "month": ("datetime64[M]", 1), "yearmonth": ("datetime64[M]", 1),
+                "week": ("datetime64[D]", 7), "day": ("datetime64[D]", 1),
+                "date": ("datetime64[D]", 1), "yearmonthdate": ("datetime64[D]", 1),
+                "hour": ("datetime64[h]", 1)}
+MAX_TIME_BUCKETS = 5_000_000
+
+
+class TimeKey:
+    """A date column truncated to a time unit as integer bucket codes (no hashing needed)."""
+
+    def __init__(self, values: Any, unit: str) -> None:
+        self.values = values
+        self.unit = unit
+
+    def codes(self) -> tuple[Any, Any]:
+        """(codes with -1 for missing, bucket start datetimes); ValueError if too many buckets."""
+        import numpy as np
+
+        dtype, step = _UNIT_DTYPES[self.unit]
+        missing = np.isnat(self.values)
+        ints = self.values.astype(dtype).astype("int64")
+        if self.unit == "week":
+            ints = ints - (ints + 3) % 7  # Monday-based weeks (1970-01-01 was a Thursday)
+        valid = ints[~missing] if missing.any() else ints
+        if not len(valid):
+            return np.full(len(ints), -1), np.array([], dtype="datetime64[ns]")
+        lo = int(valid.min())
+        if self.unit == "quarter":
+            lo -= lo % 3  # months since 1970-01: quarters start at multiples of 3
+        codes = (ints - lo) // step
+        k = int(codes[~missing].max()) + 1 if missing.any() else int(codes.max()) + 1
+        if k > MAX_TIME_BUCKETS:
+            raise ValueError(f"more than {MAX_TIME_BUCKETS:,} {self.unit}s; use a coarser timeUnit")
+        if missing.any():
+            codes[missing] = -1
+        starts = (lo + np.arange(k, dtype="int64") * step).astype(dtype)
+        return codes, starts.astype("datetime64[ns]")
+
+
 def _codes(key: Any) -> tuple[Any, Any]:
     import pandas as pd
 
+    if isinstance(key, TimeKey):
+        return key.codes()
     if isinstance(key.dtype, pd.CategoricalDtype):
         return key.cat.codes.to_numpy(), key.cat.categories
     return pd.factorize(key, sort=False, use_na_sentinel=True)
@@ -37,8 +79,10 @@ def group_aggregate(df: Any, keys: dict[str, Any], measures: list[Any]) -> Any:
     if has_null:
         codes = codes[valid]
     counts = np.bincount(codes, minlength=k)
-    if isinstance(key.dtype, pd.CategoricalDtype):
-        labels: Any = pd.Categorical(uniques, categories=uniques, ordered=key.cat.ordered)
+    if isinstance(key, TimeKey):
+        labels: Any = uniques
+    elif isinstance(key.dtype, pd.CategoricalDtype):
+        labels = pd.Categorical(uniques, categories=uniques, ordered=key.cat.ordered)
     else:
         labels = np.asarray(uniques)
     cols: dict[str, Any] = {out_key: labels}
