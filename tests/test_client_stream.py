@@ -173,3 +173,17 @@ def test_warm_up_prepares_without_sending() -> None:
             "asyncio.run(c.warm_up())\n"
             "assert 'anyio._backends._asyncio' in sys.modules and 'h11' in sys.modules\n")
     subprocess.run([sys.executable, "-c", code], check=True)  # port 9 would refuse: nothing sent
+
+
+def test_list_endpoints_errors_are_typed_and_short(sim: Simulator) -> None:
+    from dbchat_magic.errors import AuthError, ConnectError
+
+    async def go(client: ChatClient) -> object:
+        try:
+            return await client.list_endpoints()
+        finally:
+            await client.aclose()
+    with pytest.raises(AuthError, match=r"permission denied \(HTTP 403\).*explicit token"):
+        asyncio.run(go(ChatClient(Settings(host=sim.url), token="wrong-token")))
+    with pytest.raises(ConnectError, match=r"cannot connect to http://127\.0\.0\.1:9"):
+        asyncio.run(go(ChatClient(Settings(host="http://127.0.0.1:9"), token="t")))
