@@ -183,7 +183,9 @@ def test_list_endpoints_errors_are_typed_and_short(sim: Simulator) -> None:
             return await client.list_endpoints()
         finally:
             await client.aclose()
-    with pytest.raises(AuthError, match=r"permission denied \(HTTP 403\).*explicit token"):
+    refused = (r"listing endpoints on .* was refused \(HTTP 403\) with the credentials from "
+               r"explicit token argument: Invalid access token")
+    with pytest.raises(AuthError, match=refused):
         asyncio.run(go(ChatClient(Settings(host=sim.url), token="wrong-token")))
     with pytest.raises(ConnectError, match=r"cannot connect to http://127\.0\.0\.1:9"):
         asyncio.run(go(ChatClient(Settings(host="http://127.0.0.1:9"), token="t")))

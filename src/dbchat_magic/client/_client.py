@@ -191,6 +191,11 @@ class ChatClient:
             raise connect_error(exc, provider.host, 0) from None
         if resp.status_code >= 400:
             err = parse_error_body(resp.content, resp.headers.get("content-type", ""))
+            if resp.status_code in (401, 403):
+                raise AuthError(f"listing endpoints on {provider.host} was refused (HTTP "
+                                f"{resp.status_code}) with the credentials from "
+                                f"{provider.source}: {one_line(err.message, 120) or 'denied'}",
+                                status_code=resp.status_code)
             raise http_error(resp.status_code, err, endpoint="(endpoint list)",
                              host=provider.host, source=provider.source, retries=0)
         try:
