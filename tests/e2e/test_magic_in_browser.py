@@ -72,6 +72,7 @@ def _start_long_answer(lab: NotebookPage, lab_server: LabServer, tag: str,
     lab.run_cell(0)
     lab.record_outputs(1)
     lab.run_cell(1, wait=False)
+
     def started() -> bool:
         shown = lab.output_text(1)
         assert FAILED_MARK not in shown, f"the answer failed:\n{shown}"
