@@ -82,9 +82,11 @@ def _start_long_answer(lab: NotebookPage, lab_server: LabServer, tag: str,
     return name
 
 
-def _assert_stopped_in_time(lab: NotebookPage, clicked_ms: float, total: int, how: str) -> int:
+def _assert_stopped_in_time(lab: NotebookPage, clicked_ms: float, total: int, how: str,
+                            screenshot: str) -> int:
     """"stopped" shows within the deadline; returns how many answer words stayed on screen."""
     lab.wait_cell_done(1, "[*]:", timeout=30)
+    lab.screenshot(screenshot)
     samples = lab.recorded()
     stopped_at = next((t for t, text in samples if t >= clicked_ms and "stopped" in text), None)
     assert stopped_at is not None, f"never showed 'stopped':\n{lab.output_text(1)}"
@@ -119,8 +121,8 @@ def test_stop_button_click_mid_stream(lab: NotebookPage, lab_server: LabServer):
         f"(the view shows: {lab.output_text(1)[:200]!r})")
     clicked = lab.now_ms()
     stop.click()
-    kept = _assert_stopped_in_time(lab, clicked, total, "stop_click")
-    lab.screenshot("02-stopped-by-button")
+    kept = _assert_stopped_in_time(lab, clicked, total, "stop_click",
+                                   "02-stopped-by-button")
     _assert_disconnect_and_next_cell(lab, lab_server)
     assert lab_server.sim.stats.disconnects[0].tokens_sent >= kept
 
@@ -130,9 +132,9 @@ def test_kernel_interrupt_mid_stream(lab: NotebookPage, lab_server: LabServer):
     _start_long_answer(lab, lab_server, "e2e-stop-interrupt", total)
     clicked = lab.now_ms()
     lab.interrupt()
-    kept = _assert_stopped_in_time(lab, clicked, total, "interrupt")
+    kept = _assert_stopped_in_time(lab, clicked, total, "interrupt",
+                                   "03-stopped-by-interrupt")
     assert "KeyboardInterrupt" not in lab.output_text(1)
-    lab.screenshot("03-stopped-by-interrupt")
     _assert_disconnect_and_next_cell(lab, lab_server)
     assert lab_server.sim.stats.disconnects[0].tokens_sent >= kept
 
@@ -160,9 +162,9 @@ def test_kernel_interrupt_on_databricks_stack(lab: NotebookPage, lab_server: Lab
              "the simulator to send 5 tokens")
     clicked = lab.now_ms()
     lab.interrupt()
-    kept = _assert_stopped_in_time(lab, clicked, total, "interrupt_databricks_stack")
+    kept = _assert_stopped_in_time(lab, clicked, total, "interrupt_databricks_stack",
+                                   "03b-stopped-by-interrupt-databricks-stack")
     assert "KeyboardInterrupt" not in lab.output_text(1)
-    lab.screenshot("03b-stopped-by-interrupt-databricks-stack")
     wait_for(lambda: sim.stats.disconnects, 10, "the simulator to see the connection close")
     assert sim.stats.disconnects[0].tokens_sent >= kept
     lab.run_cell(2)
