@@ -43,6 +43,8 @@ def test_bad_explicit_names_list_existing_frames():
     assert isinstance(info.value, ConfigError)
     with pytest.raises(FrameNotFound, match=r"^'n' is not a DataFrame \(it is a int\)\. "):
         describe_frames(ns, ["n"])
+    with pytest.raises(FrameNotFound, match=r"\(it is a numpy\.ndarray\)"):
+        describe_frames({"arr": np.zeros(3)}, "arr")
     with pytest.raises(FrameNotFound, match=r"There are no DataFrames in the namespace\."):
         describe_frames({}, "x")
 

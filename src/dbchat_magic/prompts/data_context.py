@@ -59,11 +59,14 @@ def build_data_context(namespace: Mapping[str, Any],
         room = min(frame_budget_tokens, room)
         if room < min(MIN_FRAME_TOKENS, frame_budget_tokens):
             break
-        section = describe_object(name, namespace[name], room)
+        obj = namespace.get(name)
+        if obj is None:  # unbound meanwhile (another thread ran a cell): skip it
+            continue
+        section = describe_object(name, obj, room)
         parts.append(section)
         used += estimate_tokens(section + "\n\n")
         described.append(name)
-    omitted = chosen[len(described):]
+    omitted = [n for n in chosen if n not in described and n in namespace]
     if omitted:
         closing = truncate_to_tokens(_list_line(omitted), max(budget_tokens - used, 0))
         if closing:

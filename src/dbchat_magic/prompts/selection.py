@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from dbchat_magic.errors import ConfigError
-from dbchat_magic.prompts.context import frame_kind, kind_label
+from dbchat_magic.prompts.context import frame_kind
 
 HISTORY_CELLS = 300  # how far back the input history is searched
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -63,9 +63,15 @@ def resolve_explicit(namespace: Mapping[str, Any], names: str | Iterable[str]) -
             "There are no DataFrames in the namespace."
         if name in namespace:
             raise FrameNotFound(f"'{name}' is not a DataFrame (it is a "
-                                f"{kind_label(namespace[name])}). {have}")
+                                f"{_type_name(namespace[name])}). {have}")
         raise FrameNotFound(f"No DataFrame named '{name}'. {have}")
     return wanted
+
+
+def _type_name(obj: Any) -> str:
+    """``int`` for builtins, ``module.Class`` otherwise (so look-alike classes are told apart)."""
+    cls = type(obj)
+    return cls.__name__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
 
 
 class FrameTracker:
