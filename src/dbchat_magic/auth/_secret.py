@@ -10,7 +10,7 @@ from typing import NoReturn
 _MASK = "****"
 _known: set[str] = set()  # every Secret value made in this process, for `scrub`
 _PATTERNS = (
-    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"), r"\1 " + _MASK),
+    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}"), r"\1 " + _MASK),
     (re.compile(r"\bdapi[0-9a-f]{32}(?:-\d+)?\b"), "dapi" + _MASK),
     (re.compile(r"(?i)(\"?(?:access_)?token\"?\s*[:=]\s*\"?)[^\s\",}]+"), r"\1" + _MASK),
 )
