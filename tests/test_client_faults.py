@@ -2,21 +2,38 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
 
+from dbchat_magic.client import ChatResult
 from dbchat_magic.simulator import Simulator
-from test_client_helpers import ask, client_for, expected_text
+from test_client_helpers import QUESTION, ask, client_for, expected_text
 
 
 def test_429_with_retry_after_is_honoured(sim: Simulator) -> None:
     sim.inject("429", retry_after=1)
+    client = client_for(sim)
+    result = ChatResult()
+    seen_while_waiting: dict = {}
+
+    async def go() -> None:
+        task = asyncio.create_task(client.complete(QUESTION, result=result))
+        while "retrying" not in result.extras and not task.done():
+            await asyncio.sleep(0.01)
+        seen_while_waiting.update(status=result.status, retries=result.metrics.retries,
+                                  why=result.extras.get("retrying", ""))
+        await task
+        await client.aclose()
     t0 = time.monotonic()
-    r = ask(client_for(sim))
+    asyncio.run(go())
     assert time.monotonic() - t0 >= 0.95  # waited as asked, not the 10 ms backoff
-    assert r.status == "completed" and r.text == expected_text(sim)
-    assert r.metrics.retries == 1 and sim.stats.requests == 2
+    assert seen_while_waiting["status"] == "pending" and seen_while_waiting["retries"] == 1
+    assert "HTTP 429" in seen_while_waiting["why"]  # a live view can say why it waits
+    assert result.status == "completed" and result.text == expected_text(sim)
+    assert result.metrics.retries == 1 and sim.stats.requests == 2
+    assert "retrying" not in result.extras
 
 
 def test_429_without_retry_after_backs_off_then_fails(sim: Simulator) -> None:

@@ -79,6 +79,11 @@ class ResultFiller:
             r.finish_reason = ev.finish_reason  # type: ignore[union-attr]
             r.model = ev.model  # type: ignore[union-attr]
 
+    def retrying(self, retries: int, reason: str) -> None:
+        """A retry is about to wait: readers see the count (and why) while the answer is pending."""
+        self.r.metrics.retries = retries
+        self.r.extras["retrying"] = reason
+
     def _sync(self, now: float) -> None:
         r = self.r
         if self._text:
@@ -108,6 +113,7 @@ class ResultFiller:
         if self._first is not None and u.completion_tokens:
             span = now - self._first
             m.tokens_per_second = u.completion_tokens / (span if span > 1e-3 else m.total_time)
+        r.extras.pop("retrying", None)
         if warnings:
             r.extras["warnings"] = list(warnings)
         r.error = error

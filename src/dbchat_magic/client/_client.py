@@ -150,6 +150,7 @@ class ChatClient:
         result = result if result is not None else ChatResult()
         state = CallState(endpoint or self.settings.endpoint)
         filler = ResultFiller(result, state.endpoint, messages)
+        state.on_retry = filler.retrying
         try:
             async with contextlib.aclosing(self._run(messages, state, params)) as events:
                 async for ev in events:

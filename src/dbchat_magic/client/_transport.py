@@ -47,6 +47,7 @@ class CallState:
     truncation: str | None = None
     total_tokens: int | None = None  # the server's final count, when it sent one
     reservation: Any = None  # a rate-limiter `Reservation` to settle with the real count
+    on_retry: Callable[[int, str], None] | None = None  # told before each retry's wait
     warnings: list[str] = field(default_factory=list)
 
 
@@ -193,8 +194,10 @@ async def open_stream(http: httpx.AsyncClient, provider: CredentialProvider, url
                 or dl.loop.time() + delay >= dl.total):
             raise failure
         log.info("retrying %s in %.2f s: %s", state.endpoint, delay, failure)
-        await asyncio.sleep(delay)
         state.retries += 1
+        if state.on_retry is not None:
+            state.on_retry(state.retries, str(failure))
+        await asyncio.sleep(delay)
 
 
 async def read_events(opener: Callable[[], Awaitable[httpx.Response]],
