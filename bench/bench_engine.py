@@ -192,7 +192,10 @@ async def run(quick: bool) -> str:
     with simulator() as fast:
         rates, cpu_rates = await throughput(fast, everyone, n_big, rounds)
         await fast.aclose()
-        where = await breakdown(fast, n_big)
+        try:
+            where = await breakdown(fast, n_big)
+        except Exception as exc:  # it reaches into client internals that may move
+            where = ["", f"(time breakdown unavailable: {type(exc).__name__}: {exc})", ""]
         await fast.aclose()
         conns = {
             "dbchat-magic complete()": await connections_used(fast, ours_complete),
