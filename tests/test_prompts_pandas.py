@@ -66,7 +66,7 @@ def test_stats_come_from_a_sample_for_long_frames():
     assert frame.rows == "200000"
     assert frame.hints["x"] == "min 0, max 199999"  # first and last rows are in the sample
     assert frame.hints["when"].endswith('"2020-05-18T21:19:00"')
-    assert "(hints from an evenly spaced sample of 10000 rows)" in frame.notes
+    assert "(hints from a sample of 10000 rows: 100 evenly spaced runs of 100)" in frame.notes
 
 
 def test_time_does_not_grow_with_rows():
@@ -222,3 +222,14 @@ def test_arrow_backed_dtypes():
                            "st": "nulls 33%; nested values"}
     assert frame.samples[0] == ('{"i": 1, "s": "a", "l": "[1, 2]", "ts": "2024-01-01", '
                                 "\"st\": \"{'a': 1}\"}")
+
+
+@pytest.mark.parametrize("n", [10_001, 123_457, 10_000_000, 10**12])
+def test_sample_positions_are_bounded_runs_covering_both_ends(n):
+    from dbchat_magic.prompts.context.pandas_frames import sample_positions
+
+    pos = sample_positions(n)
+    assert len(pos) == 10_000 and pos[0] == 0 and pos[-1] == n - 1
+    assert (np.diff(pos) > 0).all()  # sorted, no repeats
+    runs = np.split(pos, np.flatnonzero(np.diff(pos) > 1) + 1)
+    assert len(runs) == 100 or n < 20_000  # short frames: runs touch and merge

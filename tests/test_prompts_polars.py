@@ -72,7 +72,7 @@ def test_polars_long_frames_are_sampled_and_fast():
     assert frame.rows == str(n)
     assert frame.hints["x"] == f"min 0, max {n - 1}"
     assert frame.hints["g"] == "min 0, max 6; 7 distinct: 0, 1, 2, 3, 4, 5, 6"
-    assert "(hints from an evenly spaced sample of 10000 rows)" in frame.notes
+    assert "(hints from a sample of 10000 rows: 100 evenly spaced runs of 100)" in frame.notes
     assert elapsed < 0.5  # loose on a shared machine; bench/bench_context.py holds 100 ms
 
 

@@ -1,6 +1,6 @@
 """Summaries of pandas DataFrames and Series, in time independent of the row count.
 
-Frames longer than `SAMPLE_SIZE` rows are described from an evenly spaced sample of rows (first and
+Frames longer than `SAMPLE_SIZE` rows are described from evenly spaced runs of rows (first and
 last row included, so sorted dates and ids keep their true range); a note says so. Only the columns
 that can be shown are touched, so a 10,000-column frame costs no more than a narrow one.
 """
@@ -13,7 +13,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dbchat_magic.prompts.context.model import ColumnSummary, FrameSummary
+from dbchat_magic.prompts.context.model import (
+    BLOCK_ROWS,
+    SAMPLE_BLOCKS,
+    SAMPLE_NOTE,
+    SAMPLE_SIZE,
+    ColumnSummary,
+    FrameSummary,
+)
 from dbchat_magic.prompts.context.quoting import (
     format_value,
     format_values_hint,
@@ -23,7 +30,6 @@ from dbchat_magic.prompts.context.quoting import (
     safe_name,
 )
 
-SAMPLE_SIZE = 10_000
 SAMPLE_ROWS = 3
 LOW_CARDINALITY = 20
 LONG_TEXT_CHARS = 200
@@ -41,18 +47,20 @@ def summarize(obj: pd.DataFrame | pd.Series, *, max_columns: int) -> FrameSummar
     keep = min(n_cols, max_columns)
     sub = frame.iloc[:, :keep] if keep < n_cols else frame
     sampled = n_rows > SAMPLE_SIZE
-    if sampled:
-        positions = np.linspace(0, n_rows - 1, SAMPLE_SIZE).astype(np.int64)
-        stats = sub.iloc[positions]
-    else:
-        stats = sub
+    stats = sub.iloc[sample_positions(n_rows)] if sampled else sub
     head = sub.iloc[:SAMPLE_ROWS]
     columns = [_column(sub.columns[j], sub.dtypes.iloc[j], stats.iloc[:, j], head.iloc[:, j])
                for j in range(keep)]
     notes = [n for n in (_index_note(frame.index), _columns_note(frame.columns)) if n]
     if sampled:
-        notes.append(f"(hints from an evenly spaced sample of {SAMPLE_SIZE} rows)")
+        notes.append(SAMPLE_NOTE)
     return FrameSummary(kind, n_rows, n_cols, columns, notes, n_samples=len(head))
+
+
+def sample_positions(n_rows: int) -> np.ndarray:
+    """Row numbers of `SAMPLE_BLOCKS` evenly spaced runs of `BLOCK_ROWS` consecutive rows."""
+    starts = np.arange(SAMPLE_BLOCKS, dtype=np.int64) * (n_rows - BLOCK_ROWS) // (SAMPLE_BLOCKS - 1)
+    return (starts[:, None] + np.arange(BLOCK_ROWS, dtype=np.int64)).ravel()
 
 
 def _column(name: Any, dtype: Any, values: pd.Series, head: pd.Series) -> ColumnSummary:

@@ -1,7 +1,7 @@
 """Summaries of polars DataFrames, Series and LazyFrames (imported only when such an object exists).
 
-Null counts are exact (polars keeps them per chunk); other hints come from an evenly spaced
-sample of at most `SAMPLE_SIZE` rows. A LazyFrame is described by its schema only: running its
+Null counts are exact (polars keeps them per chunk); other hints come from a sample of at most
+`SAMPLE_SIZE` rows in evenly spaced runs. A LazyFrame is described by its schema only: running its
 plan could cost anything.
 """
 
@@ -11,7 +11,14 @@ from typing import Any
 
 import polars as pl
 
-from dbchat_magic.prompts.context.model import ColumnSummary, FrameSummary
+from dbchat_magic.prompts.context.model import (
+    BLOCK_ROWS,
+    SAMPLE_BLOCKS,
+    SAMPLE_NOTE,
+    SAMPLE_SIZE,
+    ColumnSummary,
+    FrameSummary,
+)
 from dbchat_magic.prompts.context.quoting import (
     format_value,
     format_values_hint,
@@ -19,7 +26,6 @@ from dbchat_magic.prompts.context.quoting import (
     safe_name,
 )
 
-SAMPLE_SIZE = 10_000
 SAMPLE_ROWS = 3
 LOW_CARDINALITY = 20
 LONG_TEXT_CHARS = 200
@@ -44,14 +50,15 @@ def summarize(obj: Any, *, max_columns: int) -> FrameSummary:
     null_counts = sub.null_count().row(0)
     columns = [_column(sub.get_column(name), stats.get_column(name), head.get_column(name),
                        null_counts[j], n_rows) for j, name in enumerate(sub.columns)]
-    notes = [f"(hints from an evenly spaced sample of {SAMPLE_SIZE} rows)"] if sampled else []
+    notes = [SAMPLE_NOTE] if sampled else []
     return FrameSummary(kind, n_rows, n_cols, columns, notes, n_samples=head.height)
 
 
 def _positions(n_rows: int) -> pl.Series:
-    """`SAMPLE_SIZE` evenly spaced row numbers, first and last row included."""
+    """Row numbers of `SAMPLE_BLOCKS` evenly spaced runs of `BLOCK_ROWS` consecutive rows."""
     steps = pl.int_range(0, SAMPLE_SIZE, eager=True, dtype=pl.Int64)
-    return steps * (n_rows - 1) // (SAMPLE_SIZE - 1)
+    block, offset = steps // BLOCK_ROWS, steps % BLOCK_ROWS
+    return block * (n_rows - BLOCK_ROWS) // (SAMPLE_BLOCKS - 1) + offset
 
 
 def _dtype_text(dtype: Any) -> str:
