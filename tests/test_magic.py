@@ -44,20 +44,19 @@ def run(ip, code: str):
 
 
 def test_load_ext_is_fast_and_imports_nothing_heavy():
+    """≤ 150 ms of CPU for ``%load_ext`` (CPU, not wall time: the test machine is shared)."""
     code = (
         "import time, sys\n"
         "from IPython.core.interactiveshell import InteractiveShell\n"
         "ip = InteractiveShell.instance()\n"
-        "best = 1e9\n"
-        "for _ in range(1):\n"
-        "    t = time.perf_counter(); ip.run_line_magic('load_ext', 'dbchat_magic')\n"
-        "    best = min(best, time.perf_counter() - t)\n"
+        "t = time.process_time(); ip.run_line_magic('load_ext', 'dbchat_magic')\n"
+        "cpu = time.process_time() - t\n"
         "heavy = [m for m in ('httpx', 'pandas', 'ipywidgets', 'altair') if m in sys.modules]\n"
-        "print(best * 1000, ','.join(heavy))\n"
+        "print(cpu * 1000, ','.join(heavy))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                          check=True).stdout.split()
-    assert float(out[0]) <= 150, f"%load_ext took {out[0]} ms"
+    assert float(out[0]) <= 150, f"%load_ext took {out[0]} ms of CPU"
     assert len(out) == 1, f"imported at load time: {out[1:]}"
 
 
@@ -184,10 +183,11 @@ def test_config_endpoints_history_export_never_show_the_token(shell, sim, capsys
 
 def test_background_returns_at_once_and_finishes_later(shell, sim):
     sim.set_pacing(tokens_per_second=100)
+    sim.reply_tokens = 300  # ~3 s of streaming
     t0 = time.perf_counter()
     res = run(shell, f"%%dbchat -e {LLAMA} --background -o answer\nslow one")
     assert res.error_in_exec is None
-    assert time.perf_counter() - t0 < 0.5
+    assert time.perf_counter() - t0 < 2.0
     assert "answer" not in shell.user_ns
     deadline = time.monotonic() + 20
     while "answer" not in shell.user_ns and time.monotonic() < deadline:
