@@ -36,6 +36,13 @@ def test_safe_spec_renders_with_our_data(ns):
     assert sorted(labels) == [("EU", "5"), ("US", "2")]
 
 
+def test_a_model_schema_url_is_replaced_not_rejected(ns):
+    spec = {"$schema": "https://evil.example/schema.json", **SAFE}
+    r = render_spec(vl(spec), ns)
+    assert r.ok, r.errors
+    assert r.vegalite["$schema"] == "https://vega.github.io/schema/vega-lite/v5.json"
+
+
 def test_transforms_with_object_predicates_are_allowed(ns):
     spec = {**SAFE, "transform": [{"filter": {"field": "region", "equal": "EU"}},
                                   {"aggregate": [{"op": "sum", "field": "revenue", "as": "t"}],

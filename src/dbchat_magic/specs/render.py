@@ -156,7 +156,7 @@ def _render_vegalite(spec: dict[str, Any], info: Any, renderer: str) -> Rendered
     notes = [f"Showing a random sample of {len(res.frame):,} of {res.total:,} rows."
              ] if res.sampled else []
     vl["data"] = {"values": to_records(res.frame)}
-    vl.setdefault("$schema", "https://vega.github.io/schema/vega-lite/v5.json")
+    vl["$schema"] = "https://vega.github.io/schema/vega-lite/v5.json"  # a label, never fetched
     if spec.get("title"):
         vl["title"] = spec["title"]
     try:

@@ -68,7 +68,7 @@ def referenced_fields(vl: dict[str, Any]) -> tuple[set[str], set[str]]:
     """(fields the spec reads, fields its transforms create)."""
     fields: set[str] = set()
     made: set[str] = set()
-    _walk(vl, "spec", [], fields, made)
+    _walk({k: v for k, v in vl.items() if k != "$schema"}, "spec", [], fields, made)
     return fields, made
 
 
@@ -79,6 +79,7 @@ def guard_errors(vl: Any, info: FrameInfo | None = None) -> list[str]:
     if len(json.dumps(vl, default=str)) > MAX_SPEC_CHARS:
         return [f"spec: longer than {MAX_SPEC_CHARS:,} characters"]
     errs: list[str] = []
+    vl = {k: v for k, v in vl.items() if k != "$schema"}  # ours replaces it; never fetched
     unknown = [k for k in vl if k not in _SAFE_TOP and k not in _FORBIDDEN_KEYS]
     if unknown:
         errs.append(f"spec.{unknown[0]}: not an allowed top-level key")
