@@ -21,7 +21,7 @@ from dbchat_magic.errors import ConfigError
 
 URL_STYLES = ("databricks", "openai")
 RATE_LIMIT_MODES = ("wait", "fail")
-CHART_RENDERERS = ("svg", "png", "vega", "html", "text")
+CHART_RENDERERS = ("svg", "png", "html", "vega", "vegalite", "text")  # = specs.render.RENDERERS
 # Keys that must never be written to or read from the settings file.
 _SECRET_KEYS = frozenset({"token", "password", "client_secret", "api_key", "secret"})
 
