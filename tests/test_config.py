@@ -109,3 +109,12 @@ def test_missing_file_gives_defaults_and_bad_file_a_clear_error(tmp_path: Path) 
     bad.write_text(json.dumps({"temperature": 7}))
     with pytest.raises(ConfigError, match=r"bad\.json: temperature must be between 0 and 2"):
         Settings.load(bad)
+
+
+def test_chart_renderer_choices_match_what_specs_can_draw() -> None:
+    from dbchat_magic.config import CHART_RENDERERS
+    from dbchat_magic.specs.render import RENDERERS
+
+    assert set(CHART_RENDERERS) == set(RENDERERS)
+    for name in RENDERERS:
+        assert Settings().replace(chart_renderer=name).chart_renderer == name
