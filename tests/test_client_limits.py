@@ -83,6 +83,14 @@ class _JsonOnly(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def do_GET(self) -> None:  # an OpenAI-style model list (vLLM: ``/v1/models``)
+        data = json.dumps({"object": "list", "data": [{"id": "m-b"}, {"id": "m-a"}]}).encode()
+        self.send_response(200 if self.path == "/v1/models" else 404)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
     def log_message(self, *args: object) -> None:
         return None
 
@@ -139,3 +147,15 @@ def test_redirects_and_html_pages_point_at_the_host() -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_openai_style_model_list(json_server: str) -> None:
+    client = ChatClient(Settings(host=json_server + "/v1", url_style="openai"), token="t")
+
+    async def go() -> list:
+        try:
+            return await client.list_endpoints()
+        finally:
+            await client.aclose()
+    assert [(e.name, e.ready, e.task) for e in asyncio.run(go())] == [
+        ("m-b", True, "llm/v1/chat"), ("m-a", True, "llm/v1/chat")]
