@@ -326,3 +326,28 @@ def test_endpoints_given_by_name_are_llama_style_chat() -> None:
                                         {"messages": QUESTION, "reply_tokens": 2}))
     assert names == ["a", "b"]
     assert all(e["usage"]["completion_tokens"] is not None for e in events)
+
+
+def test_command_line_without_auth_and_with_chunking() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dbchat_magic.simulator", "--no-auth", "--chunking", "many",
+         "--tokens-per-second", "2000"],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        host = proc.stdout.readline().strip().removeprefix("DATABRICKS_HOST=")
+        assert proc.stdout.readline().startswith("endpoints: ")  # no token line
+        with httpx.Client(base_url=host, timeout=10) as c, c.stream(
+            "POST", f"/serving-endpoints/{LLAMA}/invocations",
+            json={"messages": QUESTION, "stream": True, "reply_tokens": 24},
+        ) as r:
+            pieces = list(r.iter_raw())
+        assert r.status_code == 200
+        assert max(p.count(b"\n\n") for p in pieces) == 8
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    bad = subprocess.run([sys.executable, "-m", "dbchat_magic.simulator", "--chunking", "lumpy"],
+                         capture_output=True, text=True, timeout=30)
+    assert bad.returncode == 2 and "invalid choice" in bad.stderr
