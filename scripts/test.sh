@@ -26,10 +26,14 @@ echo "== ruff"
 .venv/bin/ruff check src tests bench
 
 echo "== current stack (IPython 9 / ipykernel 7.4 / ipywidgets 8): tests + notebooks"
-.venv/bin/python -m pytest -q -p no:cacheprovider tests notebooks --nbval \
+.venv/bin/python -m pytest -q -p no:cacheprovider tests notebooks --ignore=tests/e2e --nbval \
   --nbval-sanitize-with notebooks/sanitize.cfg --junitxml=test-artifacts/current.xml
 
+# Separate process: Playwright's sync API keeps an event loop running in the main thread.
+echo "== browser end-to-end (JupyterLab + Debian chromium)"
+.venv/bin/python -m pytest -q -p no:cacheprovider tests/e2e --junitxml=test-artifacts/e2e.xml
+
 echo "== Databricks stack (IPython 8.30 / ipykernel 6.29 / ipywidgets 7.8): tests + notebooks"
-.venv-dbr/bin/python -m pytest -q -p no:cacheprovider tests notebooks --nbval \
+.venv-dbr/bin/python -m pytest -q -p no:cacheprovider tests notebooks --ignore=tests/e2e --nbval \
   --nbval-sanitize-with notebooks/sanitize.cfg -m "not e2e and not spark and not polars" \
   --junitxml=test-artifacts/dbr.xml
