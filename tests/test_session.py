@@ -161,3 +161,13 @@ def test_repair_that_fails_again_shows_the_errors(env):
     env.reset_stats()
     off.start(off.prepare("chart please", AskOptions(frames=["sales"]), ns), ns).wait(30)
     assert env.stats.requests == 1
+
+
+def test_history_holds_the_question_not_the_merged_system_text(env):
+    s = _session(system_role=False)
+    first = s.prepare("first question", None, {})
+    assert [m["role"] for m in first.messages] == ["user"]  # system text merged into the user turn
+    s.start(first, {}).wait(20)
+    follow = s.prepare("second question", None, {})
+    assert follow.messages[0] == {"role": "user", "content": "first question"}
+    assert [m["role"] for m in follow.messages] == ["user", "assistant", "user"]

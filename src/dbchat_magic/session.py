@@ -174,8 +174,9 @@ class Session:
                 result.status = "failed"
                 result.error = result.error or "the answer ended unexpectedly"
             if not prepared.options.no_history:
-                self.conversation.add(prepared.question, result,
-                                      sent_question=_user_content(prepared.messages))
+                # the question only: with system_role off the last user message also holds the
+                # system text, which must not repeat in every later turn's history
+                self.conversation.add(prepared.question, result)
             if on_done is not None:
                 with contextlib.suppress(Exception):
                     on_done(result)
@@ -228,13 +229,6 @@ async def apply_specs(client: ChatClient, prepared: PreparedAsk, namespace: Mapp
             text = "Spec not shown:\n" + "\n".join(f"- {e}" for e in errors)
             rendered.append(specs.RenderedSpec("error", {"text/plain": text}, [], errors))
     result.extras["specs"] = rendered
-
-
-def _user_content(messages: list[dict[str, Any]]) -> str | None:
-    last = messages[-1] if messages else None
-    if last and last.get("role") == "user" and isinstance(last.get("content"), str):
-        return str(last["content"])
-    return None
 
 
 _sessions: dict[str, Session] = {}
