@@ -160,6 +160,7 @@ def test_config_endpoints_history_export_never_show_the_token(shell, sim, capsys
     run(shell, "%dbchat config")
     config_out = capsys.readouterr().out
     assert "endpoint" in config_out and "DATABRICKS_TOKEN" in config_out
+    assert "press ■" in config_out  # no kernel here: no Stop button in blocking cells
     run(shell, "%dbchat endpoints")
     listing = capsys.readouterr().out
     assert LLAMA in listing and CLAUDE in listing and "gte-large" not in listing

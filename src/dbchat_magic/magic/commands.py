@@ -69,10 +69,17 @@ def _config(shell: Any, rest: list[str]) -> None:
     try:
         from dbchat_magic.auth import resolve_credentials
 
-        source = resolve_credentials(settings).source
+        creds = resolve_credentials(settings)
+        source = f"{creds.source} (token never shown)"
+        print(f"{'workspace host':<22} {creds.host}")
     except DbChatError as err:
         source = f"none found ({err})"
-    print(f"{'credentials':<22} {source} (token never shown)")
+    print(f"{'credentials':<22} {source}")
+    from dbchat_magic.magic.async_cell import rewrite_cell
+
+    awaited = rewrite_cell in (getattr(shell, "input_transformers_cleanup", None) or ())
+    how = "Stop button (awaited cells, ipykernel ≥ 7.4)" if awaited else "press ■ (interrupt)"
+    print(f"{'stop a blocking cell':<22} {how}")
 
 
 def format_settings(settings: Any) -> str:
@@ -80,7 +87,9 @@ def format_settings(settings: Any) -> str:
     lines = []
     for f in dataclasses.fields(settings):
         value = getattr(settings, f.name)
-        if f.name == "profiles":
+        if f.name == "host" and not value:
+            value = "(from the credentials)"
+        elif f.name == "profiles":
             value = ", ".join(f"{n} → {getattr(p, 'endpoint', p)}" for n, p in value.items()) or "-"
         lines.append(f"{f.name:<22} {value}")
     return "\n".join(lines)
