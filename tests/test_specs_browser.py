@@ -1,10 +1,15 @@
 """Rendered specs in a real headless Chromium with no network: the interactive HTML renderer
-(Vega bundle inlined) draws marks, and no output asks for anything outside the page."""
+(Vega bundle inlined) draws marks, and no output asks for anything outside the page.
+
+Playwright runs in a child process (its sync API keeps an event loop in the calling thread,
+which must not leak into the rest of the test session)."""
 
 from __future__ import annotations
 
+import json
 import os
-from collections.abc import Iterator
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -17,21 +22,31 @@ CHROMIUM = os.environ.get("DBCHAT_E2E_CHROMIUM", "/usr/bin/chromium")
 SPEC = {"widget": "chart", "data": "sales", "mark": "bar",
         "x": {"field": "region", "type": "nominal"},
         "y": {"field": "revenue", "type": "quantitative", "aggregate": "sum"}}
+PROBE = r"""
+import json, sys
+from playwright.sync_api import sync_playwright
 
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"Chromium not found at {CHROMIUM}")
-        pytest.skip(f"Chromium not found at {CHROMIUM}")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-            "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"])
-        yield b
-        b.close()
+chromium, html_path, wait = sys.argv[1], sys.argv[2], sys.argv[3] == "wait"
+with sync_playwright() as p:
+    browser = p.chromium.launch(executable_path=chromium, args=[
+        "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+        "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"])
+    page = browser.new_page()
+    requests, errors = [], []
+    page.on("request", lambda r: requests.append(r.url))
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.set_content(open(html_path, encoding="utf-8").read(), wait_until="load")
+    if wait:
+        page.wait_for_selector("svg.marks", timeout=60_000)
+    marks = page.locator('path[role="graphics-symbol"]')
+    print(json.dumps({
+        "labels": [marks.nth(i).get_attribute("aria-label") for i in range(marks.count())],
+        "charts": page.locator("svg.marks").count(),
+        "titles": page.locator("text", has_text="sum of revenue").count(),
+        "requests": [u for u in requests if not u.startswith(("about:", "data:"))],
+        "errors": errors}))
+    browser.close()
+"""
 
 
 @pytest.fixture
@@ -40,37 +55,33 @@ def ns() -> dict:
                                    "revenue": [1.0, 2.0, 3.0, 4.0, 5.0]})}
 
 
-def _load(browser, html: str) -> tuple[object, list[str], list[str]]:
-    page = browser.new_page()
-    requests: list[str] = []
-    errors: list[str] = []
-    page.on("request", lambda r: requests.append(r.url))
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.set_content(f"<html><body>{html}</body></html>", wait_until="load")
-    return page, requests, errors
+def _probe(tmp_path: Path, body: str, *, wait: bool) -> dict:
+    pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"Chromium not found at {CHROMIUM}")
+        pytest.skip(f"Chromium not found at {CHROMIUM}")
+    page = tmp_path / "page.html"
+    page.write_text(f"<html><body>{body}</body></html>", encoding="utf-8")
+    out = subprocess.run([sys.executable, "-c", PROBE, CHROMIUM, str(page),
+                          "wait" if wait else "now"],
+                         capture_output=True, text=True, timeout=240, check=False)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 @pytest.mark.parametrize("twice", [False, True])
-def test_interactive_html_draws_bars_offline(browser, ns, twice):
+def test_interactive_html_draws_bars_offline(tmp_path, ns, twice):
     html = render_spec(SPEC, ns, renderer="html").mimebundle["text/html"]
     if twice:  # two charts on one page: unique targets, the bundle defined once
         html += render_spec({**SPEC, "mark": "point"}, ns, renderer="html").mimebundle["text/html"]
-    page, requests, errors = _load(browser, html)
-    page.wait_for_selector("svg.marks", timeout=30_000)
-    bars = page.locator('path[role="graphics-symbol"]')
-    labels = [bars.nth(i).get_attribute("aria-label") for i in range(bars.count())]
-    assert "region: EU; sum of revenue: 5" in labels
-    assert page.locator("svg.marks").count() == (2 if twice else 1)
-    assert errors == []
-    assert [u for u in requests if not u.startswith(("about:", "data:"))] == []
-    page.close()
+    seen = _probe(tmp_path, html, wait=True)
+    assert "region: EU; sum of revenue: 5" in seen["labels"]
+    assert seen["charts"] == (2 if twice else 1)
+    assert seen["errors"] == [] and seen["requests"] == []
 
 
-def test_static_svg_shows_in_the_browser(browser, ns):
-    svg = render_spec(SPEC, ns).mimebundle["image/svg+xml"]
-    page, requests, errors = _load(browser, svg)
-    marks = page.locator('path[role="graphics-symbol"]')
-    assert marks.count() == 4
-    assert page.locator("text", has_text="sum of revenue").count() == 1
-    assert errors == [] and [u for u in requests if not u.startswith("about:")] == []
-    page.close()
+def test_static_svg_shows_in_the_browser(tmp_path, ns):
+    seen = _probe(tmp_path, render_spec(SPEC, ns).mimebundle["image/svg+xml"], wait=False)
+    assert len(seen["labels"]) == 4 and seen["titles"] == 1
+    assert seen["errors"] == [] and seen["requests"] == []
