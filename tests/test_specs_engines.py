@@ -75,8 +75,7 @@ def spark():
                .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "2")
                .config("spark.sql.session.timeZone", "UTC")
                .config("spark.sql.execution.arrow.pyspark.enabled", "true").getOrCreate())
-    yield session
-    session.stop()
+    yield session  # not stopped: one SparkSession serves every Spark test of the run
 
 
 @pytest.fixture(scope="module")
@@ -85,6 +84,7 @@ def sdf(spark, pdf):
 
 
 @pytest.mark.spark
+@pytest.mark.timeout(600)  # JVM start-up on a busy machine
 @pytest.mark.parametrize("name", sorted(SPECS))
 def test_spark_matches_pandas(sdf, pdf, name):
     spec = SPECS[name]
@@ -100,6 +100,7 @@ def test_spark_matches_pandas(sdf, pdf, name):
 
 
 @pytest.mark.spark
+@pytest.mark.timeout(600)  # JVM start-up on a busy machine
 def test_spark_table_kpi_and_errors(sdf, pdf):
     ns = {"df": sdf}
     r = render_spec({"widget": "kpi", "data": "df", "field": "units", "aggregate": "sum"}, ns)
@@ -117,6 +118,7 @@ def test_spark_table_kpi_and_errors(sdf, pdf):
 
 
 @pytest.mark.spark
+@pytest.mark.timeout(600)  # JVM start-up on a busy machine
 def test_spark_collects_only_the_small_result(sdf, monkeypatch):
     cls = type(sdf)  # pyspark 4: the classic DataFrame subclass
     collected: list[int] = []
