@@ -204,3 +204,28 @@ def test_errors_are_one_line_in_a_kernel(kernel: KernelHarness, kernel_sim):
     text = missing.text_outputs()
     assert "nope-endpoint" in text and "%dbchat endpoints" in text and "Traceback" not in text
     assert kernel.execute("print(miss.status)").stdout.strip() == "failed"
+
+
+def test_background_answer_settles_into_its_reserved_output(kernel: KernelHarness, kernel_sim):
+    """A finished --background answer updates (by display id) an output of its own cell."""
+    ex = kernel.execute("%%dbchat --background -o bgq\nA short background answer.", timeout=30)
+    reserved = [o for o in ex.of_type("display_data")
+                if o.content["data"].get("text/plain") != "<dbchat answer>"]
+    assert len(reserved) == 1
+    display_id = reserved[0].content["transient"]["display_id"]
+    seen = list(ex.messages)
+    status = ""
+    for _ in range(100):
+        check = kernel.execute("print(globals().get('bgq') and bgq.status)")
+        seen += check.messages
+        status = check.stdout.strip()
+        if status == "completed":
+            break
+        time.sleep(0.05)
+    assert status == "completed"
+    answer = kernel.execute("print(bgq.text)").stdout.strip()
+    updates = [m.content for m in seen if m.msg_type == "update_display_data"
+               and m.content["transient"]["display_id"] == display_id]
+    assert updates, "the reserved output was never filled"
+    assert updates[-1]["data"]["text/markdown"].startswith(answer)
+    assert "tokens" in updates[-1]["data"]["text/markdown"]  # the metrics line came along

@@ -201,16 +201,48 @@ def settle(request: CellRequest, view: Any, handle: AskHandle, *, interrupted: b
 
 
 def run_background(request: CellRequest) -> AskHandle:
-    """Start the answer and return at once; the view's Stop button works on every kernel."""
+    """Start the answer and return at once; the view's Stop button works on every kernel.
+
+    In a notebook an empty output is reserved under the view; when the answer ends it is updated
+    (by display id) to the settled Markdown, so a background answer also survives save/reload.
+    """
     stopper = _Stopper()
     view = _view(request, stopper, background=True)
     view.show()
+    placeholder = _reserve_output() if hasattr(view, "widget") else None
 
     def done(result: ChatResult) -> None:
-        view.finish(result, settle=False)
+        settled = view.settled_outputs(result)
+        texts = [_markdown_of(item) for item in settled]
+        if placeholder is None or any(text is None for text in texts):
+            view.finish(result, settle=False)  # charts/tables stay inside the live view
+        else:
+            from IPython.display import Markdown
+
+            view.finish(result, settle=True)
+            placeholder.update(Markdown("\n\n".join(t for t in texts if t)))
         store_result(request, result)
 
     handle = request.session.start(request.prepared, request.namespace, on_update=view.update,
                                    on_done=done)
     stopper.handle = handle
     return handle
+
+
+def _reserve_output() -> Any:
+    """An empty output in this cell that can be filled later by display id."""
+    from IPython.display import Markdown, display
+
+    return display(Markdown(""), display_id=True)
+
+
+def _markdown_of(item: Any) -> str | None:
+    """Markdown text of a settled output, or None when it is not text (a chart, a table)."""
+    data = getattr(item, "data", None)
+    if type(item).__name__ == "Markdown" and isinstance(data, str):
+        return data
+    render = getattr(item, "_repr_markdown_", None)
+    if render is not None and not hasattr(item, "_repr_mimebundle_"):
+        text = render()
+        return text if isinstance(text, str) else None
+    return None
