@@ -52,9 +52,8 @@ E2E_TIMEOUT = 300  # seconds per test: a browser, a kernel and a stream on a bus
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark everything under tests/e2e with ``e2e`` (so ``-m "not e2e"`` deselects it) and give
     it a longer per-test timeout than the suite's default."""
-    here = Path(__file__).parent
     for item in items:
-        if here in Path(str(item.path)).parents:
+        if _is_e2e(item):
             item.add_marker(pytest.mark.e2e)
             if item.get_closest_marker("timeout") is None:
                 item.add_marker(pytest.mark.timeout(E2E_TIMEOUT))
@@ -220,17 +219,53 @@ def lab_server(
         _stop(proc)
 
 
-@pytest.fixture(scope="session")
-def browser(e2e_requirements: None) -> Iterator[Any]:
-    """Debian's Chromium, headless, driven by playwright (never a downloaded browser)."""
-    from playwright.sync_api import sync_playwright
+class _Chromium:
+    """Playwright driving Debian's Chromium, started on first use and stopped as soon as the e2e
+    tests are over: its sync API marks an event loop as running in this thread, which would break
+    ``asyncio.run()`` in any test that runs after them in the same process."""
 
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    def __init__(self) -> None:
+        self._playwright: Any = None
+        self._browser: Any = None
+
+    def get(self) -> Any:
+        """The running browser (launched headless on first call; never a downloaded browser)."""
+        if self._browser is None:
+            from playwright.sync_api import sync_playwright
+
+            self._playwright = sync_playwright().start()
+            self._browser = self._playwright.chromium.launch(
+                executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        return self._browser
+
+    def stop(self) -> None:
+        """Close the browser and stop Playwright (its event loop with it); safe to repeat."""
+        browser, playwright = self._browser, self._playwright
+        self._browser = self._playwright = None
+        if browser is not None:
+            browser.close()
+        if playwright is not None:
+            playwright.stop()
+
+
+_CHROMIUM = _Chromium()
+
+
+def _is_e2e(item: pytest.Item | None) -> bool:
+    return item is not None and Path(__file__).parent in Path(str(item.path)).parents
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    """After the last e2e test (fixtures already torn down), stop Playwright."""
+    if not _is_e2e(nextitem):
+        _CHROMIUM.stop()
+
+
+@pytest.fixture
+def browser(e2e_requirements: None) -> Any:
+    """Debian's Chromium, headless, shared by the e2e tests of this session."""
+    return _CHROMIUM.get()
 
 
 @pytest.fixture
