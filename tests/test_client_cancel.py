@@ -42,6 +42,10 @@ def test_cancel_closes_the_connection_at_once_and_keeps_partial_text(sim: Simula
     [gone] = sim.stats.disconnects
     assert gone.at - stopped_at < 0.25  # ~1 ms when idle; tolerant of a loaded machine
     assert 0 < gone.tokens_sent < sim.reply_tokens
+    # the server's running usage seen before the stop is kept, not the first chunk's zero
+    assert not result.usage.estimated
+    assert result.usage.completion_tokens is not None
+    assert len(result.text.split()) - 2 <= result.usage.completion_tokens <= gone.tokens_sent
 
 
 def test_cancel_of_stream_consumer(sim: Simulator) -> None:

@@ -158,9 +158,11 @@ class ChatClient:
                     if on_event is not None:
                         _notify(on_event, ev)
         except asyncio.CancelledError:
+            _apply_unsent_usage(filler, state)
             filler.finish("stopped", retries=state.retries, warnings=state.warnings)
             raise
         except DbChatError as err:
+            _apply_unsent_usage(filler, state)
             filler.finish("failed", error=one_line(str(err)), retries=state.retries,
                           warnings=state.warnings)
         except Exception as exc:  # a bug must not leave a live-looking result behind
@@ -242,3 +244,9 @@ def _notify(callback: Callable[[StreamEvent], object], ev: StreamEvent) -> None:
         callback(ev)
     except Exception:  # a broken display must not break the stream
         log.exception("on_event callback failed")
+
+
+def _apply_unsent_usage(filler: ResultFiller, state: CallState) -> None:
+    """A stream cut short: take the server's last running usage (events thin it out)."""
+    if state.normalizer is not None and (usage := state.normalizer.unsent_usage()) is not None:
+        filler.apply(usage)

@@ -158,6 +158,13 @@ class ChunkNormalizer:
             out.append(_usage_event(self._usage))
         return out
 
+    def unsent_usage(self) -> UsageUpdate | None:
+        """The last usage the server reported if no event carried it yet (after a stop or error)."""
+        if self._usage is None or self._usage is self._sent_usage:
+            return None
+        self._sent_usage = self._usage
+        return _usage_event(self._usage)
+
     @property
     def total_tokens(self) -> int | None:
         """The last total token count the server reported, if any."""

@@ -49,6 +49,7 @@ class CallState:
     reservation: Any = None  # a rate-limiter `Reservation` to settle with the real count
     on_retry: Callable[[int, str], None] | None = None  # told before each retry's wait
     warnings: list[str] = field(default_factory=list)
+    normalizer: ChunkNormalizer | None = None  # the live stream's, for usage seen before a stop
 
 
 class Deadlines:
@@ -215,7 +216,7 @@ async def read_events(opener: Callable[[], Awaitable[httpx.Response]],
                 yield ev
             return
         state, wd, loop, gap, total = dl.state, dl.wd, dl.loop, dl.s.gap_timeout, dl.total
-        normalizer = ChunkNormalizer()
+        normalizer = state.normalizer = ChunkNormalizer()
         encoded = "content-encoding" in response.headers
         chunks = (response.aiter_bytes() if encoded else response.aiter_raw()).__aiter__()
         feed = SSEDecoder().feed
