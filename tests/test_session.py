@@ -67,6 +67,29 @@ def test_start_streams_updates_and_records_the_turn(env):
     assert [m["role"] for m in follow.messages] == ["system", "user", "assistant", "user"]
 
 
+def test_stop_before_the_pipeline_ran_still_settles_the_turn(env):
+    from dbchat_magic.runner import get_runner
+
+    s = _session()
+    runner = get_runner()
+    prepared = s.prepare("stop me at once", None, {})
+    runner.client(prepared.settings)  # made now, so the busy loop below cannot delay it
+
+    async def hold_the_loop() -> None:
+        time.sleep(0.3)  # blocks the loop: the pipeline below cannot start before the cancel
+
+    busy = runner.submit(hold_the_loop())
+    finished: list[str] = []
+    handle = s.start(prepared, {}, on_done=lambda r: finished.append(r.status))
+    handle.cancel()
+    busy.result(5)
+    handle.wait(5)
+    assert handle.done and handle.result.status == "stopped"
+    assert finished == ["stopped"]
+    assert [t.question for t in s.conversation.turns] == ["stop me at once"]
+    assert env.stats.requests == 0
+
+
 def test_cancel_closes_the_connection_fast_and_keeps_partial_text(env):
     env.set_pacing(tokens_per_second=50)
     env.reply_tokens = 500

@@ -12,6 +12,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import hashlib
+import logging
 import os
 import threading
 from collections import OrderedDict
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from dbchat_magic.config import Settings
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 _CONNECTION_FIELDS = (
     "host", "url_style", "connect_timeout", "first_byte_timeout", "gap_timeout", "total_timeout",
@@ -81,8 +83,13 @@ class Runner:
         """True when called from the runner's own thread."""
         return threading.current_thread() is self._thread
 
-    def submit(self, coro: Coroutine[Any, Any, T]) -> TaskFuture:
-        """Schedule ``coro`` on the loop; returns at once with a `TaskFuture` for its result."""
+    def submit(self, coro: Coroutine[Any, Any, T], *,
+               on_skipped: Callable[[], None] | None = None) -> TaskFuture:
+        """Schedule ``coro`` on the loop; returns at once with a `TaskFuture` for its result.
+
+        If the future is cancelled before ``coro`` ever ran, ``coro`` is closed unrun (its
+        ``finally`` blocks never execute) and ``on_skipped()`` is called on the loop thread instead.
+        """
         fut = TaskFuture()
 
         def on_task_done(task: asyncio.Task[Any]) -> None:
@@ -100,6 +107,11 @@ class Runner:
         def start() -> None:
             if fut.cancelled():
                 coro.close()
+                if on_skipped is not None:
+                    try:
+                        on_skipped()
+                    except Exception:
+                        log.exception("on_skipped callback failed")
                 fut._settled.set()
                 return
             task = self.loop.create_task(coro)

@@ -130,7 +130,12 @@ class Session:
         client = runner.client(prepared.settings)
         result = ChatResult(endpoint=prepared.endpoint)
         coro = self._pipeline(client, prepared, dict(namespace or {}), result, on_update, on_done)
-        return AskHandle(prepared, result, runner.submit(coro))
+
+        def stopped_before_start() -> None:
+            result.status = "stopped"
+            self._settle(prepared, result, on_done)
+
+        return AskHandle(prepared, result, runner.submit(coro, on_skipped=stopped_before_start))
 
     def ask_blocking(self, prepared: PreparedAsk, namespace: Mapping[str, Any] | None = None, *,
                      on_tick: Callable[[], None] | None = None,
@@ -173,14 +178,19 @@ class Session:
             if not result.done:  # an unexpected error: never leave a live-looking result behind
                 result.status = "failed"
                 result.error = result.error or "the answer ended unexpectedly"
-            if not prepared.options.no_history:
-                # the question only: with system_role off the last user message also holds the
-                # system text, which must not repeat in every later turn's history
-                self.conversation.add(prepared.question, result)
-            if on_done is not None:
-                with contextlib.suppress(Exception):
-                    on_done(result)
+            self._settle(prepared, result, on_done)
         return result
+
+    def _settle(self, prepared: PreparedAsk, result: ChatResult,
+                on_done: Callable[[ChatResult], None] | None) -> None:
+        """Record the turn and tell ``on_done`` (once per question, however it ended)."""
+        if not prepared.options.no_history:
+            # the question only: with system_role off the last user message also holds the
+            # system text, which must not repeat in every later turn's history
+            self.conversation.add(prepared.question, result)
+        if on_done is not None:
+            with contextlib.suppress(Exception):
+                on_done(result)
 
 
 async def apply_specs(client: ChatClient, prepared: PreparedAsk, namespace: Mapping[str, Any],
