@@ -154,20 +154,7 @@ class ChatPanel:
         if handle is None or self._idle.is_set():
             return
         self.stop_button.disabled = True
-        turn = self.turns[-1]
-        handle.cancel()
-        # A question cancelled before its task ran never reaches the session's on_done: settle
-        # the turn ourselves once the task has really ended.
-        threading.Thread(target=self._settle_stopped, args=(handle, turn), daemon=True,
-                         name="dbchat-panel-stop").start()
-
-    def _settle_stopped(self, handle: AskHandle, turn: PanelTurn) -> None:
-        handle.future.wait_settled(30.0)
-        if turn.result is None:
-            result = handle.result
-            if not result.done:
-                result.status = "stopped"
-            self._answer_done(turn, result)
+        handle.cancel()  # the session's on_done settles the turn, even if its task never ran
 
     @property
     def results(self) -> list[ChatResult]:
@@ -192,7 +179,7 @@ class ChatPanel:
 
     def _answer_done(self, turn: PanelTurn, result: ChatResult) -> None:
         with self._lock:
-            if turn.result is not None:  # already settled (on_done and the stop watcher race)
+            if turn.result is not None:  # settled once only
                 return
             turn.result = result
         turn.view.finish(result, settle=False)
