@@ -75,19 +75,17 @@ def test_pacing_tokens_per_second_and_first_token_delay() -> None:
     assert first >= 0.18
     # 30 tokens at 100/s take >= 0.29 s after the first; generous upper bound for a loaded box
     assert 0.2 + 0.28 <= total < 0.2 + 3.0
-    gaps = [b - a for a, b in itertools.pairwise(arrivals[1:])]
-    assert sorted(gaps)[len(gaps) // 2] >= 0.005  # paced, not a burst
+    # tokens are never sent before they are due: at most ~11 arrive in the first 0.1 s
+    assert sum(1 for a in arrivals if a <= first + 0.1) <= 14
 
 
 def test_set_pacing_changes_later_requests(sim: Simulator) -> None:
-    start = time.monotonic()
-    pieces_of(sim, {"reply_tokens": 20})
-    fast = time.monotonic() - start
     sim.set_pacing(tokens_per_second=50)
     start = time.monotonic()
     pieces_of(sim, {"reply_tokens": 20})
     slow = time.monotonic() - start
-    assert slow >= 0.35 > fast or slow > fast + 0.3
+    assert slow >= 0.37  # 20 tokens at 50/s can never arrive sooner
+    assert sim.stats.log[-1].tokens_sent == 20
     sim.set_pacing(tokens_per_second=None)
     assert sim.pacing.tokens_per_second is None
     with pytest.raises(ValueError, match="chunking"):
@@ -98,7 +96,7 @@ def test_fault_can_override_pacing(sim: Simulator) -> None:
     sim.inject("keepalive", tokens_per_second=40, chunking="many")
     start = time.monotonic()
     got = pieces_of(sim, {"reply_tokens": 16})
-    assert time.monotonic() - start >= 0.3
+    assert time.monotonic() - start >= 0.28  # the last group of 4 tokens is due at 0.3 s
     assert max(p.count(b"\n\n") for p in got) > 1
 
 
