@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import socket
 import time
 
 import httpx
@@ -126,3 +127,18 @@ def test_client_closing_midstream_is_seen_at_once() -> None:
         assert seen.at - closed_at < 0.5  # typically ~1 ms; tolerant of a loaded machine
         # the simulator is still healthy afterwards
         assert len(pieces_of(sim, {"reply_tokens": 3})) == 1 + 3 + 2
+
+
+def test_http10_stream_is_delimited_by_closing(sim: Simulator) -> None:
+    body = json.dumps({"messages": QUESTION, "stream": True, "reply_tokens": 5}).encode()
+    head = (f"POST {URL} HTTP/1.0\r\nHost: x\r\nAuthorization: Bearer {sim.token}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode()
+    with socket.create_connection(("127.0.0.1", sim.port), timeout=10) as s:
+        s.sendall(head + body)
+        raw = b""
+        while chunk := s.recv(65536):  # ends only because the server closes
+            raw += chunk
+    headers, _, payload = raw.partition(b"\r\n\r\n")
+    assert b"Transfer-Encoding" not in headers and b"Connection: close" in headers
+    assert payload.startswith(b"data: {") and payload.endswith(b"data: [DONE]\n\n")
+    assert len(events_in(payload)) == 1 + 5 + 2

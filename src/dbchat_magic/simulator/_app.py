@@ -228,7 +228,11 @@ class App:
                 crlf="crlf" in by_name,
                 chunk_id=chunk_id,
             )
-            conn.start_chunked(200, "text/event-stream; charset=utf-8", keep_alive=keep)
+            http10 = req.version == "HTTP/1.0"
+            conn.start_chunked(
+                200, "text/event-stream; charset=utf-8", keep_alive=keep, http10=http10
+            )
+            keep = keep and not http10
             events = sse_events(answer, builder, by_name)
             work = send_events(conn, events, pacing, entry)
         elif "disconnect" in by_name:
@@ -318,9 +322,9 @@ class App:
         if cut:  # the "disconnect" fault: drop the connection without ending the response
             conn.abort()
             return False
-        if entry.stream:
-            conn.end_chunked()
-            await conn.drain()
+        if entry.stream and not conn.end_chunked():
+            keep = False
+        await conn.drain()
         return keep
 
 

@@ -47,6 +47,7 @@ class Connection:
         self.writer = writer
         self.number = number
         self._buf = bytearray()
+        self._chunked = True  # False: an HTTP/1.0 stream, delimited by closing the connection
 
     async def fill(self) -> bool:
         """Read whatever arrives next into the buffer; False when the client closed (EOF)."""
@@ -163,17 +164,21 @@ class Connection:
         body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
         await self.send_fixed(status, body, "application/json", keep_alive=keep_alive, extra=extra)
 
-    def start_chunked(self, status: int, content_type: str, *, keep_alive: bool) -> None:
-        """Start a ``Transfer-Encoding: chunked`` response."""
-        headers = [
-            ("Content-Type", content_type),
-            ("Cache-Control", "no-cache"),
-            ("Transfer-Encoding", "chunked"),
-        ]
-        self.write_head(status, headers, keep_alive=keep_alive)
+    def start_chunked(
+        self, status: int, content_type: str, *, keep_alive: bool, http10: bool = False
+    ) -> None:
+        """Start a ``Transfer-Encoding: chunked`` response (HTTP/1.0: ended by closing)."""
+        headers = [("Content-Type", content_type), ("Cache-Control", "no-cache")]
+        self._chunked = not http10
+        if self._chunked:
+            headers.append(("Transfer-Encoding", "chunked"))
+        self.write_head(status, headers, keep_alive=keep_alive and self._chunked)
 
     def write_chunks(self, pieces: list[bytes]) -> None:
         """Write each piece as its own HTTP chunk, all in one socket write."""
+        if not self._chunked:
+            self.writer.write(b"".join(pieces))
+            return
         out: list[bytes] = []
         for piece in pieces:
             if piece:
@@ -184,9 +189,11 @@ class Connection:
         """Wait until the socket accepts more data (raises ConnectionError when it is gone)."""
         await self.writer.drain()
 
-    def end_chunked(self) -> None:
-        """Write the terminating zero-length chunk."""
-        self.writer.write(b"0\r\n\r\n")
+    def end_chunked(self) -> bool:
+        """End a streamed response; False when that means closing the connection (HTTP/1.0)."""
+        if self._chunked:
+            self.writer.write(b"0\r\n\r\n")
+        return self._chunked
 
     def abort(self) -> None:
         """Drop the connection at once, without finishing the response."""
