@@ -122,7 +122,7 @@ class App:
 
     def _log_plain(self, req: Request, endpoint: str | None, status: int, conn: Connection) -> None:
         entry = LogEntry(
-            len(self.sim.stats.log) + 1,
+            self.sim.stats.requests + 1,
             req.method,
             req.path,
             endpoint,
@@ -192,7 +192,7 @@ class App:
             )
             return await self._send_error(conn, err, keep_alive=keep)
         entry = LogEntry(
-            len(self.sim.stats.log) + 1,
+            self.sim.stats.requests + 1,
             req.method,
             path,
             name if isinstance(name, str) else None,

@@ -42,6 +42,7 @@ class LogEntry:
 
 
 REDACTED = "Bearer <redacted>"
+LOG_LIMIT = 5000
 
 
 @dataclass
@@ -69,6 +70,8 @@ class Stats:
             if entry.endpoint is not None:
                 self.requests_by_endpoint[entry.endpoint] += 1
             self.log.append(entry)
+            if len(self.log) > LOG_LIMIT:  # a long demo session must not grow without bound
+                del self.log[: LOG_LIMIT // 5]
 
     def as_json(self) -> dict[str, Any]:
         """A JSON-ready snapshot (served at ``GET /_sim/stats``)."""
