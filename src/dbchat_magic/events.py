@@ -1,4 +1,7 @@
-"""Typed events yielded by `ChatClient.stream()`: the only vocabulary between transport and UI."""
+"""Typed events yielded by `ChatClient.stream()`: the only vocabulary between transport and UI.
+
+Plain slotted dataclasses (not frozen: a frozen one costs twice as much to build, and one is built
+per token); treat them as read-only values. They compare and hash by their fields."""
 
 from __future__ import annotations
 
@@ -8,21 +11,21 @@ from typing import Literal
 FinishStatus = Literal["completed", "truncated"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class TextDelta:
     """A piece of answer text (special tokens already stripped)."""
 
     text: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class ReasoningDelta:
     """A piece of a reasoning model's thinking summary."""
 
     text: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class UsageUpdate:
     """Token counts as reported so far; a ``None`` field means "not reported yet"."""
 
@@ -31,7 +34,7 @@ class UsageUpdate:
     total_tokens: int | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class StreamEnd:
     """End of stream: ``completed`` saw ``[DONE]`` or a finish_reason, ``truncated`` did not."""
 

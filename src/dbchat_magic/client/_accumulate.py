@@ -51,21 +51,20 @@ class ResultFiller:
         self.end: StreamEnd | None = None
 
     def apply(self, ev: StreamEvent) -> None:
-        """Take one event into the result."""
+        """Take one event into the result (long texts are joined by `tick`, at most every 5 ms)."""
         cls = ev.__class__
         r = self.r
         if cls is TextDelta or cls is ReasoningDelta:
-            now = time.perf_counter()
             if self._first is None:
-                self._first = now
+                now = self._first = time.perf_counter()
                 r.metrics.time_to_first_token = now - self._t0
                 r.status = "streaming"
             if cls is TextDelta:
                 self._text.append(ev.text)  # type: ignore[union-attr]
             else:
                 self._reasoning.append(ev.text)  # type: ignore[union-attr]
-            if len(r.text) < _SHORT or now - self._synced >= _SYNC_SECONDS:
-                self._sync(now)
+            if len(r.text) < _SHORT:
+                self._sync(self._synced)
         elif cls is UsageUpdate:
             u = r.usage
             if ev.prompt_tokens is not None:  # type: ignore[union-attr]
@@ -78,6 +77,13 @@ class ResultFiller:
             self.end = ev  # type: ignore[assignment]
             r.finish_reason = ev.finish_reason  # type: ignore[union-attr]
             r.model = ev.model  # type: ignore[union-attr]
+
+    def tick(self) -> None:
+        """After a batch of events: join pending text into the result if 5 ms have passed."""
+        if self._text or self._reasoning:
+            now = time.perf_counter()
+            if now - self._synced >= _SYNC_SECONDS:
+                self._sync(now)
 
     def retrying(self, retries: int, reason: str) -> None:
         """A retry is about to wait: readers see the count (and why) while the answer is pending."""

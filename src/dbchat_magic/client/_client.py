@@ -18,7 +18,13 @@ from dbchat_magic.client._errors import http_error, one_line, parse_error_body
 from dbchat_magic.client._ratelimit import RateLimiter
 from dbchat_magic.client._request import chat_body, chat_url, list_url
 from dbchat_magic.client._retry import Backoff
-from dbchat_magic.client._transport import CallState, Deadlines, open_stream, read_events
+from dbchat_magic.client._transport import (
+    CallState,
+    Deadlines,
+    open_stream,
+    read_batches,
+    read_events,
+)
 from dbchat_magic.config import Settings
 from dbchat_magic.errors import AuthError, DbChatError, RequestTimeout
 from dbchat_magic.events import StreamEvent
@@ -116,10 +122,11 @@ class ChatClient:
         `DbChatError` for HTTP errors, timeouts and mid-stream errors. ``temperature`` and
         ``max_tokens`` default to the settings; other ``params`` go into the body as they are.
         """
-        return self._run(messages, CallState(endpoint or self.settings.endpoint), params)
+        state = CallState(endpoint or self.settings.endpoint)
+        return read_events(self._batches(messages, state, params))
 
-    def _run(self, messages: Sequence[Message], state: CallState,
-             params: dict[str, Any]) -> AsyncIterator[StreamEvent]:
+    def _batches(self, messages: Sequence[Message], state: CallState,
+                 params: dict[str, Any]) -> AsyncIterator[list[StreamEvent]]:
         s = self.settings
         dl = Deadlines(s, state)
 
@@ -135,7 +142,7 @@ class ChatClient:
             url = chat_url(provider.host, state.endpoint, s.url_style)
             return await open_stream(self._pool(), provider, url, body, dl, self._backoff)
 
-        return read_events(opener, dl)
+        return read_batches(opener, dl)
 
     async def complete(self, messages: Sequence[Message], *, endpoint: str | None = None,
                        result: ChatResult | None = None,
@@ -152,11 +159,14 @@ class ChatClient:
         filler = ResultFiller(result, state.endpoint, messages)
         state.on_retry = filler.retrying
         try:
-            async with contextlib.aclosing(self._run(messages, state, params)) as events:
-                async for ev in events:
-                    filler.apply(ev)
-                    if on_event is not None:
-                        _notify(on_event, ev)
+            async with contextlib.aclosing(self._batches(messages, state, params)) as batches:
+                apply, tick = filler.apply, filler.tick
+                async for batch in batches:  # the events of one network read
+                    for ev in batch:
+                        apply(ev)
+                        if on_event is not None:
+                            _notify(on_event, ev)
+                    tick()
         except asyncio.CancelledError:
             _apply_unsent_usage(filler, state)
             filler.finish("stopped", retries=state.retries, warnings=state.warnings)

@@ -109,18 +109,24 @@ class ChunkNormalizer:
     def events(self, chunk: dict[str, Any]) -> list[StreamEvent]:
         """The events in one chunk (reasoning, text, usage), in that order."""
         out: list[StreamEvent] = []
+        self.add(chunk, out)
+        return out
+
+    def add(self, chunk: dict[str, Any], out: list[StreamEvent]) -> None:
+        """Append the events of one chunk (reasoning, text, usage, in that order) to ``out``."""
         choices = chunk.get("choices")
         if choices:
             choice = choices[0]
             delta = choice.get("delta") or choice.get("message") or {}
             content = delta.get("content")
-            if content and content.__class__ is str:
+            if content and content.__class__ is str:  # the usual chunk: a piece of text
                 filt = self._filter
                 if filt._held or filt._eat or "<" in content:
                     content = filt.feed(content)
                 if content:
                     out.append(TextDelta(content))
             else:
+                start = len(out)
                 if content and isinstance(content, list):
                     texts: list[str] = []
                     reasoning: list[str] = []
@@ -132,7 +138,7 @@ class ChunkNormalizer:
                         out.append(TextDelta(text))
                 extra_reasoning = delta.get("reasoning_content")  # vLLM / DeepSeek style
                 if extra_reasoning and isinstance(extra_reasoning, str):
-                    out.insert(0, ReasoningDelta(extra_reasoning))
+                    out.insert(start, ReasoningDelta(extra_reasoning))
             finish = choice.get("finish_reason")
             if finish:
                 self.finish_reason = finish
@@ -145,7 +151,6 @@ class ChunkNormalizer:
                 out.append(_usage_event(usage))
         if self.model is None and chunk.get("model"):
             self.model = chunk["model"]
-        return out
 
     def flush(self) -> list[StreamEvent]:
         """At the end: text held back (a "<" that began no special token) and the last usage."""

@@ -5,6 +5,7 @@ connection for the next request."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ import httpx
 import orjson
 
 from dbchat_magic.auth import CredentialProvider, scrubbed_logger
+from dbchat_magic.client._body import body_pieces
 from dbchat_magic.client._errors import (
     cause_text,
     connect_error,
@@ -201,10 +203,11 @@ async def open_stream(http: httpx.AsyncClient, provider: CredentialProvider, url
         await asyncio.sleep(delay)
 
 
-async def read_events(opener: Callable[[], Awaitable[httpx.Response]],
-                      dl: Deadlines) -> AsyncIterator[StreamEvent]:
-    """Open the response with ``opener`` and yield its events: SSE (usual) or one JSON body
-    (a server ignoring ``stream``). Closes the response however the iteration ends."""
+async def read_batches(opener: Callable[[], Awaitable[httpx.Response]],
+                       dl: Deadlines) -> AsyncIterator[list[StreamEvent]]:
+    """Open the response with ``opener`` and yield its events in batches, one non-empty list per
+    network piece: SSE (usual) or one JSON body (a server ignoring ``stream``). The last batch
+    ends with `StreamEnd`. Closes the response however the iteration ends."""
     try:
         response = await opener()
     except BaseException:
@@ -212,13 +215,12 @@ async def read_events(opener: Callable[[], Awaitable[httpx.Response]],
         raise
     try:
         if response.headers.get("content-type", "").startswith("application/json"):
-            async for ev in _whole_body(response, dl):
-                yield ev
+            yield await _whole_body(response, dl)
             return
         state, wd, loop, gap, total = dl.state, dl.wd, dl.loop, dl.s.gap_timeout, dl.total
         normalizer = state.normalizer = ChunkNormalizer()
-        encoded = "content-encoding" in response.headers
-        chunks = (response.aiter_bytes() if encoded else response.aiter_raw()).__aiter__()
+        add = normalizer.add
+        chunks = body_pieces(response)
         feed = SSEDecoder().feed
         loads = orjson.loads
         # The default loop's clock is time.monotonic: call it directly on the hot path.
@@ -239,6 +241,7 @@ async def read_events(opener: Callable[[], Awaitable[httpx.Response]],
                 state.truncation = "the connection dropped mid-answer"
                 break
             wd.deadline = None  # consumer time between chunks never counts
+            batch: list[StreamEvent] = []
             for sse in feed(chunk):
                 raw = sse.raw_data
                 if raw == _DONE:
@@ -253,9 +256,13 @@ async def read_events(opener: Callable[[], Awaitable[httpx.Response]],
                 if obj.__class__ is not dict:
                     continue
                 if "error_code" in obj or "error" in obj:
+                    if batch and stream_error(obj):
+                        yield batch  # what came before the error is kept
+                        batch = []
                     _raise_stream_error(obj, state)
-                for ev in normalizer.events(obj):
-                    yield ev
+                add(obj, batch)
+            if batch:
+                yield batch
             deadline = now() + gap
             if not first or not wd.scheduled or deadline >= total:  # first chunk: gap takes over
                 first = True
@@ -265,20 +272,28 @@ async def read_events(opener: Callable[[], Awaitable[httpx.Response]],
         wd.deadline = None
         if done:
             await _drain(chunks, dl)
-        for ev in normalizer.flush():
-            yield ev
+        batch = normalizer.flush()
         finished = done or normalizer.finish_reason is not None
         if not finished and state.truncation is None:
             state.truncation = ("the stream stopped without [DONE] or a finish_reason "
                                 "(dropped by a proxy?)")
         state.total_tokens = normalizer.total_tokens
-        yield StreamEnd("completed" if finished else "truncated", normalizer.finish_reason,
-                        normalizer.model)
+        batch.append(StreamEnd("completed" if finished else "truncated",
+                               normalizer.finish_reason, normalizer.model))
+        yield batch
     finally:
         dl.close()
         await response.aclose()
         if dl.state.reservation is not None and dl.state.total_tokens:
             dl.state.reservation.settle(dl.state.total_tokens)
+
+
+async def read_events(batches: AsyncIterator[list[StreamEvent]]) -> AsyncIterator[StreamEvent]:
+    """The events of `read_batches`, one at a time (closes ``batches`` when it ends)."""
+    async with contextlib.aclosing(batches):
+        async for batch in batches:
+            for ev in batch:
+                yield ev
 
 
 def _raise_stream_error(obj: dict, state: CallState) -> None:
@@ -288,7 +303,7 @@ def _raise_stream_error(obj: dict, state: CallState) -> None:
                            f"{one_line(message, 200)}")
 
 
-async def _whole_body(response: httpx.Response, dl: Deadlines) -> AsyncIterator[StreamEvent]:
+async def _whole_body(response: httpx.Response, dl: Deadlines) -> list[StreamEvent]:
     normalizer = ChunkNormalizer()
     dl.arm(dl.first_byte, "first_byte")
     try:
@@ -306,10 +321,10 @@ async def _whole_body(response: httpx.Response, dl: Deadlines) -> AsyncIterator[
         raise StreamFailed(f"endpoint '{dl.state.endpoint}' sent an unexpected JSON body")
     if "error_code" in obj or "error" in obj:
         _raise_stream_error(obj, dl.state)
-    for ev in normalizer.events(obj) + normalizer.flush():
-        yield ev
+    events = normalizer.events(obj) + normalizer.flush()
     dl.state.total_tokens = normalizer.total_tokens
-    yield StreamEnd("completed", normalizer.finish_reason, normalizer.model)
+    events.append(StreamEnd("completed", normalizer.finish_reason, normalizer.model))
+    return events
 
 
 async def _drain(chunks: AsyncIterator[bytes], dl: Deadlines) -> None:
