@@ -194,3 +194,21 @@ def test_history_holds_the_question_not_the_merged_system_text(env):
     follow = s.prepare("second question", None, {})
     assert follow.messages[0] == {"role": "user", "content": "first question"}
     assert [m["role"] for m in follow.messages] == ["user", "assistant", "user"]
+
+
+def test_a_block_that_never_parsed_has_no_bundle_and_its_errors_show_once(env):
+    from dbchat_magic.ui.settled import SpecOutput, settled_outputs, spec_outputs
+
+    env.script("broken chart", 'Here.\n```json\n{"widget": "chart", "data": sales,, "mark": }\n```\n')
+    s = _session(spec_repair=False)
+    result = s.start(s.prepare("broken chart", None, {}), {}).wait(30)
+    assert result.status == "completed"
+    (rendered,) = result.extras["specs"]
+    assert rendered.kind == "error" and rendered.mimebundle == {}
+    assert rendered.errors and rendered.errors[0].startswith("spec: ")
+    items = spec_outputs(result)
+    assert not any(isinstance(item, SpecOutput) for item in items)  # no second "not shown" text
+    lines = [repr(item) for item in settled_outputs(result)]
+    for error in rendered.errors:
+        assert sum(error in line for line in lines) == 1, lines
+    assert not any("not shown" in line for line in lines)

@@ -12,7 +12,7 @@ from typing import Any, Literal, Protocol
 from dbchat_magic.result import ChatResult
 from dbchat_magic.ui import environment
 from dbchat_magic.ui.metrics_format import format_metrics, format_status
-from dbchat_magic.ui.settled import settled_outputs, spec_outputs, status_line
+from dbchat_magic.ui.settled import fold_spec_json, settled_outputs, spec_outputs, status_line
 from dbchat_magic.ui.throttle import DEFAULT_INTERVAL, Coalescer
 
 StopMode = Literal["button", "hint", "none"]
@@ -118,8 +118,9 @@ class WidgetAnswerView:
         self.widget = _box_class()([w.HBox(controls), self.reasoning, self.answer, self.error,
                                     self.specs, self.footer])
         self._throttle = Coalescer(self._render, interval, lock=self._lock)
-        self._shown_text: str | None = None
+        self._shown_text: tuple[str, int] | None = None
         self._shown_reasoning: str | None = None
+        self._shown_specs: Any = None
 
     # -- AnswerView ---------------------------------------------------------------------------
     def show(self) -> None:
@@ -148,14 +149,16 @@ class WidgetAnswerView:
             self.status.value = html.escape(format_status(result))  # the hint goes with it
             if self.stop_button is not None:
                 _hide(self.stop_button)
-            if settle:  # the answer, metrics and any error are displayed as plain outputs next
+            if settle:  # the answer, specs, metrics and any error are displayed as outputs next
                 _hide(self.answer)
+                if self._shown_specs is not None:  # live charts: the settled outputs hold them
+                    self.specs.outputs = ()
                 return
             line = status_line(result)
             if line:
                 self.error.value = f"<span style='color:#b00020'>{html.escape(line)}</span>"
             self.footer.value = f"<small>{html.escape(format_metrics(result))}</small>"
-            self.specs.outputs = tuple(bundle_entry(item) for item in spec_outputs(result))
+            self._render_specs(result, force=True)
 
     def settled_outputs(self, result: ChatResult) -> list[Any]:
         """Markdown answer, spec bundles, status line (when not completed) and the metrics line."""
@@ -186,6 +189,7 @@ class WidgetAnswerView:
             elapsed = time.time() - result.metrics.started_at
             self.status.value = self._status_html(format_status(result, elapsed))
             self._render_text(result)
+            self._render_specs(result)
             if result.status == "pending" and time.monotonic() - self._created < MAX_TICK_SECONDS:
                 self._throttle.request_later(TICK_SECONDS)
 
@@ -199,9 +203,22 @@ class WidgetAnswerView:
             entries = (markdown_entry(result.reasoning),) if result.reasoning else ()
             self.reasoning_out.outputs = entries
             _hide(self.reasoning, not result.reasoning)
-        if result.text != self._shown_text:
-            self._shown_text = result.text
-            self.answer.outputs = (markdown_entry(result.text),) if result.text else ()
+        specs = result.extras.get("specs")
+        shown = (result.text, id(specs) if specs else 0)
+        if shown != self._shown_text:
+            self._shown_text = shown
+            text = fold_spec_json(result.text) if specs else result.text  # JSON folded away
+            self.answer.outputs = (markdown_entry(text),) if text else ()
+
+    def _render_specs(self, result: ChatResult, *, force: bool = False) -> None:
+        """Show the specs rendered so far (live: as soon as their block closed), once per list."""
+        specs = result.extras.get("specs")
+        if specs is self._shown_specs and not force:
+            return
+        self._shown_specs = specs
+        entries = tuple(bundle_entry(item) for item in spec_outputs(result))
+        if entries or self.specs.outputs:
+            self.specs.outputs = entries
 
 
 def make_answer_view(*, endpoint: str, on_stop: Callable[[], None] | None,
