@@ -1,5 +1,6 @@
-"""Specs render under a still-streaming answer as soon as their JSON block closes (simulator, real
-loopback HTTP): chart shown before the result is final, JSON folded, rendered once, ≤ 10 updates/s."""
+"""Specs render under a still-streaming answer as soon as their JSON block closes (simulator,
+real loopback HTTP): chart shown before the result is final, JSON folded, rendered once,
+≤ 10 updates/s."""
 
 from __future__ import annotations
 

@@ -149,3 +149,23 @@ def test_text_view_in_a_kernel_writes_only_from_its_own_thread() -> None:
     assert out.getvalue() == ""  # would land in another cell
     view.update(result)  # the cell's own thread (a tick) catches up
     assert out.getvalue() == "from the runner"
+
+
+def test_spec_output_as_markdown_inlines_tables_images_and_text() -> None:
+    import base64
+
+    import pytest
+
+    pd = pytest.importorskip("pandas")
+    from dbchat_magic.specs import render_spec
+
+    ns = {"sales": pd.DataFrame({"region": ["EU", "US"], "revenue": [1.0, 2.0]})}
+    table = render_spec({"widget": "table", "data": "sales", "columns": ["region", "revenue"]}, ns)
+    assert table.ok, table.errors
+    md = SpecOutput(table.kind, table.mimebundle).as_markdown()
+    assert md.startswith("<div>") and "<table" in md and "EU" in md
+    assert "\n\n" not in md  # one HTML block: a blank line would end it
+    png = SpecOutput("chart", {"image/png": base64.b64encode(b"PNG").decode(), "text/plain": "c"})
+    assert png.as_markdown() == '<img alt="c" src="data:image/png;base64,UE5H">'
+    scripted = SpecOutput("chart", {"text/html": "<script>x()</script>", "text/plain": "a\n```b"})
+    assert scripted.as_markdown() == "````\na\n```b\n````"  # scripts never inlined

@@ -229,3 +229,45 @@ def test_background_answer_settles_into_its_reserved_output(kernel: KernelHarnes
     assert updates, "the reserved output was never filled"
     assert updates[-1]["data"]["text/markdown"].startswith(answer)
     assert "tokens" in updates[-1]["data"]["text/markdown"]  # the metrics line came along
+
+
+def test_background_answer_with_a_chart_settles_with_the_chart(kernel: KernelHarness, kernel_sim):
+    """A --background chart answer: the reserved output gets the answer *and* the chart inlined."""
+    import base64
+    import re
+
+    chart = ('{"widget": "chart", "data": "bg_sales", "mark": "bar", '
+             '"x": {"field": "region", "type": "nominal"}, '
+             '"y": {"field": "revenue", "type": "quantitative", "aggregate": "sum"}}')
+    kernel_sim.script("background chart", f"Revenue by region:\n\n```json\n{chart}\n```\nDone.\n")
+    setup = kernel.execute("import pandas as pd\nbg_sales = pd.DataFrame({'region': ['EMEA', 'US',"
+                           " 'EMEA'], 'revenue': [1.0, 2.0, 3.0]})")
+    assert setup.status == "ok", setup.errors
+    ex = kernel.execute("%%dbchat --background -o bgc -d bg_sales\nbackground chart please",
+                        timeout=30)
+    reserved = [o for o in ex.of_type("display_data")
+                if o.content["data"].get("text/plain") != "<dbchat answer>"]
+    assert ex.status == "ok" and len(reserved) == 1
+    display_id = reserved[0].content["transient"]["display_id"]
+    seen = list(ex.messages)
+    status = ""
+    for _ in range(200):
+        check = kernel.execute("print(globals().get('bgc') and bgc.status)")
+        seen += check.messages
+        status = check.stdout.strip()
+        if status == "completed":
+            break
+        time.sleep(0.05)
+    assert status == "completed"
+    kinds = kernel.execute("print([s.kind for s in bgc.extras['specs']])").stdout.strip()
+    assert kinds == "['chart']"
+    updates = [m.content for m in seen if m.msg_type == "update_display_data"
+               and m.content["transient"]["display_id"] == display_id]
+    assert updates, "the reserved output was never filled"
+    markdown = updates[-1]["data"]["text/markdown"]
+    assert markdown.startswith("Revenue by region") and "<details>" in markdown  # JSON folded
+    images = re.findall(r'src="data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)"', markdown)
+    assert len(images) == 1
+    svg = base64.b64decode(images[0]).decode("utf-8")
+    assert svg.lstrip().startswith("<svg") and "EMEA" in svg  # the frame's data is in the chart
+    assert "tokens" in markdown  # the metrics line came along

@@ -204,7 +204,8 @@ def run_background(request: CellRequest) -> AskHandle:
     """Start the answer and return at once; the view's Stop button works on every kernel.
 
     In a notebook an empty output is reserved under the view; when the answer ends it is updated
-    (by display id) to the settled Markdown, so a background answer also survives save/reload.
+    (by display id) to the settled Markdown — charts, tables and KPIs inlined — so a background
+    answer also survives save/reload.
     """
     stopper = _Stopper()
     view = _view(request, stopper, background=True)
@@ -237,7 +238,11 @@ def _reserve_output() -> Any:
 
 
 def _markdown_of(item: Any) -> str | None:
-    """Markdown text of a settled output, or None when it is not text (a chart, a table)."""
+    """Markdown text of a settled output (a spec inlined as HTML), or None when it has none."""
+    as_markdown = getattr(item, "as_markdown", None)
+    if callable(as_markdown):
+        text = as_markdown()
+        return text if isinstance(text, str) else None
     data = getattr(item, "data", None)
     if type(item).__name__ == "Markdown" and isinstance(data, str):
         return data

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import html
 import re
 from typing import Any
 
@@ -37,6 +39,27 @@ class SpecOutput:
 
     def __repr__(self) -> str:
         return f"<dbchat {self.kind or 'spec'}>"
+
+    def as_markdown(self) -> str:
+        """The spec as Markdown with inline HTML (an image as a data URI, a table/KPI as HTML).
+
+        For an output that can hold only one Markdown entry (a --background cell's reserved
+        output); interactive HTML (scripts) gives way to the static image or the text.
+        """
+        bundle = self.mimebundle
+        plain = str(bundle.get("text/plain") or repr(self))
+        alt = html.escape(plain.splitlines()[0] if plain else repr(self), quote=True)
+        if isinstance(bundle.get("image/svg+xml"), str):
+            data = base64.b64encode(bundle["image/svg+xml"].encode("utf-8")).decode("ascii")
+            return f'<img alt="{alt}" src="data:image/svg+xml;base64,{data}">'
+        if isinstance(bundle.get("image/png"), str):
+            return f'<img alt="{alt}" src="data:image/png;base64,{bundle["image/png"]}">'
+        markup = bundle.get("text/html")
+        if isinstance(markup, str) and "<script" not in markup.lower():
+            # one HTML block: a blank line inside would end it and turn the rest into Markdown
+            return "<div>" + re.sub(r"\n\s*\n", "\n", markup.strip()) + "</div>"
+        fence = "````" if "```" in plain else "```"
+        return f"{fence}\n{plain}\n{fence}"
 
 
 _OPEN_FENCE_TAIL = re.compile(r"(?:^|\n)[ \t]*(`{3,}|~{3,})[\w.+-]*[ \t]*\r?\n[ \t]*$")
