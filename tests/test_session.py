@@ -124,6 +124,9 @@ def test_ask_blocking_interrupt_returns_stopped(env):
 
     result = s.ask_blocking(s.prepare("slow", None, {}), {}, on_tick=tick)
     assert result.status == "stopped"
+    deadline = time.monotonic() + 5  # the server notices the closed connection a moment later
+    while not env.stats.disconnects and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert env.stats.disconnects
 
 
