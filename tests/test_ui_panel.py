@@ -194,6 +194,8 @@ def test_a_chart_spec_in_the_answer_is_rendered_in_the_turn(live: Simulator) -> 
     print({k: str(v)[:80] for k, v in bundles[0].items()})
     assert "image/svg+xml" in bundles[0] and "<svg" in bundles[0]["image/svg+xml"]
     assert "EU" in bundles[0]["image/svg+xml"]  # the data went through the chart
+    answer = _text(panel.turns[-1].view)
+    assert "Revenue by region" in answer and "<details>" in answer  # the JSON is folded away
 
 
 def test_reasoning_shows_in_a_collapsed_section(live: Simulator) -> None:
