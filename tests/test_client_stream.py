@@ -189,3 +189,29 @@ def test_list_endpoints_errors_are_typed_and_short(sim: Simulator) -> None:
         asyncio.run(go(ChatClient(Settings(host=sim.url), token="wrong-token")))
     with pytest.raises(ConnectError, match=r"cannot connect to http://127\.0\.0\.1:9"):
         asyncio.run(go(ChatClient(Settings(host="http://127.0.0.1:9"), token="t")))
+
+
+def test_long_live_answer_keeps_growing_while_streaming(sim: Simulator) -> None:
+    """Past 8 KiB the text is joined in batches (at most every 5 ms), never only at the end."""
+    sim.set_pacing(tokens_per_second=4000)
+    sim.reply_tokens = 4000
+    client = client_for(sim)
+    samples: list[int] = []
+
+    async def go() -> str:
+        from dbchat_magic.result import ChatResult
+        result = ChatResult()
+        task = asyncio.ensure_future(client.complete(QUESTION, result=result, max_tokens=4000))
+        while not task.done():
+            if result.status == "streaming":
+                samples.append(len(result.text))
+            await asyncio.sleep(0.02)
+        await task
+        await client.aclose()
+        assert result.status == "completed"
+        return result.text
+
+    text = asyncio.run(go())
+    assert text == expected_text(sim) and len(text) > 2 * 8192
+    growing = sorted(set(n for n in samples if 8192 < n < len(text)))
+    assert len(growing) >= 3  # seen growing past 8 KiB before the end
