@@ -215,6 +215,24 @@ def test_pending_status_ticks_elapsed_time() -> None:
     view.finish(_completed(ChatResult(endpoint="e", text="ok")))
 
 
+def test_first_tokens_are_not_held_back_by_the_thinking_clock() -> None:
+    """The 1 s "thinking…" tick must not swallow the first token's render (≤ one interval)."""
+    view = _view()
+    result = ChatResult(endpoint="e")
+    view.update(result)  # pending: renders now and arms the 1 s clock tick
+    time.sleep(0.2)
+    result.status = "streaming"
+    result.text = "first words"
+    view.update(result)
+    deadline = time.monotonic() + 2
+    while not view.answer.outputs and time.monotonic() < deadline:
+        time.sleep(0.005)
+    waited = 2 - (deadline - time.monotonic())
+    assert view.answer.outputs, "the first token never rendered"
+    assert waited < 0.6, f"first token rendered after {waited:.2f} s (held by the 1 s tick)"
+    view.finish(_completed(result))
+
+
 def test_a_planted_secret_never_enters_widget_state() -> None:
     view = _view(on_stop=lambda: None)
     result = _completed(ChatResult(endpoint="e", text="hello"))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -129,6 +130,8 @@ class Session:
         """
         runner = get_runner()
         client = runner.client(prepared.settings)
+        if any(p.name == "data context" and p.chars for p in prepared.parts):
+            warm_up_renderer(_renderer(prepared.settings))  # frames in the prompt: charts likely
         result = ChatResult(endpoint=prepared.endpoint)
         coro = self._pipeline(client, prepared, dict(namespace or {}), result, on_update, on_done)
 
@@ -208,6 +211,32 @@ def spec_key(spec: Any) -> str:
     return json.dumps(spec, sort_keys=True, default=str)
 
 
+_warm_started = threading.Event()
+_WARM_SPEC = {"widget": "chart", "data": "_dbchat_warm_up", "mark": "bar",
+              "x": {"field": "k", "type": "nominal"}, "y": {"field": "v", "type": "quantitative"}}
+
+
+def warm_up_renderer(renderer: str) -> None:
+    """Once per process, in a daemon thread: pay the spec renderer's start-up (jsonschema and
+    Altair imports, the vl-convert engine: ~3.5 s cold on a loaded machine) ahead of the first
+    chart, so a live chart shows soon after its block closes."""
+    if renderer == "text" or _warm_started.is_set():
+        return
+    _warm_started.set()
+    threading.Thread(target=_warm_up, args=(renderer,), daemon=True,
+                     name="dbchat-render-warm-up").start()
+
+
+def _warm_up(renderer: str) -> None:
+    with contextlib.suppress(Exception):
+        import pandas as pd
+
+        from dbchat_magic import specs
+
+        frame = pd.DataFrame({"k": ["a"], "v": [1.0]})
+        specs.render_spec(_WARM_SPEC, {"_dbchat_warm_up": frame}, renderer=renderer)
+
+
 class LiveSpecs:
     """Renders specs while the answer still streams, as soon as their fenced block has closed.
 
@@ -244,6 +273,8 @@ class LiveSpecs:
             self._fences += 1
             closed = closed or self._fences % 2 == 0
         self._scan_from = max(pos, len(text) - 2)
+        if self._fences:  # a block opened: start the renderer while the block streams
+            warm_up_renderer(self.renderer)
         if not closed:
             return
         if self._task is not None and not self._task.done():

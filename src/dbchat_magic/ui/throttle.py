@@ -27,6 +27,7 @@ class Coalescer:
         self._last = float("-inf")
         self._dirty = False
         self._timer: threading.Timer | None = None
+        self._due = 0.0
         self._closed = False
         self.renders = 0
         self.last_error: BaseException | None = None
@@ -37,9 +38,13 @@ class Coalescer:
             if self._closed:
                 return
             self._dirty = True
-            if self._timer is not None:  # a pending render will include this request
-                return
-            wait = self._last + self.interval - time.monotonic()
+            now = time.monotonic()
+            wait = self._last + self.interval - now
+            if self._timer is not None:
+                if self._due <= now + max(wait, 0.0) + 0.001:
+                    return  # a pending render comes soon enough and will include this request
+                self._timer.cancel()  # a slow clock tick must not hold back this render
+                self._timer = None
             if wait <= 0:
                 self._run_locked()
             else:
@@ -68,6 +73,7 @@ class Coalescer:
         return self._closed
 
     def _start_timer(self, wait: float) -> None:
+        self._due = time.monotonic() + wait
         self._timer = threading.Timer(wait, self._on_timer)
         self._timer.daemon = True
         self._timer.start()
