@@ -11,27 +11,15 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from dbchat_magic.ui import environment
+
 StopMode = Literal["button", "hint"]
 MIN_IPYKERNEL = (7, 4)
 
 
 def ipykernel_version() -> tuple[int, ...] | None:
     """The installed ipykernel version as ints, or None."""
-    from importlib import metadata
-
-    try:
-        raw = metadata.version("ipykernel")
-    except metadata.PackageNotFoundError:
-        return None
-    parts: list[int] = []
-    for piece in raw.split("."):
-        digits = "".join(ch for ch in piece if ch.isdigit())
-        if not digits:
-            break
-        parts.append(int(digits))
-        if digits != piece:
-            break
-    return tuple(parts)
+    return environment.ipykernel_version()
 
 
 def async_clicks_supported(shell: Any) -> bool:
