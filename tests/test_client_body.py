@@ -40,13 +40,26 @@ def _text(datas: list[bytes]) -> str:
     return "".join(out)
 
 
-async def _read(client: httpx.AsyncClient, url: str, tokens: int, *, wait: float = 0.0,
-                ) -> tuple[list[bytes], bool]:
+async def _settled(sim: Simulator) -> None:
+    """Wait until the simulator has sent all it can (done, or blocked on a full socket)."""
+    sent, still = -1, 0
+    for _ in range(500):
+        await asyncio.sleep(0.01)
+        now = sim.stats.log[-1].tokens_sent if sim.stats.log else 0
+        still = still + 1 if now == sent else 0
+        sent = now
+        if still >= 10:
+            return
+
+
+async def _read(client: httpx.AsyncClient, url: str, tokens: int, *,
+                pile_up: Simulator | None = None) -> tuple[list[bytes], bool]:
     request = client.build_request("POST", url, json=_body(tokens))
     response = await client.send(request, stream=True)
     try:
         direct = _h11_connection(response) is not None
-        await asyncio.sleep(wait)  # let the server's writes pile up in the socket
+        if pile_up is not None:  # let the server's writes pile up in the socket
+            await _settled(pile_up)
         return [p async for p in body_pieces(response)], direct
     finally:
         await response.aclose()
@@ -77,7 +90,7 @@ def test_direct_reader_joins_what_one_network_read_holds() -> None:
 
         async def go() -> list[bytes]:
             async with httpx.AsyncClient(headers={"Authorization": f"Bearer {sim.token}"}) as c:
-                pieces, direct = await _read(c, url, 2000, wait=0.3)
+                pieces, direct = await _read(c, url, 2000, pile_up=sim)
                 assert direct
                 return pieces
 
