@@ -16,7 +16,7 @@ LAYERS: dict[str, int] = {
     "client": 2,
     "runner": 3, "conversation": 3,
     "prompts": 4, "specs": 4,
-    "session": 5,
+    "session": 5, "session_specs": 5,
     "ui": 6,
     "magic": 7,
 }
