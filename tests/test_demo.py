@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from dbchat_magic.demo import _ANSWER, main, run_notebook
+from dbchat_magic.demo import _ANSWER, main, run_notebook, summarize_output
+
+QUICKSTART = Path(__file__).resolve().parents[1] / "notebooks" / "01_quickstart.ipynb"
 
 LABELS = ("time to first token", "total time", "tokens", "tokens/s")
 
@@ -59,3 +61,40 @@ def test_demo_runs_a_notebook_headless(tmp_path: Path) -> None:
     assert run_notebook(str(path), out) == 0
     text = out.getvalue()
     assert "[cell 0] hello from the kernel" in text and "[cell 1] **an answer**" in text
+
+
+def test_summarize_output_reads_like_a_transcript() -> None:
+    assert summarize_output({"output_type": "stream", "text": ["a\n", "b\n"]}) == "a\nb"
+    assert summarize_output({"output_type": "error", "ename": "CellError",
+                             "evalue": "dbchat: no such frame"}) == "error: dbchat: no such frame"
+    widget = {"output_type": "display_data", "data": {
+        "application/vnd.jupyter.widget-view+json": {"model_id": "x"},
+        "text/plain": "<dbchat answer>"}}
+    assert summarize_output(widget) == ""  # the live view: its answer follows as Markdown
+    answer = {"output_type": "display_data", "data": {"text/markdown": [
+        "Here is revenue by region.\n\n\n<details><summary>chart spec (JSON)</summary>\n\n",
+        "```json\n{\"widget\": \"chart\"}\n```\n\n</details>\n\n"]}}
+    assert summarize_output(answer) == "Here is revenue by region."
+    footer = {"output_type": "display_data", "data": {
+        "text/markdown": "<small>first token 4 ms · 3 tokens</small>"}}
+    assert summarize_output(footer) == "first token 4 ms · 3 tokens"
+    chart = {"output_type": "display_data", "data": {
+        "image/svg+xml": "<svg/>", "text/plain": "bar chart of sales (4 points)"}}
+    assert summarize_output(chart) == "(chart drawn: bar chart of sales (4 points))"
+    frame = {"output_type": "execute_result", "data": {"text/html": "<table/>",
+                                                       "text/plain": "   a\n0  1"}}
+    assert summarize_output(frame) == "   a\n0  1"
+
+
+@pytest.mark.kernel
+def test_headless_quickstart_prints_answers_and_charts() -> None:
+    pytest.importorskip("nbclient")
+    out = io.StringIO()
+    assert run_notebook(str(QUICKSTART), out) == 0, out.getvalue()
+    text = out.getvalue()
+    assert "Start with the big picture" in text  # the streamed prose answer
+    assert "Here is sum of revenue by region in `sales`." in text
+    assert "(chart drawn: bar chart of sales: sum of revenue by region (4 points))" in text
+    assert "(chart drawn: line chart of sales" in text
+    assert "tok/s" in text and "failed" not in text
+    assert "<details>" not in text and "<small>" not in text

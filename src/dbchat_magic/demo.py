@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import sys
-from typing import TextIO
+from typing import Any, TextIO
 
 from dbchat_magic.client import ChatClient, ChatResult, ReasoningDelta, TextDelta
 from dbchat_magic.config import Settings
@@ -103,8 +104,36 @@ def run_terminal(args: argparse.Namespace, out: TextIO | None = None) -> int:
     return 0 if result.ok else 1
 
 
+_DETAILS = re.compile(r"\n*<details>.*?</details>\n*", re.DOTALL)
+_SMALL = re.compile(r"^<small>(.*)</small>$", re.DOTALL)
+_IMAGES = ("image/svg+xml", "image/png", "application/vnd.vegalite.v5+json")
+
+
+def _joined(value: object) -> str:
+    return "".join(value) if isinstance(value, list) else str(value or "")
+
+
+def summarize_output(output: dict[str, Any]) -> str:
+    """One notebook output as terminal text ("" for outputs with nothing to read, like widgets)."""
+    if output.get("output_type") == "stream":
+        return _joined(output.get("text")).rstrip("\n")
+    if output.get("output_type") == "error":
+        return f"error: {output.get('evalue', '')}"
+    data = output.get("data") or {}
+    plain = _joined(data.get("text/plain"))
+    if any(kind in data for kind in _IMAGES):
+        return f"(chart drawn: {plain})" if plain else "(chart drawn)"
+    if "text/markdown" in data:
+        text = _DETAILS.sub("\n", _joined(data["text/markdown"])).strip()
+        small = _SMALL.match(text)
+        return small[1] if small else text
+    if "application/vnd.jupyter.widget-view+json" in data:
+        return ""  # the live view; its final answer follows as Markdown
+    return plain
+
+
 def run_notebook(path: str, out: TextIO | None = None) -> int:
-    """Execute a notebook headless (it starts its own simulator) and print its text outputs."""
+    """Execute a notebook headless (it starts its own simulator) and print its outputs as text."""
     out = out or sys.stdout
     import nbformat
     from nbclient import NotebookClient
@@ -120,9 +149,9 @@ def run_notebook(path: str, out: TextIO | None = None) -> int:
         if cell.cell_type != "code":
             continue
         for output in cell.get("outputs", []):
-            text = output.get("text") or (output.get("data") or {}).get("text/markdown") or ""
+            text = summarize_output(output)
             if text:
-                out.write(f"[cell {i}] {text if isinstance(text, str) else ''.join(text)}\n")
+                out.write(f"[cell {i}] {text}\n")
     return 0
 
 
