@@ -1,4 +1,4 @@
-"""The quickstart notebook, run in JupyterLab: its answers are saved and show again after reload."""
+"""The quickstart notebook in JupyterLab: answers and chart are saved and show after reload."""
 
 from __future__ import annotations
 
@@ -11,11 +11,12 @@ from labdriver import LabServer, NotebookPage, wait_for
 pytestmark = pytest.mark.e2e
 
 QUICKSTART = Path(__file__).resolve().parents[2] / "notebooks" / "01_quickstart.ipynb"
-# Answers of the quickstart's in-kernel simulator start with the question's first words.
+# The quickstart's in-kernel simulator: one scripted prose answer, then its demo model's charts.
 ANSWERS = {
-    "What can you tell me about quarterly revenue?": "Simulated answer to 'What can you tell me",
-    "And how does that compare with last year?": "Simulated answer to 'And how does that",
+    "How should I start exploring these sales numbers?": "Start with the big picture",
+    "Good idea, let's begin with revenue by region.": "Here is sum of revenue by region in",
 }
+CHART_QUESTION = "Good idea, let's begin with revenue by region."
 
 
 def _fresh_copy(root: Path) -> tuple[str, dict[str, int]]:
@@ -54,6 +55,8 @@ def test_quickstart_answers_survive_save_and_reload(lab: NotebookPage, lab_serve
             if "text/markdown" in o.get("data", {})]
         assert any(t.startswith(ANSWERS[question]) for t in markdown), (
             f"the saved notebook lost the answer to {question!r}: {markdown}")
+    chart_outputs = saved["cells"][cells[CHART_QUESTION]]["outputs"]
+    assert any("image/svg+xml" in o.get("data", {}) for o in chart_outputs), "no chart was saved"
 
     lab_server.shutdown_kernels()  # nothing live is left: the page shows the saved file
     lab.reload()
@@ -61,4 +64,6 @@ def test_quickstart_answers_survive_save_and_reload(lab: NotebookPage, lab_serve
         wait_for(lambda i=index, q=question: ANSWERS[q] in lab.output_text(i), 30,
                  f"the answer to {question!r} after reload")
         assert "tok/s" in lab.output_text(index)  # the metrics line was saved too
+    wait_for(lambda: lab.output(cells[CHART_QUESTION]).locator("img, svg").count() > 0, 30,
+             "the saved chart after reload")
     lab.screenshot("05e-quickstart-after-reload")
