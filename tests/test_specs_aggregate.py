@@ -43,6 +43,21 @@ def test_fast_path_equals_pandas_groupby(df, key):
     assert fast["si"].dtype == "int64" and fast["n"].dtype == "int64"
 
 
+def test_parallel_arrow_string_path_equals_pandas_groupby(df, monkeypatch):
+    from dbchat_magic.specs import fastagg
+
+    if not hasattr(df["c"].array, "_pa_array"):
+        pytest.skip("string column is not Arrow-backed here")
+    monkeypatch.setattr(fastagg, "PARALLEL_MIN_ROWS", 0)
+    assert fastagg._arrow_strings(df["c"]) is not None  # the threaded path is the one tested
+    fast = group_aggregate(df, {"c": df["c"]}, MEASURES).set_index("c")
+    g = df.groupby("c", observed=True, dropna=True, sort=True)
+    slow = pd.DataFrame({"s": g.v.sum(), "m": g.v.mean(), "n": g.size(), "si": g.i.sum(),
+                         "sb": g.b.sum()})
+    pd.testing.assert_frame_equal(fast, slow, check_dtype=False, check_index_type=False)
+    assert fast["si"].dtype == "int64" and fast["n"].dtype == "int64"
+
+
 def test_fast_path_only_for_one_key_and_simple_measures(df):
     assert not can_use({"a": df["c"], "b": df["i"]}, MEASURES)
     assert not can_use({"a": df["c"]}, [Measure("x", "v", "median")])
