@@ -52,6 +52,16 @@ def test_blocking_cell_streams_several_renders_then_settles(kernel: KernelHarnes
                 if "text/markdown" in o.get("data", {})]
     assert markdown[0] == final
     assert any("tokens" in p for p in plain[1:])
+    # then the live view gives way: its display is updated to an empty bundle (no widget), so a
+    # saved notebook shows no "Loading widget..." line on reload
+    [live] = [o for o in ex.outputs if o.get("data", {}).get("text/plain") == "<dbchat answer>"]
+    live_id = live.get("transient", {}).get("display_id")
+    updates = [m.content for m in ex.of_type("update_display_data")
+               if m.content.get("transient", {}).get("display_id") == live_id]
+    assert live_id and updates, "the live view was not retired"
+    assert updates[-1]["data"] == {"text/plain": "<dbchat answer>", "text/html": ""}
+    widget_view = "application/vnd.jupyter.widget-view+json"
+    assert set(live["data"]) == {"text/plain", "text/html", widget_view}
     check = kernel.execute("print(answer.status, answer is _dbchat_last, "
                            "answer.text == _dbchat_last.text)")
     assert check.stdout.split() == ["completed", "True", "True"]

@@ -194,6 +194,7 @@ def settle(request: CellRequest, view: Any, handle: AskHandle, *, interrupted: b
     view.finish(result)
     for item in view.settled_outputs(result):
         display(item)
+    _retire(view)
     store_result(request, result)
     if interrupted:
         raise AnswerStopped(result)
@@ -222,12 +223,20 @@ def run_background(request: CellRequest) -> AskHandle:
 
             view.finish(result, settle=True)
             placeholder.update(Markdown("\n\n".join(t for t in texts if t)))
+            _retire(view)
         store_result(request, result)
 
     handle = request.session.start(request.prepared, request.namespace, on_update=view.update,
                                    on_done=done)
     stopper.handle = handle
     return handle
+
+
+def _retire(view: Any) -> None:
+    """The live view gives way to the settled outputs (text views have nothing to retire)."""
+    retire = getattr(view, "retire", None)
+    if retire is not None:
+        retire()
 
 
 def _reserve_output() -> Any:

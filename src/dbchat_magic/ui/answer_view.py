@@ -56,6 +56,9 @@ def bundle_entry(obj: Any) -> dict[str, Any]:
     return {"output_type": "display_data", "data": data, "metadata": {}}
 
 
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
 @cache
 def _box_class() -> type:
     """A VBox whose text/plain repr is stable (nbval compares it; the default repr has ids)."""
@@ -127,8 +130,18 @@ class WidgetAnswerView:
         """Display the root widget and start the "thinking… N s" clock."""
         from IPython.display import display
 
-        display(self.widget)
+        # An empty text/html beside the widget: after `retire` the saved notebook keeps an empty
+        # output (no "Loading widget..." on reload), and nbval sees the same keys before and after.
+        bundle = {"text/plain": repr(self.widget), "text/html": "", WIDGET_VIEW: {
+            "version_major": 2, "version_minor": 0, "model_id": self.widget.model_id}}
+        self._display = display(bundle, raw=True, display_id=True)
         self._throttle.request_later(TICK_SECONDS)
+
+    def retire(self) -> None:
+        """Replace the live view by an empty output (the settled outputs hold the answer)."""
+        handle = getattr(self, "_display", None)
+        if handle is not None:
+            handle.update({"text/plain": repr(self.widget), "text/html": ""}, raw=True)
 
     def update(self, result: ChatResult) -> None:
         """Remember ``result`` and ask for a (coalesced) render; safe from any thread."""
