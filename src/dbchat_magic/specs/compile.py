@@ -7,7 +7,7 @@ from typing import Any
 
 from dbchat_magic.specs.aggregate import run_plan
 from dbchat_magic.specs.frames import FrameInfo
-from dbchat_magic.specs.plan import AggResult, Plan, chart_plan
+from dbchat_magic.specs.plan import AggResult, Plan, chart_plan, parse_sort
 from dbchat_magic.specs.records import embedded_bytes, to_inline_csv
 from dbchat_magic.specs.validate import parses_as_dates
 
@@ -105,13 +105,10 @@ def _encoding(alt: Any, spec: dict[str, Any], plan: Plan, name: str,
 
 
 def _sort_value(spec: dict[str, Any], plan: Plan, axis: str) -> str | None:
-    sort = spec.get("sort")
-    if not sort:
+    parsed = parse_sort(spec, "y" if axis == "x" else "x")
+    if parsed is None:
         return None
-    desc = sort.startswith("-") or sort == "descending"
-    key = sort.lstrip("-")
-    if key in ("ascending", "descending"):
-        key = "y" if axis == "x" else "x"
+    key, desc = parsed
     for ch in ("x", "y"):
         if key == (spec.get(ch) or {}).get("field"):
             key = ch

@@ -69,14 +69,24 @@ def _unique(name: str, taken: set[str]) -> str:
     return out
 
 
-def _sort_target(spec: dict[str, Any], outputs: dict[str, str]) -> tuple[str, bool] | None:
+def parse_sort(spec: dict[str, Any], default_key: str) -> tuple[str, bool] | None:
+    """The spec's ``sort`` as (column or channel, descending); "ascending"/"descending" alone
+    sort by ``default_key``. None when the spec has no sort."""
     sort = spec.get("sort")
     if not sort:
         return None
     desc = sort.startswith("-") or sort == "descending"
     key = sort.lstrip("-")
     if key in ("ascending", "descending"):
-        key = "y"
+        key = default_key
+    return key, desc
+
+
+def _sort_target(spec: dict[str, Any], outputs: dict[str, str]) -> tuple[str, bool] | None:
+    parsed = parse_sort(spec, "y")
+    if parsed is None:
+        return None
+    key, desc = parsed
     if key in outputs:
         return outputs[key], desc
     for ch in _CHANNELS:
