@@ -13,6 +13,22 @@ from dbchat_magic.simulator import LLAMA
 Execution = KernelHarness = Any  # the classes live in tests/kernel/conftest.py (not importable)
 
 
+def _wait_for_background(kernel: KernelHarness, var: str, tries: int) -> list[Any]:
+    """Poll until the background answer stored in ``var`` completes; the messages seen meanwhile
+    (update_display_data for the cell's reserved output arrives among them)."""
+    seen: list[Any] = []
+    status = ""
+    for _ in range(tries):
+        check = kernel.execute(f"print(globals().get({var!r}) and {var}.status)")
+        seen += check.messages
+        status = check.stdout.strip()
+        if status == "completed":
+            break
+        time.sleep(0.05)
+    assert status == "completed", f"{var}: {status or 'not set'}"
+    return seen
+
+
 def _answer_updates(ex: Execution) -> list[str]:
     """Distinct Markdown texts the answer Output widget was set to, in order."""
     texts: list[str] = []
@@ -223,16 +239,7 @@ def test_background_answer_settles_into_its_reserved_output(kernel: KernelHarnes
                 if o.content["data"].get("text/plain") != "<dbchat answer>"]
     assert len(reserved) == 1
     display_id = reserved[0].content["transient"]["display_id"]
-    seen = list(ex.messages)
-    status = ""
-    for _ in range(100):
-        check = kernel.execute("print(globals().get('bgq') and bgq.status)")
-        seen += check.messages
-        status = check.stdout.strip()
-        if status == "completed":
-            break
-        time.sleep(0.05)
-    assert status == "completed"
+    seen = list(ex.messages) + _wait_for_background(kernel, "bgq", tries=100)
     answer = kernel.execute("print(bgq.text)").stdout.strip()
     updates = [m.content for m in seen if m.msg_type == "update_display_data"
                and m.content["transient"]["display_id"] == display_id]
@@ -259,16 +266,7 @@ def test_background_answer_with_a_chart_settles_with_the_chart(kernel: KernelHar
                 if o.content["data"].get("text/plain") != "<dbchat answer>"]
     assert ex.status == "ok" and len(reserved) == 1
     display_id = reserved[0].content["transient"]["display_id"]
-    seen = list(ex.messages)
-    status = ""
-    for _ in range(200):
-        check = kernel.execute("print(globals().get('bgc') and bgc.status)")
-        seen += check.messages
-        status = check.stdout.strip()
-        if status == "completed":
-            break
-        time.sleep(0.05)
-    assert status == "completed"
+    seen = list(ex.messages) + _wait_for_background(kernel, "bgc", tries=200)
     kinds = kernel.execute("print([s.kind for s in bgc.extras['specs']])").stdout.strip()
     assert kinds == "['chart']"
     updates = [m.content for m in seen if m.msg_type == "update_display_data"
