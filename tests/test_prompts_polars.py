@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -61,19 +60,17 @@ def test_polars_series_lazyframe_and_odd_frames():
     assert structs.hints["s"] == "nested values"
 
 
-def test_polars_long_frames_are_sampled_and_fast():
+def test_polars_long_frames_are_sampled():
+    """Hints come from a fixed sample (bench/bench_context.py measures the time per row count)."""
     n = 3_000_000
     df = pl.DataFrame({"x": pl.int_range(0, n, eager=True),
                        "g": pl.int_range(0, n, eager=True) % 7})
     describe_frames({"df": df}, ["df"])
-    start = time.perf_counter()
     _, frame = _one(df)
-    elapsed = time.perf_counter() - start
     assert frame.rows == str(n)
     assert frame.hints["x"] == f"min 0, max {n - 1}"
     assert frame.hints["g"] == "min 0, max 6; 7 distinct: 0, 1, 2, 3, 4, 5, 6"
     assert "(hints from a sample of 10000 rows: 100 evenly spaced runs of 100)" in frame.notes
-    assert elapsed < 0.5  # loose on a shared machine; bench/bench_context.py holds 100 ms
 
 
 def test_polars_is_not_imported_for_pandas_only_namespaces():

@@ -106,8 +106,9 @@ def test_cancel_closes_the_connection_fast_and_keeps_partial_text(env):
         time.sleep(0.005)
     closed_ms = (env.stats.disconnects[0].at - t0) * 1000
     assert handle.result.status == "stopped" and handle.result.text
-    # bench/bench_frontend.py holds the 150 ms target; this shared machine gets slack here
-    assert settled_ms < 500 and closed_ms < 500, (settled_ms, closed_ms)
+    # bench/bench_frontend.py measures the 150 ms target; here: long before the 10 s answer ends
+    assert settled_ms < 3000 and closed_ms < 3000, (settled_ms, closed_ms)
+    assert env.stats.disconnects[0].tokens_sent < 500
     assert s.conversation.turns[-1].result.status == "stopped"
 
 

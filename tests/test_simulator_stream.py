@@ -124,7 +124,7 @@ def test_client_closing_midstream_is_seen_at_once() -> None:
         seen = sim.stats.disconnects[0]
         assert seen.endpoint == LLAMA and seen.request_number == 1
         assert 15 <= seen.tokens_sent < 2000
-        assert seen.at - closed_at < 0.5  # typically ~1 ms; tolerant of a loaded machine
+        assert seen.at - closed_at < 5  # typically ~1 ms; the answer itself takes 10 s
         # the simulator is still healthy afterwards
         assert len(pieces_of(sim, {"reply_tokens": 3})) == 1 + 3 + 2
 
