@@ -166,3 +166,29 @@ def test_faults_combined_with_random_chunking(sim: Simulator) -> None:
     r = ask(client_for(sim))
     assert set(sim.stats.log[-1].faults) == {"special_tokens", "crlf", "keepalive", "u2028"}
     assert r.status == "completed" and r.text == expected_text(sim)
+
+
+def test_a_connection_the_server_closed_while_idle_is_replaced_without_a_retry() -> None:
+    """Load balancers close idle keep-alive connections; the next question must not notice."""
+    with Simulator(idle_timeout=0.2) as sim:
+        client = client_for(sim)
+
+        async def go() -> list[ChatResult]:
+            first = await client.complete(QUESTION)
+            while not sim.stats.idle_closed:
+                await asyncio.sleep(0.02)
+            second = await client.complete(QUESTION)
+            await client.aclose()
+            return [first, second]
+        results = asyncio.run(go())
+    assert [r.status for r in results] == ["completed", "completed"]
+    assert [r.metrics.retries for r in results] == [0, 0] and sim.stats.connections_opened == 2
+
+
+def test_a_connection_dropped_before_the_answer_is_retried_on_a_new_one(sim: Simulator) -> None:
+    """The race a stale pooled connection loses: the request is sent, the connection closes."""
+    sim.inject("drop")
+    r = ask(client_for(sim))
+    assert r.status == "completed" and r.text == expected_text(sim)
+    assert r.metrics.retries == 1
+    assert [e.connection for e in sim.stats.log] == [1, 2]

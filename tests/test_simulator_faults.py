@@ -241,3 +241,26 @@ def _is_json(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def test_drop_closes_the_connection_before_any_answer_byte(sim: Simulator) -> None:
+    sim.inject("drop")
+    with client(sim) as c:
+        with pytest.raises(httpx.RemoteProtocolError):
+            c.post(URL, json={"messages": QUESTION})
+        assert c.post(URL, json={"messages": QUESTION}).status_code == 200  # once only
+    assert [e.faults for e in sim.stats.log] == [["drop"], []]
+    assert sim.stats.log[0].status == 0 and sim.stats.connections_opened == 2
+
+
+def test_idle_timeout_closes_keep_alive_connections_that_wait_too_long() -> None:
+    with Simulator(idle_timeout=0.2) as sim, client(sim) as c:
+        assert c.post(URL, json={"messages": QUESTION}).status_code == 200
+        assert c.post(URL, json={"messages": QUESTION}).status_code == 200  # same connection
+        assert sim.stats.connections_opened == 1 and sim.stats.idle_closed == 0
+        deadline = time.monotonic() + 10
+        while not sim.stats.idle_closed and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert sim.stats.idle_closed == 1
+        assert c.post(URL, json={"messages": QUESTION}).status_code == 200  # httpx reconnects
+        assert sim.stats.connections_opened == 2

@@ -29,6 +29,8 @@ def main(argv: list[str] | None = None) -> int:
         "--chunking", choices=CHUNKINGS, default="event", help="how events map to writes"
     )
     parser.add_argument("--reply-tokens", type=int, default=60, help="tokens in the default answer")
+    parser.add_argument("--idle-timeout", type=float, default=None,
+                        help="close keep-alive connections idle this many seconds")
     args = parser.parse_args(argv)
     try:
         sim = Simulator(
@@ -37,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
             first_token_delay=args.first_token_delay,
             chunking=args.chunking,
             reply_tokens=args.reply_tokens,
+            idle_timeout=args.idle_timeout,
             port=args.port,
         ).start()
     except (OSError, ValueError) as exc:

@@ -63,6 +63,9 @@ class App:
         conn = Connection(reader, writer, self._connections)
         try:
             while True:
+                if not await conn.next_request_started(self.sim.idle_timeout):
+                    self.sim.stats.idle_closed += 1
+                    break
                 try:
                     request = await conn.read_request()
                 except (BadRequest, ValueError) as exc:
@@ -202,6 +205,10 @@ class App:
         self.sim.stats.record_request(entry, body if isinstance(body, dict) else None, req.headers)
         faults = self.sim.faults.take(entry.endpoint)
         entry.faults = [f.name for f in faults]
+        if entry.faults == ["drop"]:
+            entry.status = 0  # no response at all
+            conn.abort()
+            return False
         error = refuse_chat(req, body, entry.endpoint, self.sim.endpoints, faults)
         if error is not None:
             entry.status = error.status

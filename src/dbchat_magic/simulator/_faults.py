@@ -9,7 +9,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # Faults that replace the whole response with an HTTP error.
-RESPONSE_FAULTS = frozenset({"429", "500", "503", "401", "403", "404", "400", "html502"})
+# "drop" closes the connection after reading the request, before any byte of an answer (what a
+# client sees when a pooled connection went stale or a load balancer resets it).
+RESPONSE_FAULTS = frozenset(
+    {"429", "500", "503", "401", "403", "404", "400", "html502", "drop"}
+)
 # Faults that change how a successful stream looks; several can apply to one request.
 STREAM_FAULTS = frozenset(
     {
@@ -36,6 +40,7 @@ _PARAMS: dict[str, frozenset[str]] = {
     "404": frozenset({"message"}),
     "400": frozenset({"message"}),
     "html502": frozenset(),
+    "drop": frozenset(),
     "disconnect": frozenset({"after"}),
     "malformed_chunk": frozenset({"after"}),
     "error_midstream": frozenset({"after", "shape", "message"}),

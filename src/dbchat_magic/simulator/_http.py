@@ -49,6 +49,17 @@ class Connection:
         self._buf = bytearray()
         self._chunked = True  # False: an HTTP/1.0 stream, delimited by closing the connection
 
+    async def next_request_started(self, idle_timeout: float | None) -> bool:
+        """Wait for the first byte of the next request; False when ``idle_timeout`` passes first
+        (bytes already buffered count as started)."""
+        if self._buf or idle_timeout is None:
+            return True
+        try:
+            await asyncio.wait_for(self.fill(), idle_timeout)
+        except asyncio.TimeoutError:
+            return False
+        return True
+
     async def fill(self) -> bool:
         """Read whatever arrives next into the buffer; False when the client closed (EOF)."""
         data = await self.reader.read(65536)

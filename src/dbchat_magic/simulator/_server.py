@@ -40,12 +40,16 @@ class Simulator:
         reply_tokens: int = 60,
         port: int = 0,
         seed: int = 0,
+        idle_timeout: float | None = None,
     ) -> None:
         self.token = token
         self.endpoints: dict[str, Endpoint] = coerce_endpoints(endpoints)
         self.pacing = Pacing(tokens_per_second, first_token_delay, chunking, seed)
         self._scripts = ScriptedResponder(fallback=responder or default_reply)
         self.reply_tokens = reply_tokens
+        # Close a keep-alive connection that waits longer than this for its next request, as
+        # the load balancers in front of Databricks do (None: keep idle connections forever).
+        self.idle_timeout = idle_timeout
         self.oauth_client: tuple[str, str] = ("sim-client", "sim-secret")
         self.stats = Stats()
         self.faults = FaultBook()
@@ -196,11 +200,11 @@ class Simulator:
     ) -> Fault:
         """Make the next ``times`` chat requests (to ``endpoint``, or any) fail with ``fault``.
 
-        Response faults ("429", "500", "503", "401", "403", "404", "400", "html502") replace the
-        answer; stream faults ("disconnect", "malformed_chunk", "error_midstream", "no_done",
-        "slow_first_token", "keepalive", "crlf", "reasoning", "special_tokens", "u2028") change it
-        and combine. Any fault also takes ``tokens_per_second``, ``first_token_delay`` and
-        ``chunking``.
+        Response faults ("429", "500", "503", "401", "403", "404", "400", "html502", and "drop":
+        the connection closed before any answer byte) replace the answer; stream faults
+        ("disconnect", "malformed_chunk", "error_midstream", "no_done", "slow_first_token",
+        "keepalive", "crlf", "reasoning", "special_tokens", "u2028") change it and combine. Any
+        fault also takes ``tokens_per_second``, ``first_token_delay`` and ``chunking``.
         """
         item = Fault(fault, times, endpoint, dict(params))
         self.faults.add(item)

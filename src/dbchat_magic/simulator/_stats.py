@@ -51,6 +51,7 @@ class Stats:
 
     requests: int = 0
     connections_opened: int = 0
+    idle_closed: int = 0  # keep-alive connections the server closed after idle_timeout
     disconnects: list[Disconnect] = field(default_factory=list)
     last_body: dict[str, Any] | None = None
     last_headers: dict[str, str] | None = None
@@ -79,6 +80,7 @@ class Stats:
             return {
                 "requests": self.requests,
                 "connections_opened": self.connections_opened,
+                "idle_closed": self.idle_closed,
                 "disconnects": [vars(d).copy() for d in self.disconnects],
                 "requests_by_endpoint": dict(self.requests_by_endpoint),
                 "last_body": self.last_body,
@@ -91,6 +93,7 @@ class Stats:
         with self._lock:
             self.requests = 0
             self.connections_opened = 0
+            self.idle_closed = 0
             self.disconnects.clear()
             self.last_body = None
             self.last_headers = None
