@@ -224,3 +224,14 @@ def test_panel_command_opens_independent_or_named_panels(shell, sim):
     assert panel.session is not get_session("default")
     shared = run(shell, "%dbchat panel -c sales").result
     assert shared.session is get_session("sales")
+
+
+def test_history_shows_specs_as_words_not_json(shell, sim, capsys):
+    sim.script("kpi please", 'Total below.\n```json\n{"widget": "kpi", "data": "sales", '
+               '"aggregate": "sum", "field": "revenue"}\n```')
+    run(shell, f"%%dbchat -e {LLAMA} --new\nkpi please")
+    capsys.readouterr()
+    run(shell, "%dbchat history")
+    out = capsys.readouterr().out
+    assert "A (completed): Total below. [KPI sum(revenue) from sales]" in out
+    assert '"widget"' not in out

@@ -132,6 +132,7 @@ def _endpoints(shell: Any, rest: list[str]) -> None:
 
 def _history(shell: Any, rest: list[str]) -> None:
     from dbchat_magic.conversation import get_conversation
+    from dbchat_magic.specs.describe import specs_as_words
 
     name, _ = _chat_name(rest)
     conv = get_conversation(name)
@@ -139,7 +140,7 @@ def _history(shell: Any, rest: list[str]) -> None:
         print(f"conversation {name!r} is empty")
         return
     for i, turn in enumerate(conv.turns, 1):
-        answer = turn.answer.strip().replace("\n", " ")
+        answer = " ".join(specs_as_words(turn.answer).split())
         short = answer[:117] + "…" if len(answer) > 120 else answer
         print(f"{i}. Q: {turn.question.strip()}\n   A ({turn.result.status}): {short}")
 

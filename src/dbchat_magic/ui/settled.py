@@ -62,39 +62,20 @@ class SpecOutput:
         return f"{fence}\n{plain}\n{fence}"
 
 
-_OPEN_FENCE_TAIL = re.compile(r"(?:^|\n)[ \t]*(`{3,}|~{3,})[\w.+-]*[ \t]*\r?\n[ \t]*$")
-
-
-def _block_span(text: str, start: int, end: int) -> tuple[int, int]:
-    """Widen ``start:end`` to include the Markdown fence around it, if it sits in one."""
-    opening = _OPEN_FENCE_TAIL.search(text, max(0, start - 200), start)
-    if opening is None or opening.end() != start:
-        return start, end
-    fence = opening.group(1)
-    closing = re.compile(rf"[ \t]*\r?\n?[ \t]*{re.escape(fence)}[ \t]*(?=\r?\n|$)").match(text, end)
-    if closing is None:
-        return start, end
-    return opening.start(1), closing.end()
-
-
 def fold_spec_json(text: str) -> str:
     """Fold the spec JSON blocks of an answer into ``<details>`` so the prose reads cleanly."""
     try:
-        from dbchat_magic.specs import extract_specs
+        from dbchat_magic.specs.describe import replace_specs
     except ImportError:
         return text
-    try:
-        found = [s for s in extract_specs(text) if s.spec is not None]
-    except Exception:  # extraction is best effort for display; never lose the answer over it
-        return text
-    for spec in sorted(found, key=lambda s: s.start, reverse=True):
-        start, end = _block_span(text, spec.start, spec.end)
-        block = text[start:end].strip("\n")
+
+    def fold(_spec: dict[str, Any], block: str) -> str:
+        block = block.strip("\n")
         if not block.lstrip().startswith(("```", "~~~")):
             block = f"```json\n{block.strip()}\n```"
-        folded = f"\n<details><summary>chart spec (JSON)</summary>\n\n{block}\n\n</details>\n"
-        text = text[:start] + folded + text[end:]
-    return text
+        return f"\n<details><summary>chart spec (JSON)</summary>\n\n{block}\n\n</details>\n"
+
+    return replace_specs(text, fold)
 
 
 def status_line(result: ChatResult) -> str:
