@@ -93,7 +93,7 @@ def test_headless_quickstart_prints_answers_and_charts() -> None:
     assert run_notebook(str(QUICKSTART), out) == 0, out.getvalue()
     text = out.getvalue()
     assert "Start with the big picture" in text  # the streamed prose answer
-    assert "Here is sum of revenue by region in `sales`." in text
+    assert "Here is the total revenue by region in `sales`, largest first." in text
     assert "(chart drawn: bar chart of sales: sum of revenue by region (4 points))" in text
     assert "(chart drawn: line chart of sales" in text
     assert "tok/s" in text and "failed" not in text

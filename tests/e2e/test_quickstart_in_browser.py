@@ -14,7 +14,7 @@ QUICKSTART = Path(__file__).resolve().parents[2] / "notebooks" / "01_quickstart.
 # The quickstart's in-kernel simulator: one scripted prose answer, then its demo model's charts.
 ANSWERS = {
     "How should I start exploring these sales numbers?": "Start with the big picture",
-    "Good idea, let's begin with revenue by region.": "Here is sum of revenue by region in",
+    "Good idea, let's begin with revenue by region.": "Here is the total revenue by region in",
 }
 CHART_QUESTION = "Good idea, let's begin with revenue by region."
 

@@ -64,6 +64,19 @@ _AGG_WORDS = (
 )
 
 
+_AGG_PHRASES = {"sum": "total", "mean": "average", "median": "median", "max": "highest",
+                "min": "lowest", "distinct": "number of distinct"}
+_TREND_WORDS = {"hour": "hourly", "day": "daily", "week": "weekly", "month": "monthly",
+                "quarter": "quarterly", "year": "yearly"}
+
+
+def _what(agg: str, measure: str | None) -> str:
+    """``"total revenue"``, ``"number of rows"``: the measured quantity in words."""
+    if agg == "count" or measure is None:
+        return "number of rows"
+    return f"{_AGG_PHRASES.get(agg, agg)} {measure}"
+
+
 @dataclass
 class FrameDesc:
     """One frame as described in the data context."""
@@ -137,7 +150,6 @@ def _spec_for(question: str, frame: FrameDesc) -> tuple[str, dict[str, Any]]:
     ychan: dict[str, Any] = {"field": measure, "type": "quantitative", "aggregate": agg}
     if agg == "count":
         ychan = {"aggregate": "count", "type": "quantitative"}
-    what = "rows" if agg == "count" else f"{agg} of {measure}"
     by = re.search(r"\bby (\w+)", q)
     unit = next((u for w, u in _TIME_WORDS.items() if w in q), None)
     dates = frame.of_class("date")
@@ -152,7 +164,8 @@ def _spec_for(question: str, frame: FrameDesc) -> tuple[str, dict[str, Any]]:
             "x": {"field": dates[0], "type": "temporal", "timeUnit": unit},
             "y": ychan,
         }
-        return f"Here is the {unit}ly trend of {what} in `{frame.name}`.", spec
+        trend = _TREND_WORDS.get(unit, f"{unit}-by-{unit}")
+        return f"Here is the {trend} trend of {_what(agg, measure)} in `{frame.name}`.", spec
     texts = frame.of_class("text") + frame.of_class("bool")
     if by:
         cats = _mentioned(by[1], list(frame.columns)) or _mentioned(question, texts) or texts
@@ -165,25 +178,27 @@ def _spec_for(question: str, frame: FrameDesc) -> tuple[str, dict[str, Any]]:
                 "y": ychan,
                 "sort": "-y",
             }
-            return f"Here is {what} by {cats[0]} in `{frame.name}`.", spec
+            return (f"Here is the {_what(agg, measure)} by {cats[0]} in `{frame.name}`, "
+                    "largest first."), spec
     if any(w in q for w in ("show", "list", "top", "rows", "table")):
         cols = list(frame.columns)[:6]
         spec = {"widget": "table", "data": frame.name, "columns": cols, "limit": 10}
         m = re.search(r"\btop (\d+)", q)
         if m and measure:
             spec.update(sort=f"-{measure}", limit=int(m[1]))
-        return f"Here are rows from `{frame.name}`.", spec
+            return f"Here are the top {m[1]} rows of `{frame.name}` by {measure}.", spec
+        return f"Here are the first 10 rows of `{frame.name}`.", spec
     if any(w in q for w in ("total", "average", "how many", "sum", "mean", "count")):
         spec = {
             "widget": "kpi",
             "data": frame.name,
             "aggregate": agg,
-            "label": what.capitalize(),
+            "label": _what(agg, measure).capitalize(),
             "format": ",.2f" if agg == "mean" else ",.0f",
         }
         if agg != "count":
             spec["field"] = measure
-        return f"The {what} in `{frame.name}` is shown below.", spec
+        return f"The {_what(agg, measure)} in `{frame.name}` is shown below.", spec
     if texts:
         spec = {
             "widget": "chart",
@@ -193,7 +208,8 @@ def _spec_for(question: str, frame: FrameDesc) -> tuple[str, dict[str, Any]]:
             "y": ychan,
             "sort": "-y",
         }
-        return f"Here is {what} by {texts[0]} in `{frame.name}`.", spec
+        return (f"Here is the {_what(agg, measure)} by {texts[0]} in `{frame.name}`, "
+                "largest first."), spec
     spec = {"widget": "table", "data": frame.name, "columns": list(frame.columns)[:6], "limit": 10}
     return f"Here are the first rows of `{frame.name}`.", spec
 

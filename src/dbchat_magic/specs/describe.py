@@ -29,7 +29,7 @@ def _channel(channel: Any) -> str:
         return "?"
     field, agg = channel.get("field"), channel.get("aggregate")
     unit = channel.get("timeUnit")
-    name = f"{unit}({field})" if unit and field else str(field or "rows")
+    name = f"{unit}({field})" if unit and field and unit != field else str(field or "rows")
     if agg == "count" and not field:
         return "count"
     return f"{agg}({name})" if agg else name
