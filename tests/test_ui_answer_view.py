@@ -194,13 +194,17 @@ def test_specs_render_in_view_and_settle_with_stable_plain_text() -> None:
         _Rendered("table", {}, errors=["$.data: frame 'dfx' not found"]),
     ]
     result.extras["repaired"] = True
+    result.extras["repair"] = {"errors_before": ['x.field: no column "porduct" in sales; '
+                                                 'did you mean "product"?']}
     view.finish(result, settle=False)
     shown = [o["data"] for o in view.specs.outputs]
     assert shown[0]["image/svg+xml"] == "<svg/>" and shown[0]["text/plain"] == "<dbchat chart>"
     texts = [d.get("text/plain", "") for d in shown]
     assert "note: aggregated 5,000,000 rows" in texts
     assert "chart not drawn: $.data: frame 'dfx' not found" in texts
-    assert any("repaired" in t for t in texts)
+    assert ('note: the chart shows the repaired spec (fixed: x.field: no column "porduct" in '
+            'sales; did you mean "product"?); the JSON above is as the model first wrote it'
+            ) in texts
     settled = view.settled_outputs(result)
     assert isinstance(settled[1], SpecOutput) and isinstance(settled[-1], SettledLine)
 

@@ -99,8 +99,18 @@ def spec_outputs(result: ChatResult) -> list[Any]:
         for error in getattr(rendered, "errors", None) or ():
             items.append(SettledLine(f"chart not drawn: {error}"))
     if result.extras.get("repaired"):
-        items.append(SettledLine("note: the chart spec was repaired after a validation error"))
+        items.append(SettledLine(repair_note(result.extras.get("repair") or {})))
     return items
+
+
+def repair_note(repair: dict[str, Any]) -> str:
+    """What the repair turn fixed, in one line (the drawn chart is the repaired spec; the answer's
+    JSON above still shows the spec as first written)."""
+    fixed = "; ".join(str(e) for e in repair.get("errors_before") or ())
+    if len(fixed) > 200:
+        fixed = fixed[:199] + "…"
+    return ("note: the chart shows the repaired spec" + (f" (fixed: {fixed})" if fixed else "")
+            + "; the JSON above is as the model first wrote it")
 
 
 def settled_outputs(result: ChatResult) -> list[Any]:
