@@ -192,3 +192,13 @@ def test_a_connection_dropped_before_the_answer_is_retried_on_a_new_one(sim: Sim
     assert r.status == "completed" and r.text == expected_text(sim)
     assert r.metrics.retries == 1
     assert [e.connection for e in sim.stats.log] == [1, 2]
+
+
+def test_a_dropped_connection_is_retried_at_once_not_after_a_backoff(sim: Simulator) -> None:
+    """With a 30 s backoff and a 5 s deadline only an immediate retry can answer in time."""
+    sim.inject("drop")
+    r = ask(client_for(sim, retry_backoff=30, total_timeout=5))
+    assert r.status == "completed" and r.metrics.retries == 1
+    sim.inject("drop", times=2)  # a second drop in a row is no stale connection: back off
+    r = ask(client_for(sim, retry_backoff=30, total_timeout=5))
+    assert r.status == "failed" and "before an answer arrived" in r.error

@@ -107,6 +107,9 @@ class Deadlines:
         return RequestTimeout(msg)
 
 
+_STALE = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
+
+
 def _retryable_transport_error(exc: httpx.HTTPError) -> bool:
     if isinstance(exc, httpx.ConnectError):
         text = cause_text(exc)
@@ -190,9 +193,14 @@ async def open_stream(http: httpx.AsyncClient, provider: CredentialProvider, url
         except httpx.HTTPError as exc:
             failure = _transport_error(exc, dl)
             retryable = _retryable_transport_error(exc)
+            # The connection closed under a sent request: most likely a pooled connection the
+            # server had just dropped. A fresh one usually works, so the first retry is at once.
+            stale = isinstance(exc, _STALE) and state.retries == 0
+        else:
+            stale = False
         finally:
             wd.disarm()
-        delay = backoff.delay(state.retries, retry_after) if retryable else None
+        delay = (0.0 if stale else backoff.delay(state.retries, retry_after)) if retryable else None
         if (delay is None or state.retries >= s.max_retries
                 or dl.loop.time() + delay >= dl.total):
             raise failure
