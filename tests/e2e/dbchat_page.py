@@ -3,11 +3,15 @@ progress can be read off the page (numbered words ``w001 w002 …``).
 
 Selectors prefer the ``dbchat-*`` CSS classes when the widgets carry them and fall back to the
 visible texts (ipywidgets 8 DOM: a Button is a ``<button>``, a Dropdown a ``<select>``).
+`drawn_charts` reads which charts a cell's outputs visibly draw.
 """
 
 from __future__ import annotations
 
+import base64
 import re
+import urllib.parse
+from typing import Any
 
 STOP_BUTTON = "button.dbchat-stop, button:has-text('Stop')"
 SEND_BUTTON = "button.dbchat-send, button:has-text('Send')"
@@ -35,3 +39,52 @@ def shown_count(text: str, prefix: str) -> int:
     seen = sorted(set(words_shown(text, prefix)))
     assert seen == list(range(1, len(seen) + 1)), f"answer words out of order or missing: {seen}"
     return len(seen)
+
+
+STOP_DEADLINE_MS = 1000.0  # issue 6: the view shows "stopped" within 1 s of the click / ■
+
+# Every visible chart in one cell's outputs: inline Vega SVGs, images, inked canvases.
+_CHARTS_JS = """(cell) => {
+  const out = cell.querySelector('.jp-Cell-outputArea');
+  const seen = (el) => el.checkVisibility() && el.getBoundingClientRect().width > 0;
+  if (!out) return {svgs: [], imgs: [], canvases: []};
+  const svgs = [...out.querySelectorAll('svg.marks')].filter(seen).map(svg => ({
+    bars: svg.querySelectorAll('.mark-rect path, .mark-rect rect').length,
+    labels: [...svg.querySelectorAll('text')].map(t => t.textContent),
+  }));
+  const imgs = [...out.querySelectorAll('img')].filter(seen)
+    .filter(img => img.complete && img.naturalWidth > 0).map(img => img.src);
+  const canvases = [...out.querySelectorAll('canvas')].filter(seen).map(c => {
+    const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let inked = 0;
+    for (let i = 3; i < data.length; i += 4) if (data[i] > 0) inked++;
+    return inked;
+  });
+  return {svgs, imgs, canvases};
+}"""
+
+
+def _svg_of_img(src: str) -> str | None:
+    """The SVG text of an image whose src is an SVG data URI, else None."""
+    head, _, payload = src.partition(",")
+    if not head.startswith("data:image/svg+xml"):
+        return None
+    return (base64.b64decode(payload).decode() if head.endswith(";base64")
+            else urllib.parse.unquote(payload))
+
+
+def drawn_charts(page: Any, cell: Any) -> list[dict[str, Any]]:
+    """Each chart visibly drawn in ``cell``'s outputs as ``{"bars", "labels"}`` (``bars`` is None
+    for a canvas, whose marks cannot be counted from the DOM)."""
+    found = page.evaluate(_CHARTS_JS, cell.element_handle())
+    charts = [dict(s) for s in found["svgs"]]
+    for src in found["imgs"]:
+        svg = _svg_of_img(src)
+        if svg is None:
+            continue
+        group = re.search(r'<g[^>]*class="mark-rect role-mark[^"]*"[^>]*>(.*?)</g>', svg, re.S)
+        bars = len(re.findall(r"<path\b", group.group(1))) if group else 0
+        labels = [re.sub(r"<[^>]+>", "", t) for t in re.findall(r"<text\b[^>]*>(.*?)</text>", svg)]
+        charts.append({"bars": bars, "labels": labels})
+    charts += [{"bars": None, "labels": []} for inked in found["canvases"] if inked]
+    return charts

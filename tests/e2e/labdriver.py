@@ -216,6 +216,10 @@ class NotebookPage:
         """(``performance.now()`` ms, output text) for each change seen since `record_outputs`."""
         return [(float(t), str(text)) for t, text in self.page.evaluate("window.__e2eSamples")]
 
+    def first_recorded(self, needle: str, since_ms: float) -> float | None:
+        """When ``needle`` first showed in the recorded outputs since ``since_ms`` (or None)."""
+        return next((t for t, text in self.recorded() if t >= since_ms and needle in text), None)
+
     def now_ms(self) -> float:
         """The page's ``performance.now()`` (same clock as `recorded`)."""
         return float(self.page.evaluate("performance.now()"))
