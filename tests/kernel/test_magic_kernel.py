@@ -41,6 +41,13 @@ def _answer_updates(ex: Execution) -> list[str]:
     return texts
 
 
+def _first_hide(messages: list[Any]) -> int:
+    """Index of the first widget update that hides a part of a view (``display: none``)."""
+    return next((i for i, m in enumerate(messages) if m.msg_type == "comm_msg"
+                 and m.content.get("data", {}).get("state", {}).get("display") == "none"),
+                len(messages))
+
+
 def test_harness_runs_cells_and_reports_errors(kernel: KernelHarness):
     ok = kernel.execute("print(6 * 7)")
     assert ok.status == "ok" and ok.stdout == "42\n"
@@ -67,6 +74,10 @@ def test_blocking_cell_streams_several_renders_then_settles(kernel: KernelHarnes
     markdown = [o["data"]["text/markdown"] for o in ex.outputs
                 if "text/markdown" in o.get("data", {})]
     assert markdown[0] == final
+    # the settled answer is on screen before the live one is hidden: no blank moment between
+    settled_at = next(i for i, m in enumerate(ex.messages) if m.msg_type == "display_data"
+                      and m.content["data"].get("text/markdown") == final)
+    assert settled_at < _first_hide(ex.messages)
     assert any("tokens" in p for p in plain[1:])
     # then the live view gives way: its display is updated to an empty bundle (no widget), so a
     # saved notebook shows no "Loading widget..." line on reload
@@ -253,6 +264,9 @@ def test_background_answer_settles_into_its_reserved_output(kernel: KernelHarnes
     assert updates, "the reserved output was never filled"
     assert updates[-1]["data"]["text/markdown"].startswith(answer)
     assert "tokens" in updates[-1]["data"]["text/markdown"]  # the metrics line came along
+    filled_at = next(i for i, m in enumerate(seen) if m.msg_type == "update_display_data"
+                     and m.content["transient"]["display_id"] == display_id)
+    assert filled_at < _first_hide(seen)  # filled before the live answer is hidden
 
 
 def test_background_answer_with_a_chart_settles_with_the_chart(kernel: KernelHarness, kernel_sim):

@@ -191,9 +191,9 @@ def settle(request: CellRequest, view: Any, handle: AskHandle, *, interrupted: b
     result = handle.wait(5.0)
     if not result.done:
         result.status = "stopped"
-    view.finish(result)
-    for item in view.settled_outputs(result):
+    for item in view.settled_outputs(result):  # first: the answer never leaves the screen
         display(item)
+    view.finish(result)
     _retire(view)
     store_result(request, result)
     if interrupted:
@@ -221,8 +221,8 @@ def run_background(request: CellRequest) -> AskHandle:
         else:
             from IPython.display import Markdown
 
-            view.finish(result, settle=True)
-            placeholder.update(Markdown("\n\n".join(t for t in texts if t)))
+            placeholder.update(Markdown("\n\n".join(t for t in texts if t)))  # shown first,
+            view.finish(result, settle=True)  # then the live answer goes: never a blank moment
             _retire(view)
         store_result(request, result)
 
