@@ -1,4 +1,7 @@
-"""Run a `Plan` in Spark: filter and aggregate on the cluster, collect only the small result."""
+"""Run a `Plan` in Spark: filter and aggregate on the cluster, collect only the small result.
+
+Works on classic and Spark Connect DataFrames alike: only public DataFrame and Column APIs.
+"""
 
 from __future__ import annotations
 
@@ -41,11 +44,19 @@ def _measure(F: Any, m: Any) -> Any:
     return F.percentile_approx(col, q, 10000).alias(m.out)
 
 
+def _functions(df: Any) -> Any:
+    """The functions module that builds columns for ``df``'s kind (classic or Connect)."""
+    if type(df).__module__.startswith("pyspark.sql.connect"):
+        from pyspark.sql.connect import functions as F
+    else:
+        from pyspark.sql import functions as F
+    return F
+
+
 def aggregate_spark(info: FrameInfo, plan: Plan) -> AggResult:
     """Push filters, keys, aggregates, sort and limit into Spark; collect at most cap+1 rows."""
-    from pyspark.sql import functions as F
-
     df = info.frame
+    F = _functions(df)
     date_cols = {c for c, k in info.columns.items() if k == "datetime"}
     for f in plan.filters:
         df = df.filter(_condition(F, f, f["field"] in date_cols))

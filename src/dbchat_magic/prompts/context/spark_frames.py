@@ -2,7 +2,8 @@
 
 A ``limit(3)`` is cheap only when the plan can stop early. When the optimised plan aggregates,
 joins, sorts, deduplicates or repartitions, the sample would compute the whole plan, so it is
-skipped and a note says why (classic Spark; on Spark Connect the plan is not inspected).
+skipped and a note says why. The plan comes from the JVM on classic Spark and from the explain
+RPC on Spark Connect (serverless and shared Databricks compute); neither runs the plan.
 """
 
 from __future__ import annotations
@@ -19,11 +20,20 @@ _COSTLY = re.compile(r"(Aggregate|Join|Sort|Window\w*|Repartition\w*|Rebalance\w
 _TREE = re.compile(r"^[\s:+|-]*")
 
 
+def _plan_text(df: Any) -> str:
+    """The optimised logical plan of ``df`` as text, computed without running it."""
+    if type(df).__module__.startswith("pyspark.sql.connect"):
+        text = df._explain_string(mode="extended")  # one analyze RPC; pyspark >= 3.4
+        optimised = text.split("== Optimized Logical Plan ==", 1)[-1]
+        return optimised.split("== Physical Plan ==", 1)[0]
+    return str(df._jdf.queryExecution().optimizedPlan().toString())
+
+
 def costly_step(df: Any) -> str | None:
     """Name of a plan step that makes even ``limit(n)`` scan everything, or None."""
     try:
-        plan = str(df._jdf.queryExecution().optimizedPlan().toString())
-    except Exception:  # Spark Connect, or the private API changed: assume a limit is cheap
+        plan = _plan_text(df)
+    except Exception:  # the private API changed or the server refused: assume a limit is cheap
         return None
     for line in plan.splitlines():
         word = _TREE.sub("", line).split(" ", 1)[0].split(",", 1)[0]
