@@ -23,17 +23,16 @@ warnings.filterwarnings("ignore")  # pandas 3 / static-conf warnings from pyspar
 os.environ["SPARK_TESTING"] = "1"  # pyspark's own dev mode: an ephemeral gRPC port, found via py4j
 os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 
-import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from dbchat_magic.prompts import describe_frames  # noqa: E402
 from dbchat_magic.prompts.context.parse import parse_data_context  # noqa: E402
 from dbchat_magic.specs import render_spec, validate_spec  # noqa: E402
 from dbchat_magic.specs.records import csv_values  # noqa: E402
+from engine_cases import SPECS, sales_frame  # noqa: E402  (tests/ is sys.path[0])
 
 SCRATCH = Path(sys.argv[1])
 UDF_LOG = str(SCRATCH / "udf-calls.log")  # every call of the side-effect UDF appends a line
-N = 20_000
 
 
 def touched(x: int) -> int:
@@ -99,26 +98,6 @@ def context_checks(spark: Any, sc: Any) -> dict[str, Any]:
     return out
 
 
-SPECS = {
-    "bar_sum": {"widget": "chart", "data": "df", "mark": "bar",
-                "x": {"field": "region", "type": "nominal"},
-                "y": {"field": "revenue", "type": "quantitative", "aggregate": "sum"}},
-    "line_daily_mean": {"widget": "chart", "data": "df", "mark": "line",
-                        "x": {"field": "ts", "type": "temporal", "timeUnit": "day"},
-                        "y": {"field": "revenue", "type": "quantitative", "aggregate": "mean"},
-                        "filters": [{"field": "ts", "op": "<", "value": "2024-01-10"},
-                                    {"field": "region", "op": "!=", "value": "US"}]},
-    "hist": {"widget": "chart", "data": "df", "mark": "bar",
-             "x": {"field": "revenue", "type": "quantitative", "bin": True},
-             "y": {"aggregate": "count", "type": "quantitative"}},
-    "count_by_color": {"widget": "chart", "data": "df", "mark": "bar",
-                       "x": {"field": "units", "type": "ordinal"},
-                       "y": {"aggregate": "count", "type": "quantitative"},
-                       "color": {"field": "region", "type": "nominal"}},
-    "top_skus": {"widget": "chart", "data": "df", "mark": "bar",
-                 "x": {"field": "sku", "type": "nominal"},
-                 "y": {"field": "units", "type": "quantitative", "aggregate": "max"}},
-}
 WIDGETS = {
     "kpi_sum": {"widget": "kpi", "data": "df", "field": "units", "aggregate": "sum"},
     "kpi_mean_filtered": {"widget": "kpi", "data": "df", "field": "revenue", "aggregate": "mean",
@@ -132,18 +111,6 @@ VEGALITE = {"widget": "vega-lite", "data": "df",
                 "y": {"field": "revenue", "type": "quantitative"}}}}
 
 
-def sales() -> pd.DataFrame:
-    rng = np.random.default_rng(3)
-    return pd.DataFrame({
-        "region": rng.choice(["EU", "US", "APAC"], N),
-        "revenue": rng.random(N) * 100,
-        "units": rng.integers(1, 9, N).astype("int64"),
-        "ts": (pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 86400 * 20, N), "s")
-               ).astype("datetime64[us]"),
-        "sku": [f"S{i:04d}" for i in rng.integers(0, 3000, N)],
-    })
-
-
 def rendered(spec: dict[str, Any], frame: Any) -> dict[str, Any]:
     r = render_spec(spec, {"df": frame}, renderer="vegalite")
     out: dict[str, Any] = {"ok": r.ok, "errors": r.errors, "notes": r.notes,
@@ -154,7 +121,7 @@ def rendered(spec: dict[str, Any], frame: Any) -> dict[str, Any]:
 
 
 def spec_checks(spark: Any) -> dict[str, Any]:
-    pdf = sales()
+    pdf = sales_frame()
     sdf = spark.createDataFrame(pdf)
     out: dict[str, Any] = {"validate": validate_spec(SPECS["bar_sum"], {"df": sdf})}
     for name, spec in {**SPECS, **WIDGETS}.items():

@@ -76,7 +76,8 @@ def test_the_side_effect_detector_sees_a_cheap_sample_run(report):
     assert 0 < found["udf_calls"] < 2000  # it ran, and stopped early (2,000 rows in all)
 
 
-@pytest.mark.parametrize("name", ["bar_sum", "line_daily_mean", "hist", "count_by_color"])
+@pytest.mark.parametrize("name", ["bar_sum", "line_daily_mean", "hist", "count_by_color",
+                                  "month_distinct"])
 def test_connect_charts_match_pandas(report, name):
     got, want = report["specs"][name]["connect"], report["specs"][name]["pandas"]
     assert got["ok"], got["errors"]
