@@ -71,6 +71,9 @@ def test_summarize_output_reads_like_a_transcript() -> None:
         "application/vnd.jupyter.widget-view+json": {"model_id": "x"},
         "text/plain": "<dbchat answer>"}}
     assert summarize_output(widget) == ""  # the live view: its answer follows as Markdown
+    retired = {"output_type": "display_data",
+               "data": {"text/plain": "<dbchat answer>", "text/html": ""}}
+    assert summarize_output(retired) == ""  # what the live view leaves once its answer settled
     answer = {"output_type": "display_data", "data": {"text/markdown": [
         "Here is revenue by region.\n\n\n<details><summary>chart spec (JSON)</summary>\n\n",
         "```json\n{\"widget\": \"chart\"}\n```\n\n</details>\n\n"]}}
@@ -97,4 +100,4 @@ def test_headless_quickstart_prints_answers_and_charts() -> None:
     assert "(chart drawn: bar chart of sales: sum of revenue by region (4 points))" in text
     assert "(chart drawn: line chart of sales" in text
     assert "tok/s" in text and "failed" not in text
-    assert "<details>" not in text and "<small>" not in text
+    assert "<details>" not in text and "<small>" not in text and "<dbchat" not in text

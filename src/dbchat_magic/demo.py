@@ -106,6 +106,7 @@ def run_terminal(args: argparse.Namespace, out: TextIO | None = None) -> int:
 
 _DETAILS = re.compile(r"\n*<details>.*?</details>\n*", re.DOTALL)
 _SMALL = re.compile(r"^<small>(.*)</small>$", re.DOTALL)
+_RETIRED_VIEW = re.compile(r"<dbchat [\w ]+>")  # a live view's text/plain, kept once retired
 _IMAGES = ("image/svg+xml", "image/png", "application/vnd.vegalite.v5+json")
 
 
@@ -127,8 +128,8 @@ def summarize_output(output: dict[str, Any]) -> str:
         text = _DETAILS.sub("\n", _joined(data["text/markdown"])).strip()
         small = _SMALL.match(text)
         return small[1] if small else text
-    if "application/vnd.jupyter.widget-view+json" in data:
-        return ""  # the live view; its final answer follows as Markdown
+    if "application/vnd.jupyter.widget-view+json" in data or _RETIRED_VIEW.fullmatch(plain):
+        return ""  # the live view (or the empty output it leaves); its answer follows as Markdown
     return plain
 
 
