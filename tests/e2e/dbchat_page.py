@@ -3,7 +3,8 @@ progress can be read off the page (numbered words ``w001 w002 …``).
 
 Selectors prefer the ``dbchat-*`` CSS classes when the widgets carry them and fall back to the
 visible texts (ipywidgets 8 DOM: a Button is a ``<button>``, a Dropdown a ``<select>``).
-`drawn_charts` reads which charts a cell's outputs visibly draw.
+`drawn_charts` reads which charts a cell's outputs visibly draw; `start_frame_sampler` and
+`frame_stats` read what the live answer showed in each painted frame.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import base64
 import re
 import urllib.parse
+from dataclasses import dataclass
 from typing import Any
 
 STOP_BUTTON = "button.dbchat-stop, button:has-text('Stop')"
@@ -88,3 +90,79 @@ def drawn_charts(page: Any, cell: Any) -> list[dict[str, Any]]:
         charts.append({"bars": bars, "labels": labels})
     charts += [{"bars": None, "labels": []} for inked in found["canvases"] if inked]
     return charts
+
+
+# Before each paint (requestAnimationFrame), how much text the cell's newest live answer
+# (`.dbchat-answer`) shows: its text length, or -1 while there is none / it is hidden.
+_FRAME_SAMPLER_JS = """(cell) => {
+  const frames = [];
+  window.__dbchatFrames = frames;
+  window.__dbchatSampling = true;
+  const tick = (t) => {
+    const answers = cell.querySelectorAll('.dbchat-answer');
+    const el = answers[answers.length - 1];
+    const len = el && el.checkVisibility() ? el.innerText.trim().length : -1;
+    frames.push([t, len]);
+    if (window.__dbchatSampling) requestAnimationFrame(tick);
+  };
+  requestAnimationFrame(tick);
+}"""
+
+
+def start_frame_sampler(page: Any, cell: Any) -> None:
+    """Sample the live answer's text length in ``cell`` on every animation frame (before paint)."""
+    page.evaluate(_FRAME_SAMPLER_JS, cell.element_handle())
+
+
+def stop_frame_sampler(page: Any) -> list[tuple[float, int]]:
+    """Stop sampling; (``performance.now()`` ms, text length or -1) for each frame sampled."""
+    frames = page.evaluate("window.__dbchatSampling = false; window.__dbchatFrames")
+    return [(float(t), int(n)) for t, n in frames]
+
+
+@dataclass
+class FrameStats:
+    """What the painted frames of one stream showed, between the first text and the settled text.
+
+    ``steps`` is how many different lengths the frames showed (the text grew in that many steps);
+    ``shrinking`` frames show the answer empty or shorter than in the frame before; ``below``
+    frames show less than the most the answer had shown so far; ``longest_ms`` is the longest run
+    of such frames (from its first frame to the next frame that is whole again).
+    """
+
+    frames: int
+    steps: int
+    shrinking: int
+    below: int
+    longest_ms: float
+
+
+def frame_stats(samples: list[tuple[float, int]], full_length: int) -> FrameStats:
+    """`FrameStats` of the frames from the first one with text up to the first showing
+    ``full_length`` characters or more (or the last one before the live answer was hidden)."""
+    start = next((i for i, (_, n) in enumerate(samples) if n > 0), len(samples))
+    window: list[tuple[float, int]] = []
+    for t, n in samples[start:]:
+        if n >= full_length:
+            window.append((t, n))
+            break
+        if n < 0:  # hidden: the settled outputs took over
+            break
+        window.append((t, n))
+    shrinking = below = 0
+    longest = 0.0
+    most, prev = 0, 0
+    run_start: float | None = None
+    for t, n in window:
+        shrinking += n < prev
+        if n < most:
+            below += 1
+            run_start = t if run_start is None else run_start
+        elif run_start is not None:
+            longest = max(longest, t - run_start)
+            run_start = None
+        most, prev = max(most, n), n
+    if run_start is not None and window:
+        longest = max(longest, window[-1][0] - run_start)
+    steps = len({n for _, n in window})
+    return FrameStats(len(window), steps, shrinking, below, round(longest, 1))
