@@ -170,16 +170,7 @@ def _spec_for(question: str, frame: FrameDesc) -> tuple[str, dict[str, Any]]:
     if by:
         cats = _mentioned(by[1], list(frame.columns)) or _mentioned(question, texts) or texts
         if cats:
-            spec = {
-                "widget": "chart",
-                "data": frame.name,
-                "mark": "bar",
-                "x": {"field": cats[0], "type": "nominal"},
-                "y": ychan,
-                "sort": "-y",
-            }
-            return (f"Here is the {_what(agg, measure)} by {cats[0]} in `{frame.name}`, "
-                    "largest first."), spec
+            return _bar(frame, cats[0], ychan, _what(agg, measure))
     if any(w in q for w in ("show", "list", "top", "rows", "table")):
         cols = list(frame.columns)[:6]
         spec = {"widget": "table", "data": frame.name, "columns": cols, "limit": 10}
@@ -200,18 +191,17 @@ def _spec_for(question: str, frame: FrameDesc) -> tuple[str, dict[str, Any]]:
             spec["field"] = measure
         return f"The {_what(agg, measure)} in `{frame.name}` is shown below.", spec
     if texts:
-        spec = {
-            "widget": "chart",
-            "data": frame.name,
-            "mark": "bar",
-            "x": {"field": texts[0], "type": "nominal"},
-            "y": ychan,
-            "sort": "-y",
-        }
-        return (f"Here is the {_what(agg, measure)} by {texts[0]} in `{frame.name}`, "
-                "largest first."), spec
+        return _bar(frame, texts[0], ychan, _what(agg, measure))
     spec = {"widget": "table", "data": frame.name, "columns": list(frame.columns)[:6], "limit": 10}
-    return f"Here are the first rows of `{frame.name}`.", spec
+    return f"Here are the first 10 rows of `{frame.name}`.", spec
+
+
+def _bar(frame: FrameDesc, category: str, ychan: dict[str, Any],
+         what: str) -> tuple[str, dict[str, Any]]:
+    """A bar chart of ``ychan`` per ``category``, largest first, with its sentence."""
+    spec = {"widget": "chart", "data": frame.name, "mark": "bar",
+            "x": {"field": category, "type": "nominal"}, "y": ychan, "sort": "-y"}
+    return f"Here is the {what} by {category} in `{frame.name}`, largest first.", spec
 
 
 def _break(spec: dict[str, Any]) -> dict[str, Any]:
