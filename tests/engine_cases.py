@@ -47,3 +47,12 @@ SPECS: dict[str, dict[str, Any]] = {
                        "x": {"field": "ts", "type": "temporal", "timeUnit": "week"},
                        "y": {"field": "sku", "type": "quantitative", "aggregate": "distinct"}},
 }
+
+
+def chart(**kw: Any) -> dict[str, Any]:
+    """A valid bar chart of sum(revenue) by region over ``sales``; ``kw`` overrides its keys."""
+    spec: dict[str, Any] = {"widget": "chart", "data": "sales", "mark": "bar",
+                            "x": {"field": "region", "type": "nominal"},
+                            "y": {"field": "revenue", "type": "quantitative", "aggregate": "sum"}}
+    spec.update(kw)
+    return spec

@@ -13,6 +13,7 @@ import pytest
 
 from dbchat_magic.specs import RENDERERS, RenderedSpec, render_spec
 from dbchat_magic.specs.records import csv_values
+from engine_cases import chart
 
 N = 50_000
 
@@ -30,14 +31,6 @@ def ns() -> dict:
     people = pd.DataFrame({"name": ["<script>alert(1)</script>", "Bob", "Ann"],
                            "ltv": [10.0, 30.0, 20.0], "day": ["2024-03-01", "2024-03-02", "x"]})
     return {"sales": sales, "people": people}
-
-
-def chart(**kw) -> dict:
-    spec = {"widget": "chart", "data": "sales", "mark": "bar",
-            "x": {"field": "region", "type": "nominal"},
-            "y": {"field": "revenue", "type": "quantitative", "aggregate": "sum"}}
-    spec.update(kw)
-    return spec
 
 
 def values(r: RenderedSpec) -> list[dict]:

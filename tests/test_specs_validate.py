@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from dbchat_magic.specs import SPEC_SCHEMA, SPEC_VERSION, format_rules, validate_spec
+from engine_cases import chart
 
 
 @pytest.fixture
@@ -22,14 +23,6 @@ def ns() -> dict:
         "vip": rng.random(n) > 0.5,
     })
     return {"sales": sales, "prices": pd.Series([1.0, 2.0], name="price"), "n": 3}
-
-
-def chart(**kw) -> dict:
-    spec = {"widget": "chart", "data": "sales", "mark": "bar",
-            "x": {"field": "region", "type": "nominal"},
-            "y": {"field": "revenue", "type": "quantitative", "aggregate": "sum"}}
-    spec.update(kw)
-    return spec
 
 
 def test_good_specs_have_no_errors(ns):
