@@ -89,8 +89,21 @@ class Runner:
 
         If the future is cancelled before ``coro`` ever ran, ``coro`` is closed unrun (its
         ``finally`` blocks never execute) and ``on_skipped()`` is called on the loop thread instead.
+
+        Race-free by construction: the task's first step, on the loop thread, checks the future
+        right before entering ``coro``; a cancel is delivered to the task on the loop thread, and
+        only once ``coro`` has been entered (before that, the first step sees the cancelled future).
         """
         fut = TaskFuture()
+        entered = False
+
+        async def guarded() -> T:
+            nonlocal entered
+            if fut.cancelled():
+                _skip(coro, on_skipped)
+                raise asyncio.CancelledError
+            entered = True
+            return await coro
 
         def on_task_done(task: asyncio.Task[Any]) -> None:
             try:
@@ -105,22 +118,18 @@ class Runner:
             fut._settled.set()
 
         def start() -> None:
-            if fut.cancelled():
-                coro.close()
-                if on_skipped is not None:
-                    try:
-                        on_skipped()
-                    except Exception:
-                        log.exception("on_skipped callback failed")
-                fut._settled.set()
-                return
-            task = self.loop.create_task(coro)
+            task = self.loop.create_task(guarded())
             fut._task = task
             task.add_done_callback(on_task_done)
 
+        def deliver_cancel() -> None:  # on the loop thread
+            task = fut._task
+            if entered and task is not None and not task.done():
+                task.cancel()
+
         def on_future_done(f: concurrent.futures.Future[Any]) -> None:
-            if f.cancelled() and fut._task is not None and not fut._task.done():
-                self.loop.call_soon_threadsafe(fut._task.cancel)
+            if f.cancelled():
+                self.loop.call_soon_threadsafe(deliver_cancel)
 
         fut.add_done_callback(on_future_done)
         self.loop.call_soon_threadsafe(start)
@@ -177,6 +186,16 @@ class Runner:
                     self.run(c.aclose(), timeout=5)
             except Exception:  # closing is best effort
                 pass
+
+
+def _skip(coro: Coroutine[Any, Any, Any], on_skipped: Callable[[], None] | None) -> None:
+    """Close a coroutine that must never run and tell ``on_skipped``."""
+    coro.close()
+    if on_skipped is not None:
+        try:
+            on_skipped()
+        except Exception:
+            log.exception("on_skipped callback failed")
 
 
 def _client_key(settings: Settings) -> tuple[Any, ...]:
