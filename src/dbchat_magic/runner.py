@@ -19,6 +19,8 @@ from collections import OrderedDict
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from dbchat_magic.auth import CHAIN_ENV
+
 if TYPE_CHECKING:
     from dbchat_magic.client import ChatClient
     from dbchat_magic.config import Settings
@@ -30,10 +32,6 @@ _CONNECTION_FIELDS = (
     "host", "url_style", "connect_timeout", "first_byte_timeout", "gap_timeout", "total_timeout",
     "max_retries", "retry_backoff", "retry_max_wait", "rate_limit_rpm", "rate_limit_tpm",
     "rate_limit_mode",
-)
-_CREDENTIAL_ENV = (
-    "DATABRICKS_HOST", "DATABRICKS_TOKEN", "DATABRICKS_CONFIG_PROFILE", "DATABRICKS_CONFIG_FILE",
-    "DATABRICKS_CLIENT_ID", "DATABRICKS_CLIENT_SECRET", "DATABRICKS_RUNTIME_VERSION",
 )
 _MAX_CLIENTS = 4
 
@@ -201,7 +199,7 @@ def _skip(coro: Coroutine[Any, Any, Any], on_skipped: Callable[[], None] | None)
 def _client_key(settings: Settings) -> tuple[Any, ...]:
     fields = tuple(repr(getattr(settings, name, None)) for name in _CONNECTION_FIELDS)
     digest = hashlib.sha256()
-    for name in _CREDENTIAL_ENV:
+    for name in CHAIN_ENV:
         digest.update(f"{name}={os.environ.get(name, '')}\0".encode())
     return (*fields, digest.hexdigest())
 
