@@ -254,8 +254,11 @@ def _raise_stream_error(obj: dict, state: CallState) -> None:
 
 
 def _size(n: int) -> str:
-    """``16 MiB`` for whole MiB, else bytes."""
-    return f"{n >> 20} MiB" if n >= 2**20 and n % 2**20 == 0 else f"{n:,} bytes"
+    """``16 MiB`` / ``256 KiB`` when whole, else bytes."""
+    for unit, shift in (("MiB", 20), ("KiB", 10)):
+        if n >= 1 << shift and n % (1 << shift) == 0:
+            return f"{n >> shift} {unit}"
+    return f"{n:,} bytes"
 
 
 async def _prefixed(head: list[bytes], rest: AsyncIterator[bytes],
