@@ -18,7 +18,7 @@ from dbchat_magic.simulator._faults import (
     databricks_error,
     not_found,
 )
-from dbchat_magic.simulator._hostile import fill_mark, sized_body
+from dbchat_magic.simulator._hostile import SizedBody, fill_mark, sized_body
 from dbchat_magic.simulator._http import BadRequest, Connection, Request
 from dbchat_magic.simulator._responders import (
     SimRequest,
@@ -287,7 +287,7 @@ class App:
     async def _send_whole(
         self,
         conn: Connection,
-        body: ErrorResponse,
+        body: SizedBody,
         answer: Answer,
         pacing: Pacing,
         keep: bool,
@@ -299,7 +299,7 @@ class App:
         if duration > 0:
             await asyncio.sleep(duration)
         await conn.send_sized(
-            200, body.body, body.fill, body.tail, body.content_type, keep_alive=keep, extra=echo
+            200, body.head, body.fill, body.tail, body.content_type, keep_alive=keep, extra=echo
         )
 
     async def _watch(

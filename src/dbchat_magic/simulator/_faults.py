@@ -57,7 +57,7 @@ _PARAMS: dict[str, frozenset[str]] = {
     "special_tokens": frozenset(),
     "u2028": frozenset(),
     "huge_error": frozenset({"size", "status"}),
-    "huge_line": frozenset({"after", "size", "line_bytes"}),
+    "huge_line": frozenset({"after", "size", "line_bytes", "end"}),
     "json_body": frozenset({"content_type", "size"}),
     "broken_framing": frozenset({"after", "kind"}),
     "header_echo": frozenset({"header", "bare"}),

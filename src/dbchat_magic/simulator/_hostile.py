@@ -5,15 +5,27 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
-from dbchat_magic.simulator._faults import ErrorResponse, Fault
+from dbchat_magic.simulator._faults import Fault
 
 PIECE = 64 * 1024
 _FILL = b"x" * PIECE
 # The JSON around a huge content delta: valid if the client reads it to the end.
 _LINE_HEAD = b'data: {"object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"'
 _LINE_TAIL = b'"},"finish_reason":null}]}'
+
+
+@dataclass(frozen=True)
+class SizedBody:
+    """A 200 body as `Connection.send_sized` sends it: ``head``, ``fill`` filler bytes, ``tail``;
+    ``content_type=""`` sends no Content-Type header."""
+
+    head: bytes
+    content_type: str = "application/json"
+    fill: int = 0
+    tail: bytes = b""
 
 
 class RawPiece(bytes):
@@ -28,9 +40,10 @@ def filler(size: int) -> Iterator[bytes]:
         size -= n
 
 
-def huge_line(size: int, line_bytes: int | None, eol: bytes) -> Iterator[bytes]:
+def huge_line(size: int, line_bytes: int | None, eol: bytes, end: bool = True) -> Iterator[bytes]:
     """One ``data:`` event whose content is ``size`` filler bytes: one line, or (``line_bytes``)
-    a new ``data:`` line every ``line_bytes`` bytes of one event. Pieces of at most 64 KiB."""
+    a new ``data:`` line every ``line_bytes`` bytes of one event; ``end=False`` leaves the line
+    unfinished (no closing JSON, no newline). Pieces of at most 64 KiB."""
     yield _LINE_HEAD
     step = line_bytes if line_bytes and line_bytes < size else size
     left = size
@@ -40,7 +53,8 @@ def huge_line(size: int, line_bytes: int | None, eol: bytes) -> Iterator[bytes]:
         left -= n
         if left > 0:
             yield eol + b"data: "
-    yield _LINE_TAIL + eol + eol
+    if end:
+        yield _LINE_TAIL + eol + eol
 
 
 def broken_framing(kind: str) -> RawPiece:
@@ -68,9 +82,11 @@ def hostile_events(
     for data, n in events:
         if tokens == at_huge and huge is not None:
             at_huge = -1
-            size = int(huge.params.get("size", 200 << 20))
-            for piece in huge_line(size, huge.params.get("line_bytes"), eol):
+            size, end = int(huge.params.get("size", 200 << 20)), huge.params.get("end", True)
+            for piece in huge_line(size, huge.params.get("line_bytes"), eol, bool(end)):
                 yield piece, 0
+            if not end:
+                return  # the body ends inside the line
         if tokens == at_broken and broken is not None:
             yield broken_framing(str(broken.params.get("kind", "bad_chunk"))), 0
             return
@@ -86,13 +102,13 @@ def fill_mark(fault: Fault | None) -> str:
     return FILL_MARK if fault is not None and int(fault.params.get("size", 0)) else ""
 
 
-def sized_body(payload: dict[str, Any], fault: Fault | None) -> ErrorResponse:
+def sized_body(payload: dict[str, Any], fault: Fault | None) -> SizedBody:
     """A 200 JSON body for `Connection.send_sized`. With the "json_body" fault: its
     ``content_type`` ("" = none), and ``size`` filler bytes where `fill_mark` left its mark."""
     raw = json.dumps(payload, ensure_ascii=False)
     if fault is None:
-        return ErrorResponse(200, raw.encode("utf-8"))
+        return SizedBody(raw.encode("utf-8"))
     ctype = str(fault.params.get("content_type", "application/json"))
     head, mark, tail = raw.partition(json.dumps(FILL_MARK)[1:-1])
     size = int(fault.params.get("size", 0)) if mark else 0
-    return ErrorResponse(200, head.encode("utf-8"), ctype, fill=size, tail=tail.encode("utf-8"))
+    return SizedBody(head.encode("utf-8"), ctype, size, tail.encode("utf-8"))

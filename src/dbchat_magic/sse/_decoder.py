@@ -66,9 +66,9 @@ class SSEDecoder:
         # Byte tests use ints (``13 in chunk``): a bytes needle costs ~10x more per call.
         if (chunk[-2:] == b"\n\n" and chunk[:6] == b"data: " and not self._pending
                 and not self._data and _CR not in chunk and self._head is None and not self._cr
-                and not self._event and len(chunk) <= self._max):
+                and not self._event):
             value = chunk[6:-2]  # the usual piece: exactly one one-line data event
-            if _LF not in value:
+            if _LF not in value and len(chunk) <= self._max:
                 event = ServerSentEvent("message", value, self._last_id, self._event_retry)
                 self._event_retry = None
                 return [event]
@@ -82,7 +82,7 @@ class SSEDecoder:
                     self._too_large([])
                 return []
             chunk = b"".join(self._pending)
-            self._pending, self._pending_size = [], 0
+            self._pending = []  # (its size is set afresh when the next unfinished line starts)
         elif _LF not in chunk:
             if chunk:
                 self._pending.append(chunk)
