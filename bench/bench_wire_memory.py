@@ -129,7 +129,9 @@ def main() -> None:
         f"{_cpu()}, {os.cpu_count()} cores, load {load}; "
         f"Python {platform.python_version()}. Answers of {size / MB:.0f} MB from the simulator "
         "over loopback; the client in a fresh subprocess, warmed by one normal question; growth "
-        "= peak RSS during the hostile answer − RSS before it.",
+        "= peak RSS during the hostile answer − RSS before it."
+        + (f" Rows \"none ({args.baseline_name})\" ran the client from that source tree "
+           "(`--baseline-src`), before the limits existed." if args.baseline_src else ""),
         "",
         "| answer | limit (max_event_bytes / max_body_bytes) | status | text chars kept | "
         "client RSS growth (MB) | seconds |",
