@@ -198,6 +198,23 @@ def test_a_known_secret_in_the_question_is_never_sent_or_recorded(
     assert token not in exported and REDACTED in exported
 
 
+def test_a_panel_shows_the_question_redacted(planted: Simulator, token: str,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("ipywidgets")
+    from dbchat_magic.ui import ChatPanel
+    from ui_helpers import all_state
+
+    for key, value in planted.env().items():
+        monkeypatch.setenv(key, value)
+    Settings().replace(endpoint=LLAMA).save()
+    panel = ChatPanel(list_endpoints=False, namespace={})
+    panel.ask(f"is {token} still valid?")
+    panel.wait(60)
+    state = all_state(panel.widget)
+    assert f"is {REDACTED} still valid?" in state
+    assert token not in state and token not in json.dumps(planted.stats.last_body)
+
+
 def test_environment_credentials_are_redacted_before_any_client_exists(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """`{os.environ}` interpolated into a question: no token leaves, even one no Secret holds."""

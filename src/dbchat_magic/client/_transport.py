@@ -1,6 +1,8 @@
 """One chat request on the wire: send with retries before the first byte, then read the SSE
 stream to events, with first-byte/gap/total deadlines; drain after ``[DONE]`` to keep the
-connection for the next request."""
+connection for the next request. A body not declared ``text/event-stream`` that starts with
+``{`` is one JSON completion. Memory is bounded: ``max_event_bytes`` per SSE line/event,
+``max_body_bytes`` per whole body, 64 KiB of an error body."""
 
 from __future__ import annotations
 
