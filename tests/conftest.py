@@ -6,12 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from dbchat_magic.auth import CHAIN_ENV as _CREDENTIAL_VARS
 from dbchat_magic.simulator import Simulator
-
-_CREDENTIAL_VARS = (
-    "DATABRICKS_HOST", "DATABRICKS_TOKEN", "DATABRICKS_CONFIG_PROFILE", "DATABRICKS_CONFIG_FILE",
-    "DATABRICKS_CLIENT_ID", "DATABRICKS_CLIENT_SECRET", "DATABRICKS_RUNTIME_VERSION",
-)
 
 
 @pytest.fixture(autouse=True)

@@ -7,6 +7,7 @@ import asyncio
 import concurrent.futures
 import threading
 import time
+from typing import Any
 
 import pytest
 
@@ -120,6 +121,90 @@ def test_cancel_before_start_never_runs_the_coroutine():
     gate.set()
     assert fut.wait_settled(2)
     assert ran == []
+
+
+def _cancel_from_another_thread(fut: concurrent.futures.Future) -> None:
+    t = threading.Thread(target=fut.cancel)
+    t.start()
+    t.join()
+
+
+def test_cancel_landing_while_the_task_is_made_never_runs_the_coroutine():
+    """The old race, forced: the cancel arrives (from another thread, done callbacks and all)
+    while the loop thread is creating the task, after any check `start` may have made."""
+    r = Runner()
+    ran: list[int] = []
+    skipped: list[str] = []
+    submitted = threading.Event()
+    holder: dict[str, concurrent.futures.Future] = {}
+
+    def factory(loop: asyncio.AbstractEventLoop, coro: Any, **kw: Any) -> asyncio.Task:
+        task = asyncio.Task(coro, loop=loop, **kw)
+        assert submitted.wait(30)  # the future exists: cancel it now, in mid-creation
+        _cancel_from_another_thread(holder["fut"])
+        return task
+
+    r.loop.call_soon_threadsafe(r.loop.set_task_factory, factory)
+
+    async def should_not_run() -> None:
+        ran.append(1)
+
+    fut = r.submit(should_not_run(), on_skipped=lambda: skipped.append(
+        threading.current_thread().name))
+    holder["fut"] = fut
+    submitted.set()
+    assert fut.wait_settled(30)
+    assert fut.cancelled()
+    assert ran == []
+    assert skipped == ["dbchat-runner"]  # told once, on the loop thread
+
+
+def test_cancel_queued_behind_the_first_step_never_runs_the_coroutine():
+    """A cancel made after the task exists but before its first step (the loop busy meanwhile):
+    the first step sees the cancelled future and never enters the coroutine."""
+    r = Runner()
+    ran: list[int] = []
+    made = threading.Event()
+    release = threading.Event()
+
+    def factory(loop: asyncio.AbstractEventLoop, coro: Any, **kw: Any) -> asyncio.Task:
+        loop.call_soon(release.wait, 30)  # queued before the task's first step: holds the loop
+        task = asyncio.Task(coro, loop=loop, **kw)
+        made.set()
+        return task
+
+    r.loop.call_soon_threadsafe(r.loop.set_task_factory, factory)
+
+    async def should_not_run() -> None:
+        ran.append(1)
+
+    fut = r.submit(should_not_run())
+    assert made.wait(30)
+    assert fut.cancel()
+    release.set()
+    assert fut.wait_settled(30)
+    assert ran == [] and fut.cancelled()
+
+
+def test_cancel_after_start_still_cancels_the_running_coroutine():
+    r = Runner()
+    entered = threading.Event()
+    events: list[str] = []
+
+    async def running() -> None:
+        entered.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            events.append("cancelled")
+            raise
+
+    fut = r.submit(running())
+    assert entered.wait(30)
+    assert fut.cancel()
+    assert fut.wait_settled(30)
+    assert events == ["cancelled"]
+    assert fut._task is not None and fut._task.cancelled()
 
 
 def test_run_from_loop_thread_refuses_instead_of_deadlocking():

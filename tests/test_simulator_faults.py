@@ -264,3 +264,63 @@ def test_idle_timeout_closes_keep_alive_connections_that_wait_too_long() -> None
         assert sim.stats.idle_closed == 1
         assert c.post(URL, json={"messages": QUESTION}).status_code == 200  # httpx reconnects
         assert sim.stats.connections_opened == 2
+
+
+def test_huge_line_is_one_event_of_the_given_size(sim: Simulator) -> None:
+    sim.inject("huge_line", after=2, size=300_000)
+    lines = data_lines(raw_stream(sim))
+    big = [p for p in lines if len(p) > 1000]
+    assert len(big) == 1
+    assert json.loads(big[0])["choices"][0]["delta"]["content"] == "x" * 300_000
+    assert lines[-1] == "[DONE]"
+
+
+def test_huge_line_without_end_stops_inside_the_line(sim: Simulator) -> None:
+    sim.inject("huge_line", after=1, size=100_000, end=False)
+    raw = raw_stream(sim)
+    assert raw.endswith(b"x" * 1000) and b"[DONE]" not in raw
+
+
+def test_huge_line_with_line_bytes_is_one_event_of_many_lines(sim: Simulator) -> None:
+    sim.inject("huge_line", after=0, size=10_000, line_bytes=1000)
+    text = raw_stream(sim).decode()
+    event = next(e for e in text.split("\n\n") if "x" * 1000 in e)
+    assert event.count("\ndata: ") == 9 and "\n\n" not in event
+
+
+@pytest.mark.parametrize("ctype", ["application/json", "text/plain", ""])
+def test_json_body_answers_whole_with_the_given_content_type(sim: Simulator, ctype: str) -> None:
+    sim.inject("json_body", content_type=ctype, size=5000)
+    with client(sim) as c:
+        r = c.post(URL, json={"messages": QUESTION, "stream": True})
+    assert r.status_code == 200 and r.headers.get("content-type", "") == ctype
+    assert int(r.headers["content-length"]) == len(r.content)
+    content = json.loads(r.content)["choices"][0]["message"]["content"]
+    assert content.endswith("x" * 5000) and content[:-5000] == sim.stats.log[-1].text
+
+
+def test_huge_error_sends_a_body_of_the_given_size(sim: Simulator) -> None:
+    sim.inject("huge_error", status=502, size=200_000)
+    with client(sim) as c:
+        r = c.post(URL, json={"messages": QUESTION, "stream": True})
+    assert r.status_code == 502 and len(r.content) == int(r.headers["content-length"])
+    assert json.loads(r.content)["message"] == "x" * 200_000
+
+
+def test_header_echo_sends_the_authorization_value_back(sim: Simulator) -> None:
+    sim.inject("header_echo", header="X-Seen")
+    sim.inject("header_echo", header="X-Bare", bare=True)
+    with client(sim) as c, c.stream("POST", URL, json={"messages": QUESTION, "stream": True}) as r:
+        first = r.headers["x-seen"]
+    with client(sim) as c, c.stream("POST", URL, json={"messages": QUESTION, "stream": True}) as r:
+        second = r.headers["x-bare"]
+    assert first == f"Bearer {sim.token}" and second == sim.token
+
+
+@pytest.mark.parametrize("kind", ["bad_chunk", "short_chunk"])
+def test_broken_framing_breaks_the_chunked_body(sim: Simulator, kind: str) -> None:
+    sim.inject("broken_framing", after=3, kind=kind)
+    raw = raw_stream(sim)
+    assert raw.endswith(b"<<dropped>>")
+    whole_events = raw[: raw.rfind(b"\n\n") + 2]  # short_chunk ends inside an event
+    assert content_of(data_lines(whole_events)) == sim.stats.log[-1].text

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dbchat_magic.sse import ServerSentEvent, SSEDecoder
+from dbchat_magic.sse import EventTooLarge, ServerSentEvent, SSEDecoder
 
 # Text that may hold anything except line ends (U+2028 and friends included on purpose).
 _line_text = st.text(
@@ -89,3 +89,48 @@ def test_agrees_with_httpx_sse(stream: tuple[bytes, list], cuts: list[int]) -> N
     lines = raw.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n").split("\n")[:-1]
     theirs = [(e.event, e.data, e.id) for e in (ref.decode(x) for x in lines) if e is not None]
     assert _decode(_split(raw, cuts)) == theirs
+
+
+def _decode_bounded(pieces: list[bytes], limit: int) -> tuple[list[tuple[str, str, str]], bool]:
+    """Events until the limit hit (those the error carries included), and whether it hit."""
+    dec = SSEDecoder(max_event_bytes=limit)
+    evs: list[ServerSentEvent] = []
+    try:
+        for p in pieces:
+            evs += dec.feed(p)
+        evs += dec.flush()
+    except EventTooLarge as exc:
+        evs += exc.events
+        return [(e.event, e.data, e.id) for e in evs], True
+    return [(e.event, e.data, e.id) for e in evs], False
+
+
+def _longest(raw: bytes) -> tuple[int, int]:
+    """The longest line (line end and BOM excluded) and the largest event data, in bytes."""
+    text = raw.removeprefix(b"\xef\xbb\xbf").replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    line_max = data_max = data = 0
+    for line in text.split(b"\n"):
+        line_max = max(line_max, len(line))
+        if not line:
+            data = 0
+        elif line.startswith(b"data:"):
+            data += len(line[5:].removeprefix(b" "))
+            data_max = max(data_max, data)
+    return line_max, data_max
+
+
+@settings(max_examples=300, deadline=None)
+@given(streams(), st.integers(0, 60), st.lists(st.integers(0, 400), max_size=12))
+def test_the_limit_does_not_depend_on_the_pieces(stream: tuple[bytes, list], limit: int,
+                                                  cuts: list[int]) -> None:
+    """Whatever the split, a bounded decoder gives the same events and fails at the same point;
+    it fails exactly when a line or an event's data is over the limit."""
+    raw, expected = stream
+    whole = _decode_bounded([raw], limit)
+    assert _decode_bounded(_split(raw, cuts), limit) == whole
+    assert _decode_bounded([raw[i:i + 1] for i in range(len(raw))], limit) == whole
+    events, hit = whole
+    assert hit == (max(_longest(raw)) > limit)
+    assert events == expected[:len(events)]  # what came before the limit is exact
+    if not hit:
+        assert events == expected

@@ -18,6 +18,7 @@ from types import MappingProxyType
 from typing import Any
 
 from dbchat_magic.errors import ConfigError
+from dbchat_magic.hosts import check_host
 
 URL_STYLES = ("databricks", "openai")
 RATE_LIMIT_MODES = ("wait", "fail")
@@ -65,6 +66,8 @@ class Profile:
 
     def __post_init__(self) -> None:
         _check_endpoint_name(self.endpoint, "profile endpoint")
+        if self.host is not None:
+            check_host(self.host, "profile host")
         if self.url_style is not None and self.url_style not in URL_STYLES:
             raise ConfigError(f"profile url_style must be one of {URL_STYLES} "
                               f"(got {self.url_style!r})")
@@ -102,8 +105,14 @@ class Settings:
     rate_limit_rpm: int | None = None  # None = off
     rate_limit_tpm: int | None = None  # None = off
     rate_limit_mode: str = "wait"
+    max_event_bytes: int = 16 * 2**20  # longest SSE line / event data accepted from a server
+    max_body_bytes: int = 16 * 2**20  # largest non-streamed answer body accepted
 
     def __post_init__(self) -> None:
+        if not isinstance(self.profiles, Mapping):
+            raise ConfigError("profiles must be an object mapping profile names to endpoint "
+                              f"names or objects (got {type(self.profiles).__name__})")
+        check_host(self.host, "host")
         profiles = {}
         for name, prof in dict(self.profiles).items():
             if not isinstance(name, str) or not name:
@@ -207,11 +216,14 @@ def _as_profile(name: str, value: Any) -> Profile:
             return Profile(**{k: v for k, v in value.items() if k in allowed})
         except TypeError:
             raise ConfigError(f"profiles.{name}: needs at least an endpoint") from None
+        except ConfigError as err:
+            raise ConfigError(f"profiles.{name}: {err}") from None
     raise ConfigError(f"profiles.{name}: expected an endpoint name or an object (got {value!r})")
 
 
 _INT_FIELDS = {"max_tokens": 1, "max_retries": 0, "history_budget_tokens": 0,
-               "context_budget_tokens": 0, "frame_budget_tokens": 0}
+               "context_budget_tokens": 0, "frame_budget_tokens": 0,
+               "max_event_bytes": 64 * 1024, "max_body_bytes": 64 * 1024}
 _FLOAT_FIELDS = {"connect_timeout": 0.1, "first_byte_timeout": 0.1, "gap_timeout": 0.1,
                  "total_timeout": 0.1, "retry_backoff": 0.0, "retry_max_wait": 0.0}
 _BOOL_FIELDS = ("system_role", "spec_repair")

@@ -19,6 +19,8 @@ from collections import OrderedDict
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from dbchat_magic.auth import CHAIN_ENV
+
 if TYPE_CHECKING:
     from dbchat_magic.client import ChatClient
     from dbchat_magic.config import Settings
@@ -30,10 +32,6 @@ _CONNECTION_FIELDS = (
     "host", "url_style", "connect_timeout", "first_byte_timeout", "gap_timeout", "total_timeout",
     "max_retries", "retry_backoff", "retry_max_wait", "rate_limit_rpm", "rate_limit_tpm",
     "rate_limit_mode",
-)
-_CREDENTIAL_ENV = (
-    "DATABRICKS_HOST", "DATABRICKS_TOKEN", "DATABRICKS_CONFIG_PROFILE", "DATABRICKS_CONFIG_FILE",
-    "DATABRICKS_CLIENT_ID", "DATABRICKS_CLIENT_SECRET", "DATABRICKS_RUNTIME_VERSION",
 )
 _MAX_CLIENTS = 4
 
@@ -89,8 +87,21 @@ class Runner:
 
         If the future is cancelled before ``coro`` ever ran, ``coro`` is closed unrun (its
         ``finally`` blocks never execute) and ``on_skipped()`` is called on the loop thread instead.
+
+        Race-free by construction: the task's first step, on the loop thread, checks the future
+        right before entering ``coro``; a cancel is delivered to the task on the loop thread, and
+        only once ``coro`` has been entered (before that, the first step sees the cancelled future).
         """
         fut = TaskFuture()
+        entered = False
+
+        async def guarded() -> T:
+            nonlocal entered
+            if fut.cancelled():
+                _skip(coro, on_skipped)
+                raise asyncio.CancelledError
+            entered = True
+            return await coro
 
         def on_task_done(task: asyncio.Task[Any]) -> None:
             try:
@@ -105,22 +116,18 @@ class Runner:
             fut._settled.set()
 
         def start() -> None:
-            if fut.cancelled():
-                coro.close()
-                if on_skipped is not None:
-                    try:
-                        on_skipped()
-                    except Exception:
-                        log.exception("on_skipped callback failed")
-                fut._settled.set()
-                return
-            task = self.loop.create_task(coro)
+            task = self.loop.create_task(guarded())
             fut._task = task
             task.add_done_callback(on_task_done)
 
+        def deliver_cancel() -> None:  # on the loop thread
+            task = fut._task
+            if entered and task is not None and not task.done():
+                task.cancel()
+
         def on_future_done(f: concurrent.futures.Future[Any]) -> None:
-            if f.cancelled() and fut._task is not None and not fut._task.done():
-                self.loop.call_soon_threadsafe(fut._task.cancel)
+            if f.cancelled():
+                self.loop.call_soon_threadsafe(deliver_cancel)
 
         fut.add_done_callback(on_future_done)
         self.loop.call_soon_threadsafe(start)
@@ -179,10 +186,20 @@ class Runner:
                 pass
 
 
+def _skip(coro: Coroutine[Any, Any, Any], on_skipped: Callable[[], None] | None) -> None:
+    """Close a coroutine that must never run and tell ``on_skipped``."""
+    coro.close()
+    if on_skipped is not None:
+        try:
+            on_skipped()
+        except Exception:
+            log.exception("on_skipped callback failed")
+
+
 def _client_key(settings: Settings) -> tuple[Any, ...]:
     fields = tuple(repr(getattr(settings, name, None)) for name in _CONNECTION_FIELDS)
     digest = hashlib.sha256()
-    for name in _CREDENTIAL_ENV:
+    for name in CHAIN_ENV:
         digest.update(f"{name}={os.environ.get(name, '')}\0".encode())
     return (*fields, digest.hexdigest())
 

@@ -38,7 +38,11 @@ class AskOptions:
 
 @dataclass
 class PreparedAsk:
-    """Everything needed to send one question: the exact messages, their parts and parameters."""
+    """Everything needed to send one question: the exact messages, their parts and parameters.
+
+    ``question`` is the question as sent and recorded (known credentials redacted); ``notes`` are
+    what the view should tell (e.g. that credentials were redacted), also in the result's
+    ``extras["prompt_notes"]``."""
 
     question: str
     messages: list[dict[str, Any]]
@@ -46,6 +50,7 @@ class PreparedAsk:
     params: dict[str, Any]
     settings: Settings
     options: AskOptions = field(default_factory=AskOptions)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def endpoint(self) -> str:
@@ -114,9 +119,9 @@ class Session:
             else options.temperature,
             "max_tokens": settings.max_tokens if options.max_tokens is None else options.max_tokens,
         }
-        return PreparedAsk(question=question, messages=list(composed.messages),
+        return PreparedAsk(question=composed.question, messages=list(composed.messages),
                            parts=list(composed.parts), params=params, settings=settings,
-                           options=options)
+                           options=options, notes=list(composed.notes))
 
     def start(self, prepared: PreparedAsk, namespace: Mapping[str, Any] | None = None, *,
               on_update: Callable[[ChatResult], None] | None = None,
@@ -132,6 +137,8 @@ class Session:
         if any(p.name == "data context" and p.chars for p in prepared.parts):
             warm_up_renderer(renderer_name(prepared.settings))  # frames asked about: charts likely
         result = ChatResult(endpoint=prepared.endpoint)
+        if prepared.notes:
+            result.extras["prompt_notes"] = list(prepared.notes)
         coro = self._pipeline(client, prepared, dict(namespace or {}), result, on_update, on_done)
 
         def stopped_before_start() -> None:

@@ -1,6 +1,8 @@
-"""Credentials: the `Secret` type, the credential chain, and scrubbing of messages and logs."""
+"""Credentials: the `Secret` type, the credential chain, the credential environment variables,
+scrubbing of messages and logs, and redaction of what is sent."""
 
 from dbchat_magic.auth._chain import resolve_credentials
+from dbchat_magic.auth._env import CHAIN_ENV, SECRET_ENV, secret_env_values
 from dbchat_magic.auth._providers import (
     CredentialProvider,
     NotebookContextProvider,
@@ -9,9 +11,20 @@ from dbchat_magic.auth._providers import (
     StaticTokenProvider,
     normalise_host,
 )
-from dbchat_magic.auth._secret import ScrubFilter, Secret, scrub, scrubbed_logger
+from dbchat_magic.auth._secret import (
+    REDACTED,
+    ScrubFilter,
+    Secret,
+    install_log_scrubbing,
+    redact,
+    scrub,
+    scrubbed_logger,
+)
 
 __all__ = [
+    "CHAIN_ENV",
+    "REDACTED",
+    "SECRET_ENV",
     "CredentialProvider",
     "NotebookContextProvider",
     "OAuthM2MProvider",
@@ -19,8 +32,11 @@ __all__ = [
     "SdkProvider",
     "Secret",
     "StaticTokenProvider",
+    "install_log_scrubbing",
     "normalise_host",
+    "redact",
     "resolve_credentials",
     "scrub",
     "scrubbed_logger",
+    "secret_env_values",
 ]

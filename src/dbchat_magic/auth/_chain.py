@@ -25,6 +25,7 @@ from dbchat_magic.auth._providers import (
 )
 from dbchat_magic.auth._secret import Secret
 from dbchat_magic.errors import AuthError
+from dbchat_magic.hosts import check_host
 
 if TYPE_CHECKING:
     from dbchat_magic.config import Settings
@@ -63,6 +64,7 @@ def _from_config_file(host: str) -> tuple[CredentialProvider | None, dict[str, s
                             f"(profiles: {known})")
         return None, {}
     source = f"{path} profile [{name}]"
+    check_host(section.get("host", ""), f"the host of {source}")
     host = host or section.get("host", "")
     if section.get("token"):
         if not host:
@@ -80,6 +82,8 @@ def resolve_credentials(settings: Settings | None = None, token: str | Secret | 
                         host: str | None = None) -> CredentialProvider:
     """The first credential source that has a token; `AuthError` saying what was tried if none."""
     env = os.environ
+    check_host(host or "", "the host argument")
+    check_host(env.get("DATABRICKS_HOST", ""), "DATABRICKS_HOST")
     host = host or (settings.host if settings is not None else "") or ""
     if token:
         secret = token if isinstance(token, Secret) else Secret(token)

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 from dbchat_magic.auth._secret import Secret, scrub
 from dbchat_magic.errors import AuthError
+from dbchat_magic.hosts import check_host
 
 
 class CredentialProvider(Protocol):
@@ -28,8 +29,9 @@ class CredentialProvider(Protocol):
 
 
 def normalise_host(host: str) -> str:
-    """``adb-1.net/`` → ``https://adb-1.net``: add a scheme if missing, drop trailing slashes."""
-    host = host.strip().rstrip("/")
+    """``adb-1.net/`` → ``https://adb-1.net``: add a scheme if missing, drop trailing slashes.
+    A host with user info is refused (`ConfigError`, see `dbchat_magic.hosts.check_host`)."""
+    host = check_host(host, "the workspace host").strip().rstrip("/")
     if host and "://" not in host:
         host = "https://" + host
     return host

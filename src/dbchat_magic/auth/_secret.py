@@ -1,4 +1,5 @@
-"""`Secret` (a value that never prints) and `scrub` (remove secrets from text we show or log)."""
+"""`Secret` (a value that never prints), `scrub` (remove secrets from text we show or log) and
+`redact` (replace credentials in text we send: prompts and recorded questions)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,23 @@ import logging
 import re
 from typing import NoReturn
 
+from dbchat_magic.auth._env import secret_env_values
+
 _MASK = "****"
-_known: set[str] = set()  # every Secret value made in this process, for `scrub`
+REDACTED = "[redacted]"
+_known: set[str] = set()  # every Secret value made in this process, for `scrub` and `redact`
+# Credential shapes recognised even when no Secret holds them: Databricks PATs and OAuth secrets,
+# OpenAI-style keys.
+_SHAPES = (
+    re.compile(r"\bdapi[0-9a-f]{32}(?:-\d+)?\b"),
+    re.compile(r"\bdose[0-9a-f]{32}\b"),
+    re.compile(r"\bsk-(?:proj-)?[A-Za-z0-9_-]{20,}"),
+)
 _PATTERNS = (
     (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}"), r"\1 " + _MASK),
-    (re.compile(r"\bdapi[0-9a-f]{32}(?:-\d+)?\b"), "dapi" + _MASK),
+    (re.compile(r"(?i)(authorization['\"]?\s*[:,=]\s*(?!(?:b?['\"])?(?:bearer|basic)\b)"
+                r"(?:b?['\"])?)[^\s'\",)]+"),
+     r"\1" + _MASK),
     (re.compile(r"(?i)(\"?(?:access_)?token\"?\s*[:=]\s*\"?)[^\s\",}]+"), r"\1" + _MASK),
 )
 
@@ -56,23 +69,52 @@ class Secret:
         raise TypeError("a Secret cannot be pickled")
 
 
-def scrub(text: str) -> str:
-    """``text`` with every known secret, bearer value and Databricks token replaced by ``****``."""
-    for value in sorted(_known, key=len, reverse=True):
+def _replace_known(text: str, repl: str) -> tuple[str, int]:
+    """Known credential values (Secrets, credential variables) and token shapes → ``repl``."""
+    count = 0
+    for value in sorted(_known | secret_env_values(), key=len, reverse=True):
         if value in text:
-            text = text.replace(value, _MASK)
+            count += text.count(value)
+            text = text.replace(value, repl)
+    for shape in _SHAPES:
+        text, n = shape.subn(repl, text)
+        count += n
+    return text, count
+
+
+def scrub(text: str) -> str:
+    """``text`` with every known secret, credential variable value, Authorization/bearer value
+    and token shape replaced by ``****``."""
+    text = _replace_known(text, _MASK)[0]
     for pattern, repl in _PATTERNS:
         text = pattern.sub(repl, text)
     return text
 
 
+def redact(text: str) -> tuple[str, int]:
+    """``text`` with every known credential value (Secrets made in this process, the values of
+    credential environment variables) and token shape replaced by ``[redacted]``; and how many
+    were replaced."""
+    return _replace_known(text, REDACTED)
+
+
 class ScrubFilter(logging.Filter):
-    """A logging filter that scrubs the formatted message of each record."""
+    """A logging filter that scrubs each record: its formatted message (arguments included, e.g.
+    header tuples), its exception text and its stack."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Replace the record's message by its scrubbed form; never drops a record."""
-        message = scrub(record.getMessage())
-        record.msg, record.args = message, None
+        try:
+            message = record.getMessage()
+        except Exception:  # arguments that do not fit the format: keep both, scrubbed
+            message = f"{record.msg} {record.args!r}"
+        record.msg, record.args = scrub(message), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = scrub(record.exc_text)
+        if record.stack_info:
+            record.stack_info = scrub(record.stack_info)
         return True
 
 
@@ -82,4 +124,20 @@ def scrubbed_logger(name: str) -> logging.Logger:
     if not any(isinstance(f, ScrubFilter) for f in logger.filters):
         logger.addFilter(ScrubFilter())
     return logger
+
+
+# httpcore logs through one logger per module; a filter on a parent logger never sees the records
+# of its children, so each gets its own.
+_HTTP_LOGGERS = ("httpx", "httpcore", "httpcore.connection", "httpcore.http11", "httpcore.http2",
+                 "httpcore.proxy", "httpcore.socks")
+
+
+def install_log_scrubbing() -> None:
+    """Scrub the records of the httpx and httpcore loggers and of every child logger they have
+    made so far (call again after importing them; cheap and idempotent)."""
+    names = set(_HTTP_LOGGERS)
+    names.update(n for n in list(logging.Logger.manager.loggerDict)
+                 if n.startswith(("httpx.", "httpcore.")))
+    for name in names:
+        scrubbed_logger(name)
 

@@ -66,6 +66,7 @@ async def _read_h11(state: Any, stream: Any,
     next_event, receive = state.next_event, state.receive_data
     data_cls, need_data = h11.Data, h11.NEED_DATA
     parts: list[Any] = []
+    failure: httpx.HTTPError | None = None
     try:
         while True:
             event = next_event()
@@ -79,11 +80,13 @@ async def _read_h11(state: Any, stream: Any,
                 receive(await stream.read(_READ_BYTES, timeout))
             else:  # EndOfMessage (or PAUSED / ConnectionClosed after it)
                 break
-        if parts:
-            yield b"".join(parts)
     except h11.RemoteProtocolError as exc:
-        raise httpx.RemoteProtocolError(str(exc) or "the server broke the HTTP framing") from None
+        failure = httpx.RemoteProtocolError(str(exc) or "the server broke the HTTP framing")
     except httpcore.TimeoutException as exc:
-        raise httpx.ReadTimeout(str(exc) or "read timed out") from None
+        failure = httpx.ReadTimeout(str(exc) or "read timed out")
     except httpcore.NetworkError as exc:
-        raise httpx.ReadError(str(exc) or "the connection failed") from None
+        failure = httpx.ReadError(str(exc) or "the connection failed")
+    if parts:  # the body that arrived before a framing error is still the body
+        yield b"".join(parts)
+    if failure is not None:
+        raise failure

@@ -11,20 +11,22 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import orjson
 
-from dbchat_magic.auth import CredentialProvider, Secret, resolve_credentials, scrubbed_logger
+from dbchat_magic.auth import (
+    CredentialProvider,
+    Secret,
+    install_log_scrubbing,
+    resolve_credentials,
+    scrubbed_logger,
+)
 from dbchat_magic.client._accumulate import ResultFiller
+from dbchat_magic.client._deadlines import CallState, Deadlines
 from dbchat_magic.client._errors import http_error, one_line, parse_error_body
 from dbchat_magic.client._ratelimit import RateLimiter
 from dbchat_magic.client._request import chat_body, chat_url, list_url
 from dbchat_magic.client._retry import Backoff
-from dbchat_magic.client._transport import (
-    CallState,
-    Deadlines,
-    open_stream,
-    read_batches,
-    read_events,
-)
+from dbchat_magic.client._transport import open_stream, read_batches, read_events
 from dbchat_magic.config import Settings
 from dbchat_magic.errors import AuthError, DbChatError, RequestTimeout
 from dbchat_magic.events import StreamEvent
@@ -47,12 +49,14 @@ class ChatClient:
     """Talks to one workspace (or OpenAI-style server) with `Settings` and resolved credentials.
 
     Credentials are resolved once here (headers are fetched per request); a missing credential
-    makes every request fail with the chain's message instead of failing construction. Keeps one
-    pooled ``httpx.AsyncClient`` per event loop.
+    makes every request fail with the chain's message instead of failing construction (a host
+    holding user info fails it: `ConfigError`). Keeps one pooled ``httpx.AsyncClient`` per event
+    loop; httpx and httpcore log records are scrubbed of credentials.
     """
 
     def __init__(self, settings: Settings | None = None, *, token: str | Secret | None = None,
                  host: str | None = None) -> None:
+        install_log_scrubbing()
         self.settings = settings if settings is not None else Settings.load()
         self._provider: CredentialProvider | None = None
         self._credential_error: AuthError | None = None
@@ -193,8 +197,8 @@ class ChatClient:
         url = list_url(provider.host, s.url_style)
         headers = await provider.headers()
         try:
-            resp = await asyncio.wait_for(self._pool().get(url, headers=headers),
-                                          s.first_byte_timeout)
+            resp, body = await asyncio.wait_for(
+                _get_bounded(self._pool(), url, headers, s.max_body_bytes), s.first_byte_timeout)
         except asyncio.TimeoutError:
             raise RequestTimeout(f"listing endpoints on {provider.host} took longer than "
                                  f"{s.first_byte_timeout:g} s (first_byte_timeout)") from None
@@ -203,7 +207,7 @@ class ChatClient:
 
             raise connect_error(exc, provider.host, 0) from None
         if resp.status_code >= 400:
-            err = parse_error_body(resp.content, resp.headers.get("content-type", ""))
+            err = parse_error_body(body, resp.headers.get("content-type", ""))
             if resp.status_code in (401, 403):
                 raise AuthError(f"listing endpoints on {provider.host} was refused (HTTP "
                                 f"{resp.status_code}) with the credentials from "
@@ -211,9 +215,12 @@ class ChatClient:
                                 status_code=resp.status_code)
             raise http_error(resp.status_code, err, endpoint="(endpoint list)",
                              host=provider.host, source=provider.source, retries=0)
+        if len(body) > s.max_body_bytes:
+            raise DbChatError(f"the endpoint list from {provider.host} is larger than "
+                              f"{s.max_body_bytes:,} bytes (max_body_bytes)")
         try:
-            data = resp.json()
-        except ValueError:
+            data = orjson.loads(body)
+        except orjson.JSONDecodeError:
             raise DbChatError(f"the endpoint list from {provider.host} is not JSON") from None
         if isinstance(data, dict) and isinstance(data.get("data"), list):  # OpenAI /models
             return [EndpointInfo(str(m.get("id")), True, "llm/v1/chat")
@@ -226,6 +233,18 @@ class ChatClient:
             found.append(EndpointInfo(str(ep.get("name")), state.get("ready") == "READY",
                                       ep.get("task")))
         return sorted(found, key=lambda e: e.name)
+
+
+async def _get_bounded(http: httpx.AsyncClient, url: str, headers: dict[str, str],
+                       limit: int) -> tuple[httpx.Response, bytes]:
+    """GET ``url``; the body is read up to one piece past ``limit`` bytes, never further."""
+    async with http.stream("GET", url, headers=headers) as resp:
+        body = bytearray()
+        async for piece in resp.aiter_bytes():
+            body += piece
+            if len(body) > limit:
+                break
+        return resp, bytes(body)
 
 
 def _import_transport() -> None:

@@ -1,6 +1,8 @@
 """One chat request on the wire: send with retries before the first byte, then read the SSE
 stream to events, with first-byte/gap/total deadlines; drain after ``[DONE]`` to keep the
-connection for the next request."""
+connection for the next request. A body not declared ``text/event-stream`` that starts with
+``{`` is one JSON completion. Memory is bounded: ``max_event_bytes`` per SSE line/event,
+``max_body_bytes`` per whole body, 64 KiB of an error body."""
 
 from __future__ import annotations
 
@@ -8,14 +10,13 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import Any
 
 import httpx
 import orjson
 
 from dbchat_magic.auth import CredentialProvider, scrubbed_logger
 from dbchat_magic.client._body import body_pieces
+from dbchat_magic.client._deadlines import CallState, Deadlines
 from dbchat_magic.client._errors import (
     cause_text,
     connect_error,
@@ -25,86 +26,16 @@ from dbchat_magic.client._errors import (
 )
 from dbchat_magic.client._normalize import ChunkNormalizer, stream_error
 from dbchat_magic.client._retry import RETRY_STATUSES, Backoff, parse_retry_after
-from dbchat_magic.client._watchdog import Watchdog
-from dbchat_magic.config import Settings
 from dbchat_magic.errors import DbChatError, RequestTimeout, StreamFailed
 from dbchat_magic.events import StreamEnd, StreamEvent
-from dbchat_magic.sse import SSEDecoder
+from dbchat_magic.sse import EventTooLarge, SSEDecoder
 
 log = scrubbed_logger("dbchat_magic.client")
 
 _ERROR_BODY_LIMIT = 64 * 1024
 _DRAIN_LIMIT = 64 * 1024
+_SNIFF_LIMIT = 64 * 1024  # blank bytes read before deciding a body without a stream type is SSE
 _DONE = b"[DONE]"
-
-
-@dataclass(slots=True)
-class CallState:
-    """What one request learned besides its events (read by `complete` for the result)."""
-
-    endpoint: str
-    host: str = ""
-    source: str = ""
-    retries: int = 0
-    truncation: str | None = None
-    total_tokens: int | None = None  # the server's final count, when it sent one
-    reservation: Any = None  # a rate-limiter `Reservation` to settle with the real count
-    on_retry: Callable[[int, str], None] | None = None  # told before each retry's wait
-    warnings: list[str] = field(default_factory=list)
-    normalizer: ChunkNormalizer | None = None  # the live stream's, for usage seen before a stop
-
-
-class Deadlines:
-    """The loop-time deadlines of one request and the messages naming the setting that ran out.
-
-    Made outside the event loop; `start` (inside the task that streams) creates the watchdog and
-    starts the total deadline."""
-
-    def __init__(self, settings: Settings, state: CallState) -> None:
-        self.s = settings
-        self.state = state
-        self.loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]  # set by start
-        self.wd: Watchdog = None  # type: ignore[assignment]
-        self.total = self.first_byte = float("inf")
-
-    def start(self) -> None:
-        """Begin the total deadline now, watching the current task."""
-        self.loop = asyncio.get_running_loop()
-        self.wd = Watchdog(self.loop, asyncio.current_task())
-        self.total = self.first_byte = self.loop.time() + self.s.total_timeout
-
-    def close(self) -> None:
-        """Drop the watchdog's timer."""
-        if self.wd is not None:
-            self.wd.close()
-
-    def arm_first_byte(self) -> float:
-        """Arm until the first byte is due; returns that deadline (reused for the first chunk)."""
-        self.first_byte = self.loop.time() + self.s.first_byte_timeout
-        self.arm(self.first_byte, "first_byte")
-        return self.first_byte
-
-    def arm(self, deadline: float, what: str) -> None:
-        """Arm the watchdog for ``deadline`` or the total deadline, whichever comes first."""
-        if deadline >= self.total:
-            self.wd.arm(self.total, "total")
-        else:
-            self.wd.arm(deadline, what)
-
-    def error(self) -> RequestTimeout:
-        """The timeout error for the deadline that fired."""
-        ep, s = self.state.endpoint, self.s
-        what = self.wd.fired
-        if what == "first_byte":
-            msg = (f"no answer from endpoint '{ep}' within {s.first_byte_timeout:g} s "
-                   "(first_byte_timeout); it may be scaling up from zero: ask again in a minute")
-        elif what == "gap":
-            msg = (f"the stream from endpoint '{ep}' stalled for {s.gap_timeout:g} s "
-                   "(gap_timeout); the partial answer is kept")
-        else:
-            msg = (f"the answer from endpoint '{ep}' took longer than {s.total_timeout:g} s "
-                   "(total_timeout)")
-        return RequestTimeout(msg)
 
 
 _STALE = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
@@ -222,14 +153,19 @@ async def read_batches(opener: Callable[[], Awaitable[httpx.Response]],
         dl.close()
         raise
     try:
-        if response.headers.get("content-type", "").startswith("application/json"):
-            yield await _whole_body(response, dl)
-            return
+        ctype = response.headers.get("content-type", "")
+        chunks = body_pieces(response)
+        if not ctype.startswith("text/event-stream"):
+            # Not declared a stream: a whole JSON completion (declared, or sniffed: "{" first).
+            is_json, chunks = await _sniff(chunks, dl, ctype.startswith("application/json"))
+            if is_json:
+                yield await _whole_body(chunks, dl)
+                return
         state, wd, loop, gap, total = dl.state, dl.wd, dl.loop, dl.s.gap_timeout, dl.total
         normalizer = state.normalizer = ChunkNormalizer()
         add = normalizer.add
-        chunks = body_pieces(response)
-        feed = SSEDecoder().feed
+        feed = SSEDecoder(max_event_bytes=dl.s.max_event_bytes).feed
+        too_large: EventTooLarge | None = None
         loads = orjson.loads
         # The default loop's clock is time.monotonic: call it directly on the hot path.
         now = time.monotonic if type(loop).time is asyncio.BaseEventLoop.time else loop.time
@@ -250,7 +186,11 @@ async def read_batches(opener: Callable[[], Awaitable[httpx.Response]],
                 break
             wd.deadline = None  # consumer time between chunks never counts
             batch: list[StreamEvent] = []
-            for sse in feed(chunk):
+            try:
+                sses = feed(chunk)
+            except EventTooLarge as exc:  # the events before the oversized one still count
+                sses, too_large, done = exc.events, exc, True
+            for sse in sses:
                 raw = sse.raw_data
                 if raw == _DONE:
                     done = True
@@ -278,6 +218,10 @@ async def read_batches(opener: Callable[[], Awaitable[httpx.Response]],
             else:
                 wd.deadline = deadline
         wd.deadline = None
+        if too_large is not None:
+            raise StreamFailed(f"endpoint '{state.endpoint}' sent an SSE line or event larger "
+                               f"than {_size(too_large.limit)} (max_event_bytes); the partial "
+                               "answer is kept. Raise max_event_bytes if that is expected")
         if done:
             await _drain(chunks, dl)
         batch = normalizer.flush()
@@ -311,20 +255,92 @@ def _raise_stream_error(obj: dict, state: CallState) -> None:
                            f"{one_line(message, 200)}")
 
 
-async def _whole_body(response: httpx.Response, dl: Deadlines) -> list[StreamEvent]:
-    normalizer = ChunkNormalizer()
+def _size(n: int) -> str:
+    """``16 MiB`` / ``256 KiB`` when whole, else bytes."""
+    for unit, shift in (("MiB", 20), ("KiB", 10)):
+        if n >= 1 << shift and n % (1 << shift) == 0:
+            return f"{n >> shift} {unit}"
+    return f"{n:,} bytes"
+
+
+async def _prefixed(head: list[bytes], rest: AsyncIterator[bytes],
+                    error: BaseException | None) -> AsyncIterator[bytes]:
+    """The pieces `_sniff` read, then (its read error or) the rest."""
+    for piece in head:
+        yield piece
+    if error is not None:
+        raise error
+    async for piece in rest:
+        yield piece
+
+
+async def _sniff(chunks: AsyncIterator[bytes], dl: Deadlines,
+                 declared: bool) -> tuple[bool, AsyncIterator[bytes]]:
+    """Whether a body that is not declared a stream is one JSON object (declared JSON, or ``{``
+    is its first non-blank byte), and its pieces with what was read put back."""
+    if declared:
+        return True, chunks
+    head: list[bytes] = []
+    size = 0
+    error: BaseException | None = None
     dl.arm(dl.first_byte, "first_byte")
     try:
-        obj = orjson.loads(await response.aread())
+        while size < _SNIFF_LIMIT:
+            piece = await chunks.__anext__()
+            head.append(piece)
+            size += len(piece)
+            if piece.strip():
+                break
+    except StopAsyncIteration:
+        pass
     except asyncio.CancelledError:
         if dl.wd.absorb():
             raise dl.error() from None
         raise
+    except httpx.HTTPError as exc:
+        error = exc  # raised again where the stream is read, after what came before it
+    finally:
+        dl.wd.disarm()
+    return b"".join(head).lstrip()[:1] == b"{", _prefixed(head, chunks, error)
+
+
+async def _read_whole(chunks: AsyncIterator[bytes], dl: Deadlines) -> bytearray:
+    """The whole body, first piece within the first-byte deadline, then each within the gap;
+    `StreamFailed` past ``max_body_bytes`` or when the connection breaks."""
+    limit, ep = dl.s.max_body_bytes, dl.state.endpoint
+    body = bytearray()
+    deadline, what = dl.first_byte, "first_byte"
+    try:
+        while True:
+            dl.arm(deadline, what)
+            try:
+                body += await chunks.__anext__()
+            except StopAsyncIteration:
+                return body
+            if len(body) > limit:
+                raise StreamFailed(f"the answer body from endpoint '{ep}' is larger than "
+                                   f"{_size(limit)} (max_body_bytes); raise max_body_bytes if "
+                                   "that is expected")
+            deadline, what = dl.loop.time() + dl.s.gap_timeout, "gap"
+    except asyncio.CancelledError:
+        if dl.wd.absorb():
+            raise dl.error() from None
+        raise
+    except httpx.HTTPError as exc:
+        raise StreamFailed(f"the connection broke while the answer body from endpoint '{ep}' "
+                           f"was read: {one_line(str(exc), 120) or type(exc).__name__}") from None
+    finally:
+        dl.wd.disarm()
+
+
+async def _whole_body(chunks: AsyncIterator[bytes], dl: Deadlines) -> list[StreamEvent]:
+    """One JSON chat completion (a server that ignored ``stream``) as events."""
+    normalizer = ChunkNormalizer()
+    try:
+        obj = orjson.loads(await _read_whole(chunks, dl))
     except orjson.JSONDecodeError:
         raise StreamFailed(f"endpoint '{dl.state.endpoint}' sent a body that is not JSON") \
             from None
-    finally:
-        dl.wd.disarm()
     if not isinstance(obj, dict):
         raise StreamFailed(f"endpoint '{dl.state.endpoint}' sent an unexpected JSON body")
     if "error_code" in obj or "error" in obj:

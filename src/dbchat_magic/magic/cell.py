@@ -107,6 +107,7 @@ def format_prompt(prepared: PreparedAsk) -> str:
         total_chars += part.chars
         total_tokens += part.tokens
     lines.append(f"  {'total':<24} {total_chars:>8,} chars  {total_tokens:>7,} tokens")
+    lines += [f"Note: {note}" for note in prepared.notes]
     return "\n".join(lines)
 
 

@@ -2,7 +2,9 @@
 
 The system message is persona + format rules + data context, kept as its own message unless the
 endpoint does not accept a system role (``system_role=False``): then it opens the final user
-message instead. History is trimmed oldest-first to ``history_budget_tokens``.
+message instead. History is trimmed oldest-first to ``history_budget_tokens``. Known credential
+values (see `dbchat_magic.auth.redact`) in the question, the data context and the history are
+replaced by ``[redacted]`` before anything is sent, with a note saying so.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from dbchat_magic.auth import REDACTED, redact
 from dbchat_magic.prompts.budget import estimate_tokens
 from dbchat_magic.prompts.data_context import (
     DEFAULT_BUDGET,
@@ -41,6 +44,8 @@ class ComposedPrompt:
     frames: list[str] = field(default_factory=list)
     frames_omitted: list[str] = field(default_factory=list)
     history_dropped: int = 0
+    question: str = ""  # the question as sent (credentials redacted): what a turn records
+    notes: list[str] = field(default_factory=list)  # what a view should tell, e.g. redactions
 
     @property
     def tokens(self) -> int:
@@ -59,6 +64,7 @@ class ComposedPrompt:
                         "history budget)")
         if self.frames_omitted:
             rows.append("(frames not described: " + ", ".join(self.frames_omitted) + ")")
+        rows += [f"({note})" for note in self.notes]
         body = [f"--- {m['role']} ---\n{m['content']}" for m in self.messages]
         return "\n".join(rows) + "\n\n" + "\n\n".join(body)
 
@@ -122,14 +128,17 @@ def compose(question: str, *, namespace: Mapping[str, Any] | None = None,
     rules = format_rules.strip()
     if rules:
         sections.append(rules)
-    context_text, described, omitted = "", [], []
+    context_text, described, omitted, in_context = "", [], [], 0
     if namespace is not None and not (frames is not None and not frames):
         ctx = build_data_context(namespace, frames, budget_tokens=ctx_budget,
                                  frame_budget_tokens=frame_budget)
         context_text, described, omitted = ctx.text, ctx.described, ctx.omitted
+        context_text, in_context = redact(context_text)
         sections.append(context_text)
+    question, redacted = redact(question)
     system = "\n\n".join(sections)
     kept, dropped = trim_history(history, hist_budget)
+    redacted += in_context + _redact_messages(kept)
 
     if use_system:
         messages = [{"role": "system", "content": system}, *kept,
@@ -141,4 +150,21 @@ def compose(question: str, *, namespace: Mapping[str, Any] | None = None,
     parts = [_part("persona", chosen.text), _part("format rules", rules),
              _part("data context", context_text), _part("history", history_text),
              _part("question", question)]
-    return ComposedPrompt(messages, parts, described, omitted, dropped)
+    notes = [redaction_note(redacted)] if redacted else []
+    return ComposedPrompt(messages, parts, described, omitted, dropped, question, notes)
+
+
+def _redact_messages(messages: list[Message]) -> int:
+    """Redact credentials in ``messages`` in place; how many were replaced."""
+    count = 0
+    for msg in messages:
+        msg["content"], n = redact(msg["content"])
+        count += n
+    return count
+
+
+def redaction_note(count: int) -> str:
+    """The note shown when credentials were kept out of a prompt."""
+    what = "a credential" if count == 1 else f"{count} credentials"
+    return (f"{what} (a token or key known to this kernel) replaced by {REDACTED} before "
+            "sending")

@@ -18,6 +18,7 @@ from dbchat_magic.simulator._faults import (
     databricks_error,
     not_found,
 )
+from dbchat_magic.simulator._hostile import SizedBody, fill_mark, sized_body
 from dbchat_magic.simulator._http import BadRequest, Connection, Request
 from dbchat_magic.simulator._responders import (
     SimRequest,
@@ -118,6 +119,10 @@ class App:
         return None
 
     async def _send_error(self, conn: Connection, err: ErrorResponse, *, keep_alive: bool) -> bool:
+        if err.fill:
+            await conn.send_sized(err.status, err.body, err.fill, err.tail, err.content_type,
+                                  keep_alive=keep_alive, extra=err.headers)
+            return keep_alive
         await conn.send_fixed(
             err.status, err.body, err.content_type, keep_alive=keep_alive, extra=err.headers
         )
@@ -226,7 +231,8 @@ class App:
         entry.text, entry.reasoning = sent_text(answer, by_name), answer.reasoning
         entry.finish_reason = answer.finish_reason
         pacing = self._pacing(by_name)
-        if entry.stream:
+        echo = _echo_headers(req, by_name.get("header_echo"))
+        if entry.stream and "json_body" not in by_name:
             chunk_id = f"chatcmpl_{uuid.uuid4()}"
             builder = ChunkBuilder(
                 endpoint,
@@ -237,7 +243,7 @@ class App:
             )
             http10 = req.version == "HTTP/1.0"
             conn.start_chunked(
-                200, "text/event-stream; charset=utf-8", keep_alive=keep, http10=http10
+                200, "text/event-stream; charset=utf-8", keep_alive=keep, http10=http10, extra=echo
             )
             keep = keep and not http10
             events = sse_events(answer, builder, by_name)
@@ -246,8 +252,12 @@ class App:
             conn.abort()
             return False
         else:
-            work = self._send_whole(conn, answer, endpoint, prompt_tokens, pacing, keep)
-        return await self._watch(conn, work, entry, keep, cut="disconnect" in by_name)
+            jb = by_name.get("json_body")
+            marked = dataclasses.replace(answer, text=answer.text + fill_mark(jb))
+            body = sized_body(completion_payload(marked, endpoint, prompt_tokens), jb)
+            work = self._send_whole(conn, body, answer, pacing, keep, echo)
+        cut = "disconnect" in by_name or "broken_framing" in by_name
+        return await self._watch(conn, work, entry, keep, cut=cut)
 
     def _answer(
         self, req: Request, body: dict[str, Any], endpoint: Endpoint, faults: dict[str, Fault]
@@ -277,19 +287,20 @@ class App:
     async def _send_whole(
         self,
         conn: Connection,
+        body: SizedBody,
         answer: Answer,
-        endpoint: Endpoint,
-        prompt_tokens: int,
         pacing: Pacing,
         keep: bool,
+        echo: tuple[tuple[str, str], ...],
     ) -> None:
         duration = pacing.first_token_delay
         if pacing.tokens_per_second:
             duration += len(answer.tokens) / pacing.tokens_per_second
         if duration > 0:
             await asyncio.sleep(duration)
-        payload = completion_payload(answer, endpoint, prompt_tokens)
-        await conn.send_json(200, payload, keep_alive=keep)
+        await conn.send_sized(
+            200, body.head, body.fill, body.tail, body.content_type, keep_alive=keep, extra=echo
+        )
 
     async def _watch(
         self, conn: Connection, work: Any, entry: LogEntry, keep: bool, *, cut: bool
@@ -333,6 +344,17 @@ class App:
             keep = False
         await conn.drain()
         return keep
+
+
+def _echo_headers(req: Request, fault: Fault | None) -> tuple[tuple[str, str], ...]:
+    """The "header_echo" fault: the request's Authorization value (``bare``: without its
+    scheme) in a response header, as a careless proxy might send it back."""
+    if fault is None:
+        return ()
+    value = req.headers.get("authorization", "")
+    if fault.params.get("bare"):
+        value = value.partition(" ")[2] or value
+    return ((str(fault.params.get("header", "X-Echo-Authorization")), value),)
 
 
 _PACING_FIELDS = frozenset({"tokens_per_second", "first_token_delay", "chunking", "seed"})

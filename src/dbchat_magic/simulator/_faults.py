@@ -11,8 +11,9 @@ from typing import Any
 # Faults that replace the whole response with an HTTP error.
 # "drop" closes the connection after reading the request, before any byte of an answer (what a
 # client sees when a pooled connection went stale or a load balancer resets it).
+# "huge_error" is an error whose body is ``size`` bytes, generated as it is sent.
 RESPONSE_FAULTS = frozenset(
-    {"429", "500", "503", "401", "403", "404", "400", "html502", "drop"}
+    {"429", "500", "503", "401", "403", "404", "400", "html502", "drop", "huge_error"}
 )
 # Faults that change how a successful stream looks; several can apply to one request.
 STREAM_FAULTS = frozenset(
@@ -27,6 +28,10 @@ STREAM_FAULTS = frozenset(
         "reasoning",
         "special_tokens",
         "u2028",
+        "huge_line",  # after `after` tokens, one data line (or event) of `size` bytes
+        "json_body",  # the whole chat.completion body even when asked to stream
+        "broken_framing",  # after `after` tokens, broken chunked framing, then the connection ends
+        "header_echo",  # the request's Authorization value echoed in a response header
     }
 )
 FAULT_NAMES = RESPONSE_FAULTS | STREAM_FAULTS
@@ -51,6 +56,11 @@ _PARAMS: dict[str, frozenset[str]] = {
     "reasoning": frozenset({"reasoning"}),
     "special_tokens": frozenset(),
     "u2028": frozenset(),
+    "huge_error": frozenset({"size", "status"}),
+    "huge_line": frozenset({"after", "size", "line_bytes", "end"}),
+    "json_body": frozenset({"content_type", "size"}),
+    "broken_framing": frozenset({"after", "kind"}),
+    "header_echo": frozenset({"header", "bare"}),
 }
 # Any fault may also override pacing and chunking for the request it hits.
 _PACING_PARAMS = frozenset({"tokens_per_second", "first_token_delay", "chunking", "seed"})
@@ -131,12 +141,15 @@ class FaultBook:
 
 @dataclass(frozen=True)
 class ErrorResponse:
-    """An HTTP error response: status, extra headers, body and content type."""
+    """An HTTP error response: status, extra headers, body and content type. With ``fill`` the
+    body on the wire is ``body``, then ``fill`` filler bytes, then ``tail`` (never held whole)."""
 
     status: int
     body: bytes
     content_type: str = "application/json"
     headers: tuple[tuple[str, str], ...] = ()
+    fill: int = 0
+    tail: bytes = b""
 
 
 def _request_id() -> str:
@@ -217,6 +230,10 @@ def fault_response(fault: Fault, endpoint: str | None) -> ErrorResponse:
         return databricks_error(400, "BAD_REQUEST", msg or _BAD_REQUEST_JSON)
     if fault.name == "html502":
         return ErrorResponse(502, _HTML_502, "text/html")
+    if fault.name == "huge_error":
+        head = b'{"error_code":"INTERNAL_ERROR","message":"'
+        return ErrorResponse(int(p.get("status", 500)), head, fill=int(p.get("size", 200 << 20)),
+                             tail=b'"}')
     raise ValueError(f"{fault.name!r} is not a response fault")
 
 

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
+from dbchat_magic.simulator._hostile import RawPiece, filler
+
 MAX_HEADER_BYTES = 64 * 1024
 MAX_BODY_BYTES = 4 * 1024 * 1024  # Databricks' request size limit
 
@@ -163,6 +165,30 @@ class Connection:
         self.writer.write(body)
         await self.writer.drain()
 
+    async def send_sized(
+        self,
+        status: int,
+        head: bytes,
+        fill: int,
+        tail: bytes,
+        content_type: str | None,
+        *,
+        keep_alive: bool,
+        extra: tuple[tuple[str, str], ...] | list[tuple[str, str]] = (),
+    ) -> None:
+        """Send a Content-Length body of ``head``, ``fill`` filler bytes and ``tail``, piece by
+        piece (never held whole); ``content_type=None`` sends no Content-Type header."""
+        length = len(head) + fill + len(tail)
+        headers = [("Content-Type", content_type)] if content_type else []
+        headers += [("Content-Length", str(length)), *extra]
+        self.write_head(status, headers, keep_alive=keep_alive)
+        self.writer.write(head)
+        for piece in filler(fill):
+            self.writer.write(piece)
+            await self.writer.drain()
+        self.writer.write(tail)
+        await self.writer.drain()
+
     async def send_json(
         self,
         status: int,
@@ -176,23 +202,32 @@ class Connection:
         await self.send_fixed(status, body, "application/json", keep_alive=keep_alive, extra=extra)
 
     def start_chunked(
-        self, status: int, content_type: str, *, keep_alive: bool, http10: bool = False
+        self,
+        status: int,
+        content_type: str,
+        *,
+        keep_alive: bool,
+        http10: bool = False,
+        extra: tuple[tuple[str, str], ...] = (),
     ) -> None:
         """Start a ``Transfer-Encoding: chunked`` response (HTTP/1.0: ended by closing)."""
-        headers = [("Content-Type", content_type), ("Cache-Control", "no-cache")]
+        headers = [("Content-Type", content_type), ("Cache-Control", "no-cache"), *extra]
         self._chunked = not http10
         if self._chunked:
             headers.append(("Transfer-Encoding", "chunked"))
         self.write_head(status, headers, keep_alive=keep_alive and self._chunked)
 
     def write_chunks(self, pieces: list[bytes]) -> None:
-        """Write each piece as its own HTTP chunk, all in one socket write."""
+        """Write each piece as its own HTTP chunk, all in one socket write (a `RawPiece` goes out
+        as it is, outside the framing)."""
         if not self._chunked:
             self.writer.write(b"".join(pieces))
             return
         out: list[bytes] = []
         for piece in pieces:
-            if piece:
+            if type(piece) is RawPiece:
+                out.append(piece)
+            elif piece:
                 out += [b"%x\r\n" % len(piece), piece, b"\r\n"]
         self.writer.write(b"".join(out))
 

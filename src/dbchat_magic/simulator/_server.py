@@ -200,11 +200,15 @@ class Simulator:
     ) -> Fault:
         """Make the next ``times`` chat requests (to ``endpoint``, or any) fail with ``fault``.
 
-        Response faults ("429", "500", "503", "401", "403", "404", "400", "html502", and "drop":
-        the connection closed before any answer byte) replace the answer; stream faults
-        ("disconnect", "malformed_chunk", "error_midstream", "no_done", "slow_first_token",
-        "keepalive", "crlf", "reasoning", "special_tokens", "u2028") change it and combine. Any
-        fault also takes ``tokens_per_second``, ``first_token_delay`` and ``chunking``.
+        Response faults ("429", "500", "503", "401", "403", "404", "400", "html502", "drop":
+        the connection closed before any answer byte, "huge_error": an error body of ``size``
+        bytes) replace the answer; stream faults ("disconnect", "malformed_chunk",
+        "error_midstream", "no_done", "slow_first_token", "keepalive", "crlf", "reasoning",
+        "special_tokens", "u2028", and the hostile ones: "huge_line" (``after``, ``size``,
+        ``line_bytes``, ``end``), "json_body" (``content_type``, ``size``), "broken_framing"
+        (``after``, ``kind`` "bad_chunk" | "short_chunk"), "header_echo" (``header``, ``bare``))
+        change it and combine. Any fault also takes ``tokens_per_second``,
+        ``first_token_delay`` and ``chunking``.
         """
         item = Fault(fault, times, endpoint, dict(params))
         self.faults.add(item)

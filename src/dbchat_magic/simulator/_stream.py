@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from dbchat_magic.simulator._endpoints import Endpoint
 from dbchat_magic.simulator._faults import Fault
+from dbchat_magic.simulator._hostile import RawPiece, hostile_events
 from dbchat_magic.simulator._http import Connection
 from dbchat_magic.simulator._responders import Reply, tokenize
 from dbchat_magic.simulator._stats import LogEntry
@@ -61,7 +62,8 @@ class Answer:
 def sent_text(answer: Answer, faults: dict[str, Fault]) -> str:
     """The answer text a correct client shows once the cutting faults (if any) have struck."""
     cut = len(answer.tokens)
-    for name, default in (("disconnect", 5), ("error_midstream", 3), ("no_done", cut)):
+    cutting = (("disconnect", 5), ("error_midstream", 3), ("no_done", cut), ("broken_framing", 5))
+    for name, default in cutting:
         if name in faults:
             cut = min(cut, int(faults[name].params.get("after", default)))
     return "".join(t for kind, t in answer.tokens[:cut] if kind == "text")
@@ -190,8 +192,16 @@ def _midstream_error(params: dict[str, Any]) -> str:
 def sse_events(
     answer: Answer, builder: ChunkBuilder, faults: dict[str, Fault]
 ) -> Iterator[tuple[bytes, int]]:
-    """The stream as (event bytes, token events in it); ends early for the cutting faults."""
+    """The stream as (event bytes, token events in it); ends early for the cutting faults. A
+    `RawPiece` goes out outside the chunked framing."""
     yield builder.role(), 0
+    yield from hostile_events(faults, builder.eol.encode(), sse_stream(answer, builder, faults))
+
+
+def sse_stream(
+    answer: Answer, builder: ChunkBuilder, faults: dict[str, Fault]
+) -> Iterator[tuple[bytes, int]]:
+    """The events after the role event (see `sse_events`)."""
     keep = faults.get("keepalive")
     every = int(keep.params.get("every", 1)) if keep else 0
     comment = keep.params.get("comment", "keep-alive") if keep else ""
@@ -288,7 +298,12 @@ async def send_events(
             n_tokens += 1
             tokens_out += 1
             group_tokens += many
-        if many:
+        if type(data) is RawPiece:  # outside the framing: never joined or split
+            if group:
+                pieces.append(b"".join(group))
+                group.clear()
+            pieces.append(data)
+        elif many:
             group.append(data)
             if len(group) >= EVENTS_PER_WRITE:
                 pieces.append(b"".join(group))
@@ -330,3 +345,4 @@ def completion_payload(answer: Answer, endpoint: Endpoint, prompt_tokens: int) -
             "total_tokens": prompt_tokens + n,
         },
     }
+

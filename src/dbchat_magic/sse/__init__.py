@@ -1,6 +1,7 @@
-"""Server-sent events from raw bytes: `SSEDecoder` (WHATWG rules) and `ServerSentEvent`."""
+"""Server-sent events from raw bytes: `SSEDecoder` (WHATWG rules, bounded), `ServerSentEvent`,
+`EventTooLarge`."""
 
-from dbchat_magic.sse._decoder import SSEDecoder
+from dbchat_magic.sse._decoder import EventTooLarge, SSEDecoder
 from dbchat_magic.sse._event import ServerSentEvent
 
-__all__ = ["SSEDecoder", "ServerSentEvent"]
+__all__ = ["EventTooLarge", "SSEDecoder", "ServerSentEvent"]

@@ -10,6 +10,9 @@ digits only) set their buffers; other fields are ignored; a blank line dispatche
 unless its data buffer is empty. The input is split on bytes, never on decoded text, so U+2028,
 U+2029 and U+0085 inside JSON strings are not line ends, and a UTF-8 character split across pieces
 comes out whole.
+
+``max_event_bytes`` bounds memory: a line (without its line end) or the data of one event longer
+than that raises `EventTooLarge`, whatever the pieces, carrying the events completed before it.
 """
 
 from __future__ import annotations
@@ -20,20 +23,35 @@ _BOM = b"\xef\xbb\xbf"
 _LF = 10
 _CR = 13
 _COLON = 58
+_UNBOUNDED = 1 << 62
+
+
+class EventTooLarge(ValueError):
+    """A line or an event's data grew past ``max_event_bytes``; ``events`` were completed before
+    it (in the piece that hit the limit) and are still valid. The decoder is reset."""
+
+    def __init__(self, limit: int, events: list[ServerSentEvent]) -> None:
+        super().__init__(f"an SSE line or event is larger than {limit:,} bytes")
+        self.limit = limit
+        self.events = events
 
 
 class SSEDecoder:
     """Feed raw bytes in any pieces with `feed`; call `flush` once at end of stream.
 
     ``lenient_eof=False`` (the standard's rule) discards an event that the stream ends without a
-    blank line after; ``True`` dispatches it from `flush` instead.
+    blank line after; ``True`` dispatches it from `flush` instead. ``max_event_bytes`` (None =
+    unbounded) caps a line and an event's data (`EventTooLarge`).
     """
 
-    __slots__ = ("_cr", "_data", "_event", "_event_retry", "_head", "_last_id", "_pending",
-                 "lenient_eof", "retry")
+    __slots__ = ("_cr", "_data", "_data_size", "_event", "_event_retry", "_head", "_last_id",
+                 "_max", "_pending", "_pending_size", "lenient_eof", "retry")
 
-    def __init__(self, *, lenient_eof: bool = False) -> None:
+    def __init__(self, *, lenient_eof: bool = False, max_event_bytes: int | None = None) -> None:
         self.lenient_eof = lenient_eof
+        self._max = _UNBOUNDED if max_event_bytes is None else max_event_bytes
+        self._pending_size = 0  # bytes in ``_pending``
+        self._data_size = 0  # bytes in ``_data``
         self.retry: int | None = None  # the stream's reconnection time (ms), if the server set one
         self._head: bytes | None = b""  # bytes held until the BOM check is possible; None after
         self._cr = False  # the previous piece ended with CR
@@ -50,7 +68,7 @@ class SSEDecoder:
                 and not self._data and _CR not in chunk and self._head is None and not self._cr
                 and not self._event):
             value = chunk[6:-2]  # the usual piece: exactly one one-line data event
-            if _LF not in value:
+            if _LF not in value and len(chunk) <= self._max:
                 event = ServerSentEvent("message", value, self._last_id, self._event_retry)
                 self._event_retry = None
                 return [event]
@@ -59,14 +77,45 @@ class SSEDecoder:
         if self._pending:
             self._pending.append(chunk)
             if _LF not in chunk:
+                self._pending_size += len(chunk)
+                if self._pending_size > self._max:
+                    self._too_large([])
                 return []
             chunk = b"".join(self._pending)
-            self._pending = []
+            self._pending = []  # (its size is set afresh when the next unfinished line starts)
         elif _LF not in chunk:
             if chunk:
                 self._pending.append(chunk)
+                self._pending_size = len(chunk)
+                if self._pending_size > self._max:
+                    self._too_large([])
             return []
+        if len(chunk) > self._max:
+            return self._checked(chunk)
         return self._blocks(chunk)
+
+    def _too_large(self, events: list[ServerSentEvent]) -> None:
+        """Drop what is buffered (the memory is the point) and raise `EventTooLarge`."""
+        self._pending, self._pending_size = [], 0
+        self._data, self._data_size = [], 0
+        self._event, self._event_retry = "", None
+        raise EventTooLarge(self._max, events)
+
+    def _checked(self, buf: bytes) -> list[ServerSentEvent]:
+        """A piece longer than the limit: line by line, checking each line's length."""
+        lines = buf.split(b"\n")
+        tail = lines.pop()
+        events: list[ServerSentEvent] = []
+        for i, line in enumerate(lines):
+            if len(line) > self._max:
+                events += self._lines(lines[:i])
+                self._too_large(events)
+        events += self._lines(lines)
+        if tail:
+            if len(tail) > self._max:
+                self._too_large(events)
+            self._pending, self._pending_size = [tail], len(tail)
+        return events
 
     def _line_ends(self, chunk: bytes) -> bytes:
         """Drop a leading BOM and turn CRLF/CR into LF (a CR ending one piece and an LF starting
@@ -98,8 +147,8 @@ class SSEDecoder:
         if self.lenient_eof:
             lines.append(b"")
         events = self._lines(lines) if lines else []
-        self._head, self._cr, self._pending = b"", False, []
-        self._data, self._event, self._event_retry = [], "", None
+        self._head, self._cr, self._pending, self._pending_size = b"", False, [], 0
+        self._data, self._data_size, self._event, self._event_retry = [], 0, "", None
         return events
 
     def _blocks(self, buf: bytes) -> list[ServerSentEvent]:
@@ -108,24 +157,29 @@ class SSEDecoder:
         blocks = buf.split(b"\n\n")
         rest = blocks.pop()  # after the last blank line: complete lines plus an unfinished one
         events: list[ServerSentEvent] = []
-        start = 0
-        if blocks and (self._data or self._event or self._event_retry is not None):
-            events += self._lines([*blocks[0].split(b"\n"), b""])
-            start = 1
-        last_id = self._last_id
-        for block in blocks[start:] if start else blocks:
-            if block[:6] == b"data: " and _LF not in block:
-                events.append(ServerSentEvent("message", block[6:], last_id, None))
-            else:
-                events += self._lines([*block.split(b"\n"), b""])
-                last_id = self._last_id
-        if rest:
-            lines = rest.split(b"\n")
-            tail = lines.pop()
-            if lines:
-                events += self._lines(lines)
-            if tail:
-                self._pending.append(tail)
+        try:
+            start = 0
+            if blocks and (self._data or self._event or self._event_retry is not None):
+                events += self._lines([*blocks[0].split(b"\n"), b""])
+                start = 1
+            last_id = self._last_id
+            for block in blocks[start:] if start else blocks:
+                if block[:6] == b"data: " and _LF not in block:
+                    events.append(ServerSentEvent("message", block[6:], last_id, None))
+                else:
+                    events += self._lines([*block.split(b"\n"), b""])
+                    last_id = self._last_id
+            if rest:
+                lines = rest.split(b"\n")
+                tail = lines.pop()
+                if lines:
+                    events += self._lines(lines)
+                if tail:
+                    self._pending.append(tail)
+                    self._pending_size = len(tail)
+        except EventTooLarge as exc:  # an event's data ran over: keep the events before it
+            exc.events[:0] = events
+            raise
         return events
 
     def _lines(self, lines: list[bytes]) -> list[ServerSentEvent]:
@@ -139,21 +193,30 @@ class SSEDecoder:
                         data[0] if len(data) == 1 else b"\n".join(data),
                         self._last_id, self._event_retry))
                     data = self._data = []
+                    self._data_size = 0
                 self._event = ""
                 self._event_retry = None
             elif line.startswith(b"data:"):  # the hot path
                 value = line[5:]
-                data.append(value[1:] if value[:1] == b" " else value)
+                if value[:1] == b" ":
+                    value = value[1:]
+                data.append(value)
+                self._data_size += len(value)
+                if self._data_size > self._max:
+                    self._too_large(events)
             elif line[0] != _COLON:  # not a comment
-                self._field(line)
+                self._field(line, events)
         return events
 
-    def _field(self, line: bytes) -> None:
+    def _field(self, line: bytes, events: list[ServerSentEvent]) -> None:
         name, sep, value = line.partition(b":")
         if sep and value[:1] == b" ":
             value = value[1:]
         if name == b"data":
             self._data.append(value)
+            self._data_size += len(value)
+            if self._data_size > self._max:
+                self._too_large(events)
         elif name == b"event":
             self._event = value.decode("utf-8", "replace")
         elif name == b"id":

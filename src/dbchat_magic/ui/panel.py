@@ -125,7 +125,7 @@ class ChatPanel:
             except DbChatError as exc:
                 self._say(explain_error(str(exc)), error=True)
                 return None
-            turn = PanelTurn(question, prepared.endpoint)
+            turn = PanelTurn(prepared.question, prepared.endpoint)  # credentials redacted
             self.turns.append(turn)
             self._idle.clear()
             self._set_running(True)

@@ -1,0 +1,31 @@
+"""Workspace host URLs: `check_host` refuses a host that carries user info.
+
+``https://token:dapi…@host`` (or ``user@host``) would carry the token everywhere the host string
+goes (settings output, widget state, logs, reprs) and make httpx send it as Basic auth. Every
+place a host enters (settings, profiles, ``DATABRICKS_HOST``, ``.databrickscfg``, ``host=``
+arguments) calls this one check; its message never repeats the user info.
+"""
+
+from __future__ import annotations
+
+import re
+
+from dbchat_magic.errors import ConfigError
+
+_AUTHORITY_END = re.compile(r"[/?#\\]")
+
+
+def check_host(host: str, where: str) -> str:
+    """``host`` unchanged, or `ConfigError` naming ``where`` if it holds an ``@`` (user info).
+
+    Non-strings pass through (the caller's type check reports them)."""
+    if not isinstance(host, str) or "@" not in host:
+        return host
+    scheme, sep, rest = host.strip().partition("://")
+    if not sep:
+        scheme, rest = "https", scheme
+    after = rest.rsplit("@", 1)[1]
+    shown = f"{scheme}://{_AUTHORITY_END.split(after, maxsplit=1)[0]}"
+    raise ConfigError(f"{where} must not hold user info (a name or token before '@'): keep the "
+                      "token in DATABRICKS_TOKEN or ~/.databrickscfg and give the host alone, "
+                      f"e.g. {shown}")
