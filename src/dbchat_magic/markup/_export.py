@@ -21,6 +21,9 @@ from dbchat_magic.markup._text import clean_text
 _LEAVES = frozenset({"fence", "code_block", "html_block", "hr"})
 _UNSAFE_TOKENS = frozenset({"html_block", "html_inline", "image"})
 _PIPE = re.compile(r"(?<!\\)\|")
+_AUTOLINK = re.compile(r"<([A-Za-z][A-Za-z0-9.+-]{1,31}:[^<>\x00-\x20]*)>")
+_EMAIL = re.compile(r"<([a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}"
+                    r"[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*)>")
 _DEFINITION = re.compile(r"^(?P<head>[ \t>]*)\[(?P<label>(?:\\.|[^\]\\])*)\]:(?P<rest>.*)$")
 
 
@@ -45,6 +48,17 @@ def _destination_allowed(text: str, pos: int) -> tuple[bool, int]:
     if not found.ok:
         return False, pos
     return allowed_url(_permissive().normalizeLink(found.str)), found.pos
+
+
+def _allowed_autolink(text: str, pos: int) -> int:
+    """End of an http(s)/mailto autolink or an e-mail autolink at ``pos``, else 0."""
+    email = _EMAIL.match(text, pos)
+    if email is not None:
+        return email.end()
+    link = _AUTOLINK.match(text, pos)
+    if link is not None and allowed_url(_permissive().normalizeLink(link.group(1))):
+        return link.end()
+    return 0
 
 
 def _code_span_end(text: str, start: int) -> tuple[int, bool]:
@@ -74,8 +88,9 @@ def neutralise_inline(text: str) -> str:
             out.append(text[i:end])
             i = end
         elif ch == "<":
-            out.append("&lt;")
-            i += 1
+            end = _allowed_autolink(text, i)
+            out.append(text[i:end] if end else "&lt;")
+            i = end or i + 1
         elif ch == "!" and text.startswith("[", i + 1):
             out.append("\\!")
             i += 1
