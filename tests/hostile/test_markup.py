@@ -9,13 +9,10 @@ from __future__ import annotations
 
 import json
 import re
-from html.parser import HTMLParser
 
 import pytest
 
 from dbchat_magic.markup import (
-    ATTRIBUTES,
-    TAGS,
     LiveMarkdown,
     allowed_url,
     clean_text,
@@ -26,78 +23,11 @@ from dbchat_magic.markup import (
     unsafe_constructs,
 )
 from dbchat_magic.result import ChatResult
+from hostile.html_check import EXPORT_ATTRS, EXPORT_TAGS, assert_safe_html, violations
 from hostile.markup_payloads import combined, payloads
 
 PAYLOADS = payloads()
 IDS = [name for name, _ in PAYLOADS]
-_URL_ATTRS = {"href", "src", "action", "formaction", "data", "srcdoc", "xlink:href", "poster"}
-_EXPORT_TAGS = {"p", "br", "hr", "h1", "h2", "h3", "h4", "h5", "h6", "strong", "em", "s", "code",
-                "pre", "blockquote", "ul", "ol", "li", "table", "thead", "tbody", "tr", "th",
-                "td", "a"}
-_EXPORT_ATTRS = {"a": {"href", "title"}, "ol": {"start"}, "code": {"class"}, "th": {"style"},
-                 "td": {"style"}}
-
-
-class _Elements(HTMLParser):
-    """Every start tag with its attributes, and every comment/declaration/processing instruction."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.elements: list[tuple[str, dict[str, str]]] = []
-        self.other: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.elements.append((tag, {k: v or "" for k, v in attrs}))
-
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.handle_starttag(tag, attrs)
-
-    def handle_comment(self, data: str) -> None:
-        self.other.append(f"comment {data!r}")
-
-    def handle_decl(self, decl: str) -> None:
-        self.other.append(f"decl {decl!r}")
-
-    def unknown_decl(self, data: str) -> None:
-        self.other.append(f"decl {data!r}")
-
-    def handle_pi(self, data: str) -> None:
-        self.other.append(f"pi {data!r}")
-
-
-def elements(markup: str) -> _Elements:
-    parser = _Elements()
-    parser.feed(markup)
-    parser.close()
-    return parser
-
-
-def violations(markup: str, tags: set[str] | frozenset[str], attrs: dict[str, set[str]],
-               extra_attrs: dict[str, set[str]] | None = None) -> list[str]:
-    """What in ``markup`` lies outside the allow-list (empty when it is safe)."""
-    found = elements(markup)
-    bad = list(found.other)
-    for tag, values in found.elements:
-        if tag not in tags:
-            bad.append(f"<{tag}>")
-            continue
-        allowed = attrs.get(tag, set()) | (extra_attrs or {}).get(tag, set())
-        for name, value in values.items():
-            if name not in allowed or name.startswith("on"):
-                bad.append(f"<{tag} {name}>")
-            elif name in _URL_ATTRS and not allowed_url(value):
-                bad.append(f"<{tag} {name}={value[:40]!r}>")
-            elif name == "style" and value not in ("text-align:left", "text-align:right",
-                                                   "text-align:center"):
-                bad.append(f"<{tag} style={value!r}>")
-    return bad
-
-
-def assert_safe_html(markup: str) -> None:
-    bad = violations(markup, TAGS, ATTRIBUTES, {"a": {"rel"}})
-    assert not bad, f"outside the allow-list: {bad}\n{markup}"
-
-
 # -- every payload through every HTML surface -------------------------------------------------
 def test_the_corpus_is_large_enough() -> None:
     assert len(PAYLOADS) >= 35 and len(set(IDS)) == len(IDS)
@@ -117,7 +47,7 @@ def test_the_export_stays_markdown_without_raw_html_or_bad_links(name: str, text
     assert unsafe_constructs(exported) == []
     rendered = MarkdownIt("commonmark", {"html": True}).enable(
         ["table", "strikethrough"]).render(exported)
-    bad = violations(rendered, _EXPORT_TAGS, _EXPORT_ATTRS)
+    bad = violations(rendered, EXPORT_TAGS, EXPORT_ATTRS)
     assert not bad, f"{name}: {bad}\n--- export:\n{exported}\n--- rendered:\n{rendered}"
 
 
@@ -258,7 +188,7 @@ def test_conversation_export_is_safe_markdown() -> None:
     conv.add("second", ChatResult(text=FORMATTED, status="completed", endpoint="e"))
     exported = conv.to_markdown()
     rendered = MarkdownIt("commonmark", {"html": True}).enable(["table"]).render(exported)
-    assert not violations(rendered, _EXPORT_TAGS, _EXPORT_ATTRS)
+    assert not violations(rendered, EXPORT_TAGS, EXPORT_ATTRS)
     assert "<h2>2. second</h2>" in rendered and "<table>" in rendered  # formatting kept
     data = json.loads(conv.to_json())  # the JSON export keeps the exact text: data, not markup
     assert data["turns"][0]["answer"] == text
