@@ -222,3 +222,15 @@ def test_live_rendering_starts_over_when_the_text_is_rewritten() -> None:
     live.render(first)
     rewritten = "# other\n\n" + "para two\n\n" * 600
     assert live.render(rewritten) == markdown_html(rewritten)
+
+
+def test_a_huge_paragraph_is_not_rendered_whole_on_every_tick() -> None:
+    from dbchat_magic.markup._live import LONG_TAIL
+
+    text = "word **bold** and `code` here\n" * 4000  # 120 KB, no blank line anywhere
+    live = LiveMarkdown()
+    for end in range(0, len(text), 997):
+        shown = live.render(text[:end])
+        assert end - live.kept <= LONG_TAIL + 100 or end < LONG_TAIL
+    assert live.kept > len(text) - LONG_TAIL - 1000
+    assert_safe_html(shown)

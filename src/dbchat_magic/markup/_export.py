@@ -10,6 +10,7 @@ back to the whole text in a code fence.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterator
 from functools import cache
@@ -20,6 +21,8 @@ from dbchat_magic.markup._text import clean_text
 
 _LEAVES = frozenset({"fence", "code_block", "html_block", "hr"})
 _UNSAFE_TOKENS = frozenset({"html_block", "html_inline", "image"})
+_SPECIAL = re.compile(r"[\\`<!\]]")  # where neutralise_inline may have work to do
+_BACKTICKS = re.compile(r"`+")
 _PIPE = re.compile(r"(?<!\\)\|")
 _AUTOLINK = re.compile(r"<([A-Za-z][A-Za-z0-9.+-]{1,31}:[^<>\x00-\x20]*)>")
 _EMAIL = re.compile(r"<([a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}"
@@ -61,30 +64,43 @@ def _allowed_autolink(text: str, pos: int) -> int:
     return 0
 
 
-def _code_span_end(text: str, start: int) -> tuple[int, bool]:
-    """(end, is_span) for the backtick run at ``start``: a code span ends at the next run of the
-    same length (CommonMark), else the run is literal."""
-    run = start
-    while run < len(text) and text[run] == "`":
-        run += 1
-    width = run - start
-    for closing in re.finditer(r"`+", text[run:]):
-        if len(closing.group()) == width:
-            return run + closing.end(), True
-    return run, False
+class _BacktickRuns:
+    """The maximal backtick runs of one text, by length, for finding a code span's closer in
+    O(log n) (a text full of unmatched runs must not cost O(n²))."""
+
+    def __init__(self, text: str) -> None:
+        self.by_width: dict[int, list[int]] = {}
+        for run in _BACKTICKS.finditer(text):
+            self.by_width.setdefault(run.end() - run.start(), []).append(run.start())
+
+    def span_end(self, text: str, start: int) -> int:
+        """End of the code span opened by the run at ``start``, or the run's end if unclosed."""
+        run = start
+        while run < len(text) and text[run] == "`":
+            run += 1
+        starts = self.by_width.get(run - start, [])
+        index = bisect.bisect_left(starts, run)
+        return starts[index] + run - start if index < len(starts) else run
 
 
 def neutralise_inline(text: str) -> str:
     """Inline Markdown with raw HTML/autolinks escaped, images made links, bad links unlinked."""
     out: list[str] = []
+    runs = _BacktickRuns(text)
     i, n = 0, len(text)
     while i < n:
+        special = _SPECIAL.search(text, i)
+        if special is None:
+            out.append(text[i:])
+            break
+        out.append(text[i:special.start()])
+        i = special.start()
         ch = text[i]
         if ch == "\\" and i + 1 < n:
             out.append(text[i:i + 2])
             i += 2
         elif ch == "`":
-            end, _ = _code_span_end(text, i)
+            end = runs.span_end(text, i)
             out.append(text[i:end])
             i = end
         elif ch == "<":
@@ -158,11 +174,9 @@ def _neutralise(text: str) -> str:
     return "\n".join(lines)
 
 
-def unsafe_constructs(text: str) -> list[str]:
-    """What a permissive CommonMark parse of ``text`` would turn into HTML beyond plain
-    formatting: raw HTML, images, links outside http(s)/mailto. Empty when safe."""
+def _unsafe_tokens(tokens: list[Any]) -> list[str]:
     found: list[str] = []
-    stack = list(_permissive().parse(text))
+    stack = list(tokens)
     while stack:
         token = stack.pop()
         stack.extend(token.children or ())
@@ -171,6 +185,12 @@ def unsafe_constructs(text: str) -> list[str]:
         elif token.type == "link_open" and not allowed_url(str(token.attrGet("href") or "")):
             found.append(f"link: {str(token.attrGet('href'))[:40]!r}")
     return found
+
+
+def unsafe_constructs(text: str) -> list[str]:
+    """What a permissive CommonMark parse of ``text`` would turn into HTML beyond plain
+    formatting: raw HTML, images, links outside http(s)/mailto. Empty when safe."""
+    return _unsafe_tokens(_permissive().parse(text))
 
 
 def fenced(text: str) -> str:
@@ -185,18 +205,19 @@ def safe_inline(text: str) -> str:
     return neutralise_inline(" ".join(clean_text(text).split()))
 
 
-def _close_fence(text: str) -> str:
-    """``text`` with a code fence left open at its end (a stopped answer) closed, so it does not
-    swallow what follows it in a file."""
-    tokens = _permissive().parse(f"{text}\n\nend")
+def _checked(text: str) -> str | None:
+    """``text`` if a permissive parse finds nothing unsafe in it, with a code fence left open at
+    its end (a stopped answer) closed so it cannot swallow what follows in a file; else None."""
+    tokens = _permissive().parse(f"{text}\n\nend")  # one parse answers both questions
     last = tokens[-1] if tokens else None
     if last is not None and last.type == "fence" and last.content.rstrip("\n").endswith("\nend"):
-        return f"{text}\n{last.markup}"
-    return text
+        closed = f"{text}\n{last.markup}"
+        return None if unsafe_constructs(closed) else closed
+    return None if _unsafe_tokens(tokens) else text
 
 
 def safe_markdown(text: str) -> str:
     """Outside Markdown made safe to hand to any CommonMark/GFM renderer (see the module doc)."""
     text = clean_text(text)
-    out = _close_fence(_neutralise(text))
-    return out if not unsafe_constructs(out) else fenced(text)
+    checked = _checked(_neutralise(text))
+    return checked if checked is not None else fenced(text)

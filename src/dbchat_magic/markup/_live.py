@@ -15,17 +15,20 @@ from dbchat_magic.markup._render import markdown_html
 
 WHOLE_BELOW = 4000
 """Texts shorter than this are simply rendered whole (a few ms)."""
+LONG_TAIL = 16_000
+"""Past this many characters without a block boundary, a line start is taken as one (live only)."""
 _FENCE = re.compile(r" {0,3}(`{3,}|~{3,}|\${2})")
 _JOINS = re.compile(r"[-*+>|]|\d{1,9}[.)]")  # a list item, quote or table row may join the block
 
 
-def _boundaries(text: str, start: int) -> int:
-    """The last offset ≥ ``start`` where a finished top-level block ends (``start`` if none).
+def _boundaries(text: str, start: int) -> tuple[int, int]:
+    """The last offsets ≥ ``start`` where a finished top-level block ends, and where any line
+    outside a fence starts (each ``start`` if none).
 
     ``text[start:]`` is scanned from outside any fence (``start`` is 0 or an earlier boundary).
     """
     fence = ""
-    last = start
+    last = line_start = start
     blank = False
     pos = start
     for line in text[start:].split("\n")[:-1]:  # the last line may still grow: never a boundary
@@ -36,11 +39,13 @@ def _boundaries(text: str, start: int) -> int:
                 fence = ""
         elif opened:
             fence = opened.group(1)
-        elif blank and line[:1] not in ("", " ", "\t") and not _JOINS.match(line):
-            last = pos
+        elif line[:1] not in ("", " ", "\t") and not _JOINS.match(line):
+            line_start = pos
+            if blank:
+                last = pos
         blank = not fence and not line.strip()
         pos += len(line) + 1
-    return last
+    return last, line_start
 
 
 class LiveMarkdown:
@@ -50,13 +55,25 @@ class LiveMarkdown:
         self._source = ""
         self._html = ""
 
+    @property
+    def kept(self) -> int:
+        """How many leading characters are rendered once and kept (not rendered again)."""
+        return len(self._source)
+
     def render(self, text: str) -> str:
-        """Safe HTML for ``text``; reuses the rendered blocks when ``text`` extends the last one."""
+        """Safe HTML for ``text``; reuses the rendered blocks when ``text`` extends the last one.
+
+        A tail longer than `LONG_TAIL` with no block boundary (one huge paragraph) is cut at a
+        line start instead: the live view may then break that paragraph differently until the
+        final render, but a tick never re-renders more than about `LONG_TAIL` characters.
+        """
         if len(text) < WHOLE_BELOW:
             return markdown_html(text)
         if not text.startswith(self._source):
             self._source, self._html = "", ""
-        cut = _boundaries(text, len(self._source))
+        cut, line_start = _boundaries(text, len(self._source))
+        if len(text) - cut > LONG_TAIL:
+            cut = max(cut, line_start)
         if cut > len(self._source):
             self._html += markdown_html(text[len(self._source):cut])
             self._source = text[:cut]
