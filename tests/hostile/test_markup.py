@@ -227,10 +227,32 @@ def test_live_rendering_starts_over_when_the_text_is_rewritten() -> None:
 def test_a_huge_paragraph_is_not_rendered_whole_on_every_tick() -> None:
     from dbchat_magic.markup._live import LONG_TAIL
 
-    text = "word **bold** and `code` here\n" * 4000  # 120 KB, no blank line anywhere
+    text = "word **bold** and `code` here\n" * 1500  # 45 KB, no blank line anywhere
     live = LiveMarkdown()
-    for end in range(0, len(text), 997):
+    for end in range(0, len(text), 1999):
         shown = live.render(text[:end])
         assert end - live.kept <= LONG_TAIL + 100 or end < LONG_TAIL
     assert live.kept > len(text) - LONG_TAIL - 1000
     assert_safe_html(shown)
+
+
+def test_tables_and_kpis_of_hostile_data_are_escaped() -> None:
+    pd = pytest.importorskip("pandas")
+    from dbchat_magic.specs import render_spec
+    from dbchat_magic.ui.settled import SpecOutput
+    from hostile.html_check import elements
+
+    evil = '<img src=x onerror="alert(1)">'
+    frame = pd.DataFrame({evil: ["<script>alert(2)</script>", "\x1b]52;c;eA==\x07ok"],
+                          "v": [1, 2]})
+    specs = [{"widget": "table", "data": "d", "columns": [evil, "v"], "title": evil},
+             {"widget": "kpi", "data": "d", "aggregate": "sum", "field": "v", "label": evil}]
+    for spec in specs:
+        rendered = render_spec(spec, {"d": frame})
+        assert rendered.ok, rendered.errors
+        markup = SpecOutput(rendered.kind, rendered.mimebundle).as_html()
+        assert "&lt;img src=x" in markup and "\x1b" not in markup
+        found = elements(markup).elements
+        assert {tag for tag, _ in found} <= {"div", "b", "table", "thead", "tbody", "tr", "th",
+                                             "td"}, found
+        assert {name for _, attrs in found for name in attrs} <= {"class", "style"}, found

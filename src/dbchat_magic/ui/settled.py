@@ -51,12 +51,16 @@ class AnswerOutput:
         return self.text
 
 
+_TEXT_KEYS = ("text/plain", "text/html")
+
+
 class SpecOutput:
     """A rendered chart/table/KPI mimebundle; stable text/plain (``<dbchat chart>``) if absent."""
 
     def __init__(self, kind: str, mimebundle: dict[str, Any]) -> None:
         self.kind = kind
-        self.mimebundle = dict(mimebundle)
+        self.mimebundle = {key: clean_text(value) if key in _TEXT_KEYS else value
+                           for key, value in mimebundle.items()}  # data values: no ESC codes
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
         bundle = dict(self.mimebundle)
