@@ -120,9 +120,12 @@ def main() -> int:
     if other is not None:
         results.append(other)
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text()
+                .splitlines() if ln.startswith("model name")), "?")
     lines = ["## Sanitizer (bench/bench_markup.py)", "",
              f"`bench/bench_markup.py`, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
-             f"load {load}. Realistic answer text (prose, tables, lists, code, math); medians. "
+             f"{cpu}, {os.cpu_count()} cores, load {load} (a shared machine: other jobs ran). "
+             "Realistic answer text (prose, tables, lists, code, math); medians. "
              f"A live tick is one re-render while streaming ({TICK_CHARS} new characters per "
              "tick, the last 200 ticks of the answer): only the text after the last finished "
              "block is rendered again. A whole render happens once per settled answer.", ""]
