@@ -89,6 +89,8 @@ def payloads(beacon: str = "http://127.0.0.1:9/beacon") -> list[tuple[str, str]]
         ("long-s", f'<ſvg onload="{j("long-s")}">'),
         ("math-html", f"$<img src=x onerror=\"{j('math-html')}\">$"),
         ("math-block", f"$$\n<script>{j('math-block')}</script>\n$$"),
+        ("mathjax-href", f"$\\href{{javascript:{j('mathjax-href')}}}{{click}}$"),
+        ("mathjax-html", "$\\class{jp-Dialog}{x} \\unicode{<img src=x onerror=alert(1)>}$"),
         ("escaped-entities", f"&lt;img src=x onerror=&quot;{j('escaped')}&quot;&gt;"),
         ("osc8-link", f"\x1b]8;;javascript:{j('osc8')}\x1b\\click\x1b]8;;\x1b\\"),
         ("list-item", f'- item <img src=x onerror="{j("list-item")}">\n- [x](javascript:1)'),
