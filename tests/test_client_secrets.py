@@ -39,7 +39,7 @@ def test_token_never_leaks(planted: Simulator, caplog: pytest.LogCaptureFixture)
             r = ask(client)
             planted.clear_faults()
             assert r.status != "completed" or fault == "malformed_chunk", fault
-            shown += [r.error or "", repr(r), r._repr_markdown_(), str(r.extras)]
+            shown += [r.error or "", repr(r), r._repr_html_(), str(r.extras)]
 
         async def raising() -> None:
             planted.inject("403")

@@ -81,6 +81,15 @@ def test_summarize_output_reads_like_a_transcript() -> None:
     footer = {"output_type": "display_data", "data": {
         "text/markdown": "<small>first token 4 ms · 3 tokens</small>"}}
     assert summarize_output(footer) == "first token 4 ms · 3 tokens"
+    # what this version writes: sanitized HTML with the prose (spec JSON left out) as text/plain
+    answer = {"output_type": "display_data", "data": {
+        "text/html": "<p>Here is revenue by region.</p><details>…</details>",
+        "text/plain": "Here is revenue by region."}}
+    assert summarize_output(answer) == "Here is revenue by region."
+    footer = {"output_type": "display_data", "data": {
+        "text/html": "<small>first token 4 ms · 3 tokens</small>",
+        "text/plain": "first token 4 ms · 3 tokens"}}
+    assert summarize_output(footer) == "first token 4 ms · 3 tokens"
     chart = {"output_type": "display_data", "data": {
         "image/svg+xml": "<svg/>", "text/plain": "bar chart of sales (4 points)"}}
     assert summarize_output(chart) == "(chart drawn: bar chart of sales (4 points))"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from dbchat_magic.specs.describe import describe_spec, specs_as_words
-from dbchat_magic.ui.settled import fold_spec_json
+from dbchat_magic.ui.settled import answer_html, answer_plain
 
 CHART = {"widget": "chart", "data": "sales", "mark": "bar", "title": "Revenue by region",
          "x": {"field": "region", "type": "nominal"},
@@ -45,7 +45,10 @@ def test_fenced_and_bare_specs_become_words_and_prose_stays():
 
 def test_settled_answers_fold_the_spec_json_and_keep_it():
     text = 'Here.\n```json\n{"widget": "kpi", "data": "s", "aggregate": "count"}\n```\nDone.'
-    folded = fold_spec_json(text)
-    assert folded.startswith("Here.\n") and folded.endswith("Done.")
+    folded = answer_html(text, fold=True)
+    assert folded.startswith("<p>Here.</p>") and folded.endswith("<p>Done.</p>\n")
+    assert folded.index("</details>") < folded.index("Done.")
     assert "<details><summary>chart spec (JSON)</summary>" in folded
-    assert '```json\n{"widget": "kpi", "data": "s", "aggregate": "count"}\n```' in folded
+    assert ('<pre><code class="language-json">{"widget": "kpi", "data": "s", '
+            '"aggregate": "count"}') in folded
+    assert answer_plain(text, fold=True) == "Here.\nDone."  # the JSON is the chart's business

@@ -61,10 +61,10 @@ def test_streaming_replaces_one_entry_and_stays_under_ten_updates_per_second() -
     outputs = [m["state"]["outputs"] for m in answer_msgs if "outputs" in m.get("state", {})]
     assert outputs and all(len(o) == 1 for o in outputs)
     assert len(outputs) >= 5, "several distinct intermediate renders"
-    assert len({o[0]["data"]["text/markdown"] for o in outputs}) == len(outputs)
+    assert len({o[0]["data"]["text/plain"] for o in outputs}) == len(outputs)
     assert recorder.max_per_second() <= 10
     view.finish(_completed(result))
-    assert view.answer.outputs[0]["data"]["text/markdown"] == result.text
+    assert view.answer.outputs[0]["data"]["text/plain"] == result.text
 
 
 def test_a_two_thousand_token_answer_with_its_final_render_stays_within_ten_a_second() -> None:
@@ -84,7 +84,7 @@ def test_last_delta_is_rendered_by_the_trailing_render() -> None:
         result.text += piece
         view.update(result)
     time.sleep(view._throttle.interval * 3)
-    assert view.answer.outputs[0]["data"]["text/markdown"] == "abc"
+    assert view.answer.outputs[0]["data"]["text/plain"] == "abc"
 
 
 def test_concurrent_updates_and_finish_do_not_break() -> None:
@@ -108,7 +108,7 @@ def test_concurrent_updates_and_finish_do_not_break() -> None:
         w.join()
     time.sleep(view._throttle.interval * 2)
     assert view._throttle.last_error is None
-    assert view.answer.outputs[0]["data"]["text/markdown"] == "final"
+    assert view.answer.outputs[0]["data"]["text/plain"] == "final"
     assert view.status.value.endswith("done")
 
 
@@ -119,7 +119,7 @@ def test_reasoning_is_collapsible_and_hidden_until_it_arrives() -> None:
     view.update(result)
     assert view.reasoning.layout.display is None
     assert view.reasoning.selected_index is None  # collapsed
-    assert view.reasoning_out.outputs[0]["data"]["text/markdown"] == "Let me think"
+    assert view.reasoning_out.outputs[0]["data"]["text/plain"] == "Let me think"
 
 
 def test_stop_button_calls_on_stop_once_and_disables_itself() -> None:
@@ -146,9 +146,9 @@ def test_failed_answer_keeps_partial_text_and_says_what_to_do() -> None:
                         error="Endpoint with name 'nope' does not exist.")
     view.finish(result, settle=False)
     assert "`%dbchat endpoints` lists yours" in view.error.value
-    assert view.answer.outputs[0]["data"]["text/markdown"] == "partial answer"
+    assert view.answer.outputs[0]["data"]["text/plain"] == "partial answer"
     settled = view.settled_outputs(result)
-    assert settled[0].data == "partial answer"
+    assert settled[0].text == "partial answer"
     assert any("does not exist" in repr(item) for item in settled)
 
 
@@ -161,8 +161,8 @@ def test_settle_shrinks_the_live_view_to_its_status() -> None:
     assert view.stop_button.layout.display == "none"
     assert view.status.value.endswith("done")
     settled = view.settled_outputs(result)
-    assert [type(s).__name__ for s in settled] == ["Markdown", "SettledLine"]
-    assert settled[0].data == "**42**"
+    assert [type(s).__name__ for s in settled] == ["AnswerOutput", "SettledLine"]
+    assert settled[0].text == "**42**" and settled[0].html == "<p><strong>42</strong></p>\n"
     assert repr(settled[1]) == ("first token 120 ms · total 1.5 s · 60 tokens · 40.0 tok/s · "
                                 "databricks-llama")
 
@@ -173,7 +173,7 @@ def test_updates_after_finish_are_ignored() -> None:
     view.finish(result, settle=False)
     view.update(ChatResult(endpoint="e", text="late", status="streaming"))
     time.sleep(view._throttle.interval * 2)
-    assert view.answer.outputs[0]["data"]["text/markdown"] == "done text"
+    assert view.answer.outputs[0]["data"]["text/plain"] == "done text"
 
 
 @dataclass

@@ -55,9 +55,9 @@ def _session() -> Session:
     return Session(Conversation("live"), settings=lambda: settings)
 
 
-def _answer_markdown(view: WidgetAnswerView) -> str:
+def _answer_html(view: WidgetAnswerView) -> str:
     outputs = view.answer.outputs
-    return outputs[0]["data"]["text/markdown"] if outputs else ""
+    return outputs[0]["data"]["text/html"] if outputs else ""
 
 
 def test_chart_shows_under_the_streaming_answer_before_it_ends(env, counted_renders) -> None:
@@ -74,25 +74,25 @@ def test_chart_shows_under_the_streaming_answer_before_it_ends(env, counted_rend
     while time.monotonic() < deadline and not handle.done:
         outputs = view.specs.outputs
         if outputs:
-            seen_live = (handle.result.status, len(handle.result.text), _answer_markdown(view),
+            seen_live = (handle.result.status, len(handle.result.text), _answer_html(view),
                          dict(outputs[0]["data"]))
             break
         time.sleep(0.02)
     result = handle.wait(60)
     assert result.status == "completed"
     assert seen_live is not None, "the chart appeared only after the answer had ended"
-    status, chars, markdown, bundle = seen_live
+    status, chars, shown, bundle = seen_live
     assert status == "streaming" and chars < len(REPLY) - 200  # many words were still to come
     assert "<svg" in bundle["image/svg+xml"] and "EU" in bundle["image/svg+xml"]
-    assert "<details>" in markdown and "Revenue by region" in markdown  # the JSON folded away
-    assert '"widget"' not in markdown.split("<details>")[0]
+    assert "<details>" in shown and "Revenue by region" in shown  # the JSON folded away
+    assert "\"widget\"" not in shown.split("<details>")[0]
     # the final pass reused the live render: one render_spec call, the same object kept
     assert len(counted_renders) == 1
     (final,) = result.extras["specs"]
     assert final.ok and final.mimebundle["image/svg+xml"] == bundle["image/svg+xml"]
     assert recorder.max_per_second() <= 10
     view.finish(result, settle=False)
-    assert len(view.specs.outputs) == 1 and "word149" in _answer_markdown(view)
+    assert len(view.specs.outputs) == 1 and "word149" in _answer_html(view)
     assert env.stats.requests == 1
 
 

@@ -33,7 +33,12 @@ def live(sim: Simulator, monkeypatch: pytest.MonkeyPatch) -> Simulator:
 
 def _text(turn_view: object) -> str:
     outputs = turn_view.answer.outputs  # type: ignore[attr-defined]
-    return outputs[0]["data"]["text/markdown"] if outputs else ""
+    return outputs[0]["data"]["text/plain"] if outputs else ""
+
+
+def _html(turn_view: object) -> str:
+    outputs = turn_view.answer.outputs  # type: ignore[attr-defined]
+    return outputs[0]["data"]["text/html"] if outputs else ""
 
 
 def test_panel_repr_is_stable() -> None:
@@ -194,7 +199,7 @@ def test_a_chart_spec_in_the_answer_is_rendered_in_the_turn(live: Simulator) -> 
     print({k: str(v)[:80] for k, v in bundles[0].items()})
     assert "image/svg+xml" in bundles[0] and "<svg" in bundles[0]["image/svg+xml"]
     assert "EU" in bundles[0]["image/svg+xml"]  # the data went through the chart
-    answer = _text(panel.turns[-1].view)
+    answer = _html(panel.turns[-1].view)
     assert "Revenue by region" in answer and "<details>" in answer  # the JSON is folded away
 
 
@@ -206,7 +211,7 @@ def test_reasoning_shows_in_a_collapsed_section(live: Simulator) -> None:
     assert result is not None and result.ok and result.reasoning
     view = panel.turns[-1].view
     assert view.reasoning.layout.display is None and view.reasoning.selected_index is None
-    assert view.reasoning_out.outputs[0]["data"]["text/markdown"] == result.reasoning
+    assert view.reasoning_out.outputs[0]["data"]["text/plain"] == result.reasoning
     assert result.reasoning not in _text(view)
 
 

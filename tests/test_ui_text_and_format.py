@@ -112,7 +112,7 @@ def test_text_view_settles_only_specs() -> None:
 def test_settled_outputs_of_a_failure_keep_partial_text() -> None:
     result = _result(status="failed", text="half", error="Endpoint with name 'x' does not exist.")
     items = settled_outputs(result)
-    assert items[0].data == "half"
+    assert items[0].text == "half" and items[0].html == "<p>half</p>\n"
     assert repr(items[1]).startswith("✗ failed: Endpoint with name 'x' does not exist. — ")
     assert repr(items[2]).startswith("first token")
 
@@ -127,16 +127,16 @@ def test_environment_outside_a_kernel() -> None:
 def test_spec_json_is_folded_away_with_its_fence() -> None:
     from pathlib import Path
 
-    from dbchat_magic.ui.settled import fold_spec_json
+    from dbchat_magic.ui.settled import answer_html
 
     text = (Path(__file__).parent / "spec_corpus" / "04_two_specs.md").read_text()
-    folded = fold_spec_json(text)
+    folded = answer_html(text, fold=True)
     assert folded.count("<details><summary>chart spec (JSON)</summary>") == 2
-    assert folded.count("```") == text.count("```")  # fences kept once, not nested or doubled
-    assert folded.startswith("Trend:") and "And the total:" in folded
+    assert "```" not in folded  # every fence became a code block, none left as text
+    assert folded.startswith("<p>Trend:") and "And the total:" in folded
     for block in folded.split("<details>")[1:]:
         body = block.split("</details>")[0]
-        assert body.count("```") == 2 and '"widget"' in body
+        assert body.count("<pre><code") == 1 and '"widget"' in body
 
 
 def test_text_view_in_a_kernel_writes_only_from_its_own_thread() -> None:
@@ -151,7 +151,7 @@ def test_text_view_in_a_kernel_writes_only_from_its_own_thread() -> None:
     assert out.getvalue() == "from the runner"
 
 
-def test_spec_output_as_markdown_inlines_tables_images_and_text() -> None:
+def test_spec_output_as_html_inlines_tables_images_and_text() -> None:
     import base64
 
     import pytest
@@ -162,10 +162,9 @@ def test_spec_output_as_markdown_inlines_tables_images_and_text() -> None:
     ns = {"sales": pd.DataFrame({"region": ["EU", "US"], "revenue": [1.0, 2.0]})}
     table = render_spec({"widget": "table", "data": "sales", "columns": ["region", "revenue"]}, ns)
     assert table.ok, table.errors
-    md = SpecOutput(table.kind, table.mimebundle).as_markdown()
-    assert md.startswith("<div>") and "<table" in md and "EU" in md
-    assert "\n\n" not in md  # one HTML block: a blank line would end it
+    markup = SpecOutput(table.kind, table.mimebundle).as_html()
+    assert markup.startswith("<div>") and "<table" in markup and "EU" in markup
     png = SpecOutput("chart", {"image/png": base64.b64encode(b"PNG").decode(), "text/plain": "c"})
-    assert png.as_markdown() == '<img alt="c" src="data:image/png;base64,UE5H">'
-    scripted = SpecOutput("chart", {"text/html": "<script>x()</script>", "text/plain": "a\n```b"})
-    assert scripted.as_markdown() == "````\na\n```b\n````"  # scripts never inlined
+    assert png.as_html() == '<img alt="c" src="data:image/png;base64,UE5H">'
+    scripted = SpecOutput("chart", {"text/html": "<script>x()</script>", "text/plain": "a<b>"})
+    assert scripted.as_html() == "<pre>a&lt;b&gt;</pre>"  # scripts never inlined

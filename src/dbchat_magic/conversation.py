@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from dbchat_magic.markup import safe_inline, safe_markdown
 from dbchat_magic.result import ChatResult
 
 DEFAULT_NAME = "default"
@@ -100,17 +101,22 @@ class Conversation:
                           ensure_ascii=False)
 
     def to_markdown(self) -> str:
-        """The conversation as Markdown: each question, its answer and a metrics line."""
-        lines = [f"# dbchat conversation: {self.name}", ""]
+        """The conversation as Markdown: each question, its answer and a metrics line.
+
+        Outside text stays readable Markdown but carries no raw HTML, image or link other than
+        http(s)/mailto (`markup.safe_markdown`), whatever program renders the file.
+        """
+        lines = [f"# dbchat conversation: {safe_inline(self.name)}", ""]
         for i, rec in enumerate(self.to_records(), 1):
-            lines += [f"## {i}. {rec['question']}", "", rec["answer"] or "*(no answer)*", ""]
-            meta = [rec["status"], rec["endpoint"] or "?"]
+            answer = safe_markdown(rec["answer"]) if rec["answer"] else "*(no answer)*"
+            lines += [f"## {i}. {safe_inline(rec['question'])}", "", answer, ""]
+            meta = [safe_inline(rec["status"]), safe_inline(rec["endpoint"] or "?")]
             if rec["usage"]["completion_tokens"] is not None:
                 meta.append(f"{rec['usage']['completion_tokens']} tokens")
             if rec["metrics"]["total_time"] is not None:
                 meta.append(f"{rec['metrics']['total_time']:.2f} s")
             if rec["error"]:
-                meta.append(f"error: {rec['error']}")
+                meta.append(f"error: {safe_inline(rec['error'])}")
             lines += ["*" + " · ".join(meta) + "*", ""]
         return "\n".join(lines)
 

@@ -6,6 +6,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from dbchat_magic.markup import escape, markdown_html
+
 Status = Literal["pending", "streaming", "completed", "stopped", "failed", "truncated"]
 FINAL_STATUSES: frozenset[str] = frozenset({"completed", "stopped", "failed", "truncated"})
 
@@ -59,5 +61,9 @@ class ChatResult:
     def __str__(self) -> str:
         return self.text
 
-    def _repr_markdown_(self) -> str:
-        return self.text if self.ok else f"{self.text}\n\n*[{self.status}: {self.error or ''}]*"
+    def _repr_html_(self) -> str:
+        """The answer as sanitized HTML (``%dbchat last``), with the status when not completed."""
+        body = markdown_html(self.text)
+        if self.ok:
+            return body
+        return f"{body}<p><em>[{escape(self.status)}: {escape(self.error or '')}]</em></p>"

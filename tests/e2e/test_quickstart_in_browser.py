@@ -50,9 +50,9 @@ def test_quickstart_answers_survive_save_and_reload(lab: NotebookPage, lab_serve
 
     saved = lab.save(name)
     for question, index in cells.items():
-        markdown = [
-            "".join(o["data"]["text/markdown"]) for o in saved["cells"][index]["outputs"]
-            if "text/markdown" in o.get("data", {})]
+        markdown = [  # the answer: sanitized text/html, its prose as text/plain
+            "".join(o["data"]["text/plain"]) for o in saved["cells"][index]["outputs"]
+            if o.get("data", {}).get("text/html")]
         assert any(t.startswith(ANSWERS[question]) for t in markdown), (
             f"the saved notebook lost the answer to {question!r}: {markdown}")
     chart_outputs = saved["cells"][cells[CHART_QUESTION]]["outputs"]

@@ -50,7 +50,7 @@ def test_background_updates_are_throttled_in_a_real_kernel(kernel: Any) -> None:
               and "outputs" in m.content["data"].get("state", {})]
     assert len(answer) >= 5, "several intermediate renders"
     assert all(len(m.content["data"]["state"]["outputs"]) == 1 for m in answer)
-    final = answer[-1].content["data"]["state"]["outputs"][0]["data"]["text/markdown"]
+    final = answer[-1].content["data"]["state"]["outputs"][0]["data"]["text/plain"]
     assert len(final) == info["text_len"]
     times = sorted(m.received for m in updates)
     busiest = max(sum(1 for t in times if start <= t < start + 1.0) for start in times)

@@ -30,12 +30,14 @@ def _wait_for_background(kernel: KernelHarness, var: str, tries: int) -> list[An
 
 
 def _answer_updates(ex: Execution) -> list[str]:
-    """Distinct Markdown texts the answer Output widget was set to, in order."""
+    """Distinct answer texts (text/plain beside the sanitized HTML) the answer Output widget was
+    set to, in order."""
     texts: list[str] = []
     for m in ex.comm_msgs:
         state = m.content.get("data", {}).get("state", {})
         for entry in state.get("outputs") or ():
-            text = (entry.get("data") or {}).get("text/markdown")
+            data = entry.get("data") or {}
+            text = data.get("text/plain") if "text/html" in data else None
             if text and (not texts or texts[-1] != text):
                 texts.append(text)
     return texts
@@ -68,15 +70,15 @@ def test_blocking_cell_streams_several_renders_then_settles(kernel: KernelHarnes
     final = kernel_sim.stats.log[-1].text
     assert len(renders) >= 4, f"only {len(renders)} distinct renders"
     assert all(final.startswith(r) for r in renders[:-1])  # growing prefixes of the answer
-    # the settled outputs: the live widget, the Markdown answer, the metrics line
+    # the settled outputs: the live widget, the answer (sanitized HTML), the metrics line
     plain = [o["data"].get("text/plain", "") for o in ex.outputs if "data" in o]
     assert plain[0] == "<dbchat answer>"
-    markdown = [o["data"]["text/markdown"] for o in ex.outputs
-                if "text/markdown" in o.get("data", {})]
-    assert markdown[0] == final
+    answers = [o["data"] for o in ex.outputs if o.get("data", {}).get("text/html")]
+    assert answers[0]["text/plain"] == final and answers[0]["text/html"].startswith("<p>")
+    assert not [o for o in ex.outputs if "text/markdown" in o.get("data", {})]
     # the settled answer is on screen before the live one is hidden: no blank moment between
     settled_at = next(i for i, m in enumerate(ex.messages) if m.msg_type == "display_data"
-                      and m.content["data"].get("text/markdown") == final)
+                      and m.content["data"].get("text/plain") == final)
     assert settled_at < _first_hide(ex.messages)
     assert any("tokens" in p for p in plain[1:])
     # then the live view gives way: its display is updated to an empty bundle (no widget), so a
@@ -262,8 +264,10 @@ def test_background_answer_settles_into_its_reserved_output(kernel: KernelHarnes
     updates = [m.content for m in seen if m.msg_type == "update_display_data"
                and m.content["transient"]["display_id"] == display_id]
     assert updates, "the reserved output was never filled"
-    assert updates[-1]["data"]["text/markdown"].startswith(answer)
-    assert "tokens" in updates[-1]["data"]["text/markdown"]  # the metrics line came along
+    assert updates[-1]["data"]["text/plain"].startswith(answer)
+    assert "tokens" in updates[-1]["data"]["text/plain"]  # the metrics line came along
+    assert "tokens" in updates[-1]["data"]["text/html"] and "<small>" in updates[-1]["data"][
+        "text/html"]
     filled_at = next(i for i, m in enumerate(seen) if m.msg_type == "update_display_data"
                      and m.content["transient"]["display_id"] == display_id)
     assert filled_at < _first_hide(seen)  # filled before the live answer is hidden
@@ -293,8 +297,8 @@ def test_background_answer_with_a_chart_settles_with_the_chart(kernel: KernelHar
     updates = [m.content for m in seen if m.msg_type == "update_display_data"
                and m.content["transient"]["display_id"] == display_id]
     assert updates, "the reserved output was never filled"
-    markdown = updates[-1]["data"]["text/markdown"]
-    assert markdown.startswith("Revenue by region") and "<details>" in markdown  # JSON folded
+    markdown = updates[-1]["data"]["text/html"]
+    assert markdown.startswith("<div><p>Revenue by region") and "<details>" in markdown  # folded
     images = re.findall(r'src="data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)"', markdown)
     assert len(images) == 1
     svg = base64.b64decode(images[0]).decode("utf-8")

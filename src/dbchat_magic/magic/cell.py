@@ -206,8 +206,8 @@ def run_background(request: CellRequest) -> AskHandle:
     """Start the answer and return at once; the view's Stop button works on every kernel.
 
     In a notebook an empty output is reserved under the view; when the answer ends it is updated
-    (by display id) to the settled Markdown — charts, tables and KPIs inlined — so a background
-    answer also survives save/reload.
+    (by display id) to the settled answer as one sanitized HTML output — charts, tables and KPIs
+    inlined — so a background answer also survives save/reload.
     """
     stopper = _Stopper()
     view = _view(request, stopper, background=True)
@@ -216,13 +216,11 @@ def run_background(request: CellRequest) -> AskHandle:
 
     def done(result: ChatResult) -> None:
         settled = view.settled_outputs(result)
-        texts = [_markdown_of(item) for item in settled]
-        if placeholder is None or any(text is None for text in texts):
+        parts = [_html_of(item) for item in settled]
+        if placeholder is None or any(part is None for part in parts):
             view.finish(result, settle=False)  # charts/tables stay inside the live view
         else:
-            from IPython.display import Markdown
-
-            placeholder.update(Markdown("\n\n".join(t for t in texts if t)))  # shown first,
+            placeholder.update(_joined_output(settled, parts))  # shown first,
             view.finish(result, settle=True)  # then the live answer goes: never a blank moment
             _retire(view)
         store_result(request, result)
@@ -242,22 +240,32 @@ def _retire(view: Any) -> None:
 
 def _reserve_output() -> Any:
     """An empty output in this cell that can be filled later by display id."""
-    from IPython.display import Markdown, display
+    from IPython.display import display
 
-    return display(Markdown(""), display_id=True)
+    return display({"text/html": "", "text/plain": ""}, raw=True, display_id=True)
 
 
-def _markdown_of(item: Any) -> str | None:
-    """Markdown text of a settled output (a spec inlined as HTML), or None when it has none."""
-    as_markdown = getattr(item, "as_markdown", None)
-    if callable(as_markdown):
-        text = as_markdown()
-        return text if isinstance(text, str) else None
-    data = getattr(item, "data", None)
-    if type(item).__name__ == "Markdown" and isinstance(data, str):
-        return data
-    render = getattr(item, "_repr_markdown_", None)
-    if render is not None and not hasattr(item, "_repr_mimebundle_"):
-        text = render()
-        return text if isinstance(text, str) else None
-    return None
+class _JoinedOutput:
+    """The settled outputs of a --background answer as one output (one display id to update)."""
+
+    def __init__(self, markup: str, text: str) -> None:
+        self.markup, self.text = markup, text
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        return {"text/html": self.markup, "text/plain": self.text}
+
+
+def _joined_output(items: list[Any], parts: list[str | None]) -> _JoinedOutput:
+    """One output from the items' HTML (each already safe) and their plain texts."""
+    markup = "\n".join(f"<div>{part}</div>" for part in parts if part)
+    texts = [str(item._repr_mimebundle_().get("text/plain") or "") for item in items]
+    return _JoinedOutput(markup, "\n\n".join(t for t in texts if t))
+
+
+def _html_of(item: Any) -> str | None:
+    """Safe HTML of a settled output (an answer, a spec inlined, a line), None when it has none."""
+    as_html = getattr(item, "as_html", None)
+    if not callable(as_html):
+        return None
+    part = as_html()
+    return part if isinstance(part, str) else None

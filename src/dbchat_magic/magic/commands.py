@@ -114,6 +114,7 @@ def _use(shell: Any, rest: list[str]) -> None:
 
 def _endpoints(shell: Any, rest: list[str]) -> None:
     from dbchat_magic.config import Settings
+    from dbchat_magic.markup import one_line
     from dbchat_magic.runner import get_runner
 
     settings = Settings.load()
@@ -123,15 +124,16 @@ def _endpoints(shell: Any, rest: list[str]) -> None:
         print("no chat endpoints found in this workspace")
         return
     current = settings.endpoint
-    for info in found:
+    for info in found:  # names and tasks come from the server: printed cleaned
         mark = "*" if info.name == current else " "
         state = "ready" if info.ready else "not ready"
-        print(f"{mark} {info.name:<40} {state:<10} {info.task or ''}")
+        print(f"{mark} {one_line(info.name):<40} {state:<10} {one_line(info.task or '')}")
     print("(* = current; switch with %dbchat use NAME)")
 
 
 def _history(shell: Any, rest: list[str]) -> None:
     from dbchat_magic.conversation import get_conversation
+    from dbchat_magic.markup import one_line
     from dbchat_magic.specs.describe import specs_as_words
 
     name, _ = _chat_name(rest)
@@ -140,9 +142,9 @@ def _history(shell: Any, rest: list[str]) -> None:
         print(f"conversation {name!r} is empty")
         return
     for i, turn in enumerate(conv.turns, 1):
-        answer = " ".join(specs_as_words(turn.answer).split())
+        answer = one_line(specs_as_words(turn.answer))  # outside text: no escape sequences
         short = answer[:117] + "…" if len(answer) > 120 else answer
-        print(f"{i}. Q: {turn.question.strip()}\n   A ({turn.result.status}): {short}")
+        print(f"{i}. Q: {one_line(turn.question)}\n   A ({turn.result.status}): {short}")
 
 
 def _reset(shell: Any, rest: list[str]) -> None:

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import html
 import threading
 import time
 from collections.abc import Callable
 from functools import cache
 from typing import Any, Literal, Protocol
 
+from dbchat_magic.markup import LiveMarkdown, clean_text, escape
 from dbchat_magic.result import ChatResult
 from dbchat_magic.ui import environment
 from dbchat_magic.ui.metrics_format import format_metrics, format_status
-from dbchat_magic.ui.settled import fold_spec_json, settled_outputs, spec_outputs, status_line
+from dbchat_magic.ui.settled import answer_html, settled_outputs, spec_outputs, status_line
 from dbchat_magic.ui.throttle import DEFAULT_INTERVAL, Coalescer
 
 StopMode = Literal["button", "hint", "none"]
@@ -41,19 +41,15 @@ class AnswerView(Protocol):
         """Objects to display() after `finish` so the answer survives save/reload."""
 
 
-def markdown_entry(text: str) -> dict[str, Any]:
-    """One Output-widget entry that renders ``text`` as Markdown."""
-    return {"output_type": "display_data", "data": {"text/markdown": text, "text/plain": text},
-            "metadata": {}}
+def html_entry(markup: str, text: str) -> dict[str, Any]:
+    """An Output-widget entry showing ``markup`` (already safe HTML); ``text`` is its plain form."""
+    return {"output_type": "display_data",
+            "data": {"text/html": markup, "text/plain": clean_text(text)}, "metadata": {}}
 
 
 def bundle_entry(obj: Any) -> dict[str, Any]:
-    """An Output-widget entry for an object with ``_repr_mimebundle_`` or ``_repr_markdown_``."""
-    if hasattr(obj, "_repr_mimebundle_"):
-        data = obj._repr_mimebundle_()
-    else:
-        data = {"text/markdown": obj._repr_markdown_(), "text/plain": repr(obj)}
-    return {"output_type": "display_data", "data": data, "metadata": {}}
+    """An Output-widget entry for an object with ``_repr_mimebundle_`` (the settled outputs)."""
+    return {"output_type": "display_data", "data": obj._repr_mimebundle_(), "metadata": {}}
 
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
@@ -124,6 +120,8 @@ class WidgetAnswerView:
         self._shown_text: tuple[str, int] | None = None
         self._shown_reasoning: str | None = None
         self._shown_specs: Any = None
+        self._live_text = LiveMarkdown()  # the answer re-renders only its unfinished end
+        self._live_reasoning = LiveMarkdown()
 
     # -- AnswerView ---------------------------------------------------------------------------
     def show(self) -> None:
@@ -158,8 +156,8 @@ class WidgetAnswerView:
             self._finished = True
             self._throttle.close()
             self._result = result
-            self._render_text(result)
-            self.status.value = html.escape(format_status(result))  # the hint goes with it
+            self._render_text(result, final=not settle)  # settled: the outputs render it whole
+            self.status.value = escape(format_status(result))  # the hint goes with it
             if self.stop_button is not None:
                 _hide(self.stop_button)
             if settle:  # the answer, specs, metrics and any error are displayed as outputs next
@@ -169,8 +167,8 @@ class WidgetAnswerView:
                 return
             line = status_line(result)
             if line:
-                self.error.value = f"<span style='color:#b00020'>{html.escape(line)}</span>"
-            self.footer.value = f"<small>{html.escape(format_metrics(result))}</small>"
+                self.error.value = f"<span style='color:#b00020'>{escape(line)}</span>"
+            self.footer.value = f"<small>{escape(format_metrics(result))}</small>"
             self._render_specs(result, force=True)
 
     def settled_outputs(self, result: ChatResult) -> list[Any]:
@@ -192,7 +190,7 @@ class WidgetAnswerView:
         try:
             self._on_stop()
         except Exception as exc:  # a click must never raise into the kernel's comm handler
-            self.error.value = html.escape(f"could not stop: {exc}")
+            self.error.value = escape(f"could not stop: {exc}")
 
     def _render(self) -> None:
         with self._lock:
@@ -207,21 +205,25 @@ class WidgetAnswerView:
                 self._throttle.request_later(TICK_SECONDS)
 
     def _status_html(self, text: str) -> str:
-        hint = f" <small>· {html.escape(STOP_HINT)}</small>" if self.hint else ""
-        return html.escape(text) + hint
+        hint = f" <small>· {escape(STOP_HINT)}</small>" if self.hint else ""
+        return escape(text) + hint
 
-    def _render_text(self, result: ChatResult) -> None:
-        if result.reasoning != self._shown_reasoning:
+    def _render_text(self, result: ChatResult, *, final: bool = False) -> None:
+        """Show the reasoning and the answer as sanitized HTML (``final``: rendered whole)."""
+        if result.reasoning != self._shown_reasoning or final:
             self._shown_reasoning = result.reasoning
-            entries = (markdown_entry(result.reasoning),) if result.reasoning else ()
+            live = None if final else self._live_reasoning
+            entries = ((html_entry(answer_html(result.reasoning, live=live), result.reasoning),)
+                       if result.reasoning else ())
             self.reasoning_out.outputs = entries
             _hide(self.reasoning, not result.reasoning)
         specs = result.extras.get("specs")
         shown = (result.text, id(specs) if specs else 0)
-        if shown != self._shown_text:
+        if shown != self._shown_text or final:
             self._shown_text = shown
-            text = fold_spec_json(result.text) if specs else result.text  # JSON folded away
-            self.answer.outputs = (markdown_entry(text),) if text else ()
+            live = None if final else self._live_text  # spec JSON folded away once drawn
+            markup = answer_html(result.text, fold=bool(specs), live=live) if result.text else ""
+            self.answer.outputs = (html_entry(markup, result.text),) if result.text else ()
 
     def _render_specs(self, result: ChatResult, *, force: bool = False) -> None:
         """Show the specs rendered so far (live: as soon as their block closed), once per list."""

@@ -6,7 +6,6 @@ kernel and other cells can run while an answer streams. Each panel has its own c
 
 from __future__ import annotations
 
-import html
 import itertools
 import threading
 from collections.abc import Callable, Mapping
@@ -14,6 +13,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from dbchat_magic.errors import DbChatError
+from dbchat_magic.markup import escape
 from dbchat_magic.result import ChatResult
 from dbchat_magic.ui.answer_view import WidgetAnswerView
 from dbchat_magic.ui.error_hints import explain_error
@@ -48,7 +48,7 @@ class PanelTurn:
         self.question = question
         self.view = WidgetAnswerView(endpoint=endpoint, on_stop=None, stop_mode="none")
         self.result: ChatResult | None = None
-        self.widget = w.VBox([w.HTML(f"<b>You:</b> {html.escape(question)}"), self.view.widget])
+        self.widget = w.VBox([w.HTML(f"<b>You:</b> {escape(question)}"), self.view.widget])
 
 
 class ChatPanel:
@@ -209,4 +209,4 @@ class ChatPanel:
 
     def _say(self, text: str, *, error: bool = False) -> None:
         style = "color:#b00020" if error else "color:#666"
-        self.note.value = f"<small style='{style}'>{html.escape(text)}</small>" if text else ""
+        self.note.value = f"<small style='{style}'>{escape(text)}</small>" if text else ""

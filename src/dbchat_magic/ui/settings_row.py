@@ -8,12 +8,12 @@ when that fails the configured profiles are offered instead.
 
 from __future__ import annotations
 
-import html
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from dbchat_magic.errors import DbChatError
+from dbchat_magic.markup import escape
 
 if TYPE_CHECKING:
     from dbchat_magic.config import Settings
@@ -179,4 +179,4 @@ class SettingsRow:
 
     def _say(self, text: str, *, error: bool = False) -> None:
         style = "color:#b00020" if error else "color:#666"
-        self.note.value = f"<small style='{style}'>{html.escape(text)}</small>"
+        self.note.value = f"<small style='{style}'>{escape(text)}</small>"

@@ -1,28 +1,57 @@
-"""What an answer leaves in the notebook once it ends: plain outputs with stable text/plain."""
+"""What an answer leaves in the notebook once it ends: plain outputs with stable text/plain.
+
+Every outside string reaches HTML only through `dbchat_magic.markup` (DESIGN §7): the answer as
+sanitized HTML, one-line notes and errors escaped.
+"""
 
 from __future__ import annotations
 
 import base64
-import html
 import re
 from typing import Any
 
+from dbchat_magic.markup import LiveMarkdown, clean_text, escape, markdown_html
 from dbchat_magic.result import ChatResult
 from dbchat_magic.ui.error_hints import explain_error
 from dbchat_magic.ui.metrics_format import STATUS_ICONS, STATUS_WORDS, format_metrics
 
 
 class SettledLine:
-    """A one-line output shown as Markdown, with the same text as its plain repr (nbval-stable)."""
+    """A one-line output shown small, with the same text as its plain repr (nbval-stable)."""
 
     def __init__(self, text: str) -> None:
-        self.text = text
+        self.text = clean_text(text)
 
-    def _repr_markdown_(self) -> str:
-        return f"<small>{self.text}</small>"
+    def as_html(self) -> str:
+        """The line as escaped HTML."""
+        return f"<small>{escape(self.text)}</small>"
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        return {"text/html": self.as_html(), "text/plain": self.text}
 
     def __repr__(self) -> str:
         return self.text
+
+
+class AnswerOutput:
+    """The settled answer: sanitized HTML, and the prose (spec JSON left out) as text/plain."""
+
+    def __init__(self, text: str, *, fold: bool = False) -> None:
+        self.html = answer_html(text, fold=fold)
+        self.text = answer_plain(text, fold=fold)
+
+    def as_html(self) -> str:
+        """The answer as sanitized HTML (spec JSON folded into a closed <details>)."""
+        return self.html
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        return {"text/html": self.html, "text/plain": self.text}
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+_TEXT_KEYS = ("text/plain", "text/html")
 
 
 class SpecOutput:
@@ -30,7 +59,8 @@ class SpecOutput:
 
     def __init__(self, kind: str, mimebundle: dict[str, Any]) -> None:
         self.kind = kind
-        self.mimebundle = dict(mimebundle)
+        self.mimebundle = {key: clean_text(value) if key in _TEXT_KEYS else value
+                           for key, value in mimebundle.items()}  # data values: no ESC codes
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
         bundle = dict(self.mimebundle)
@@ -40,15 +70,16 @@ class SpecOutput:
     def __repr__(self) -> str:
         return f"<dbchat {self.kind or 'spec'}>"
 
-    def as_markdown(self) -> str:
-        """The spec as Markdown with inline HTML (an image as a data URI, a table/KPI as HTML).
+    def as_html(self) -> str:
+        """The spec as one piece of HTML (an image as a data URI, a table/KPI as its HTML).
 
-        For an output that can hold only one Markdown entry (a --background cell's reserved
-        output); interactive HTML (scripts) gives way to the static image or the text.
+        For an output that can hold only one entry (a --background cell's reserved output);
+        interactive HTML (scripts) gives way to the static image or the text. The bundles are
+        built by the package from escaped parts (specs.widgets, specs.render).
         """
         bundle = self.mimebundle
         plain = str(bundle.get("text/plain") or repr(self))
-        alt = html.escape(plain.splitlines()[0] if plain else repr(self), quote=True)
+        alt = escape(plain.splitlines()[0] if plain else repr(self))
         if isinstance(bundle.get("image/svg+xml"), str):
             data = base64.b64encode(bundle["image/svg+xml"].encode("utf-8")).decode("ascii")
             return f'<img alt="{alt}" src="data:image/svg+xml;base64,{data}">'
@@ -56,26 +87,57 @@ class SpecOutput:
             return f'<img alt="{alt}" src="data:image/png;base64,{bundle["image/png"]}">'
         markup = bundle.get("text/html")
         if isinstance(markup, str) and "<script" not in markup.lower():
-            # one HTML block: a blank line inside would end it and turn the rest into Markdown
-            return "<div>" + re.sub(r"\n\s*\n", "\n", markup.strip()) + "</div>"
-        fence = "````" if "```" in plain else "```"
-        return f"{fence}\n{plain}\n{fence}"
+            return f"<div>{markup.strip()}</div>"
+        return f"<pre>{escape(plain)}</pre>"
 
 
-def fold_spec_json(text: str) -> str:
-    """Fold the spec JSON blocks of an answer into ``<details>`` so the prose reads cleanly."""
+FOLD_OPEN = "<details><summary>chart spec (JSON)</summary>"
+FOLD_CLOSE = "</details>"
+
+
+def _spec_pieces(text: str) -> list[str]:
+    """``text`` split around its complete spec blocks: [prose, block, prose, block, …, prose]."""
     try:
         from dbchat_magic.specs.describe import replace_specs
     except ImportError:
+        return [text]
+    blocks: list[str] = []
+
+    def mark(_spec: dict[str, Any], block: str) -> str:
+        blocks.append(block)
+        return f"\x00{len(blocks) - 1}\x00"  # NUL never survives clean_text: no forged marks
+
+    pieces = replace_specs(text, mark).split("\x00")
+    return [blocks[int(p)] if i % 2 else p for i, p in enumerate(pieces)]
+
+
+def _fold(block: str) -> str:
+    block = block.strip("\n")
+    if not block.lstrip().startswith(("```", "~~~")):
+        block = f"```json\n{block.strip()}\n```"
+    return f"{FOLD_OPEN}{markdown_html(block)}{FOLD_CLOSE}"
+
+
+def answer_html(text: str, *, fold: bool = False, live: LiveMarkdown | None = None) -> str:
+    """The answer as sanitized HTML; ``fold`` puts each spec's JSON into a closed <details>.
+
+    ``live`` (a streaming view's renderer) re-renders only the unfinished end of the text.
+    """
+    text = clean_text(text)
+    if not fold:
+        return live.render(text) if live is not None else markdown_html(text)
+    pieces = _spec_pieces(text)
+    return "".join(_fold(p) if i % 2 else markdown_html(p) for i, p in enumerate(pieces))
+
+
+def answer_plain(text: str, *, fold: bool = False) -> str:
+    """The answer as plain text; ``fold`` leaves the spec JSON out (the charts say it)."""
+    text = clean_text(text)
+    if not fold:
         return text
-
-    def fold(_spec: dict[str, Any], block: str) -> str:
-        block = block.strip("\n")
-        if not block.lstrip().startswith(("```", "~~~")):
-            block = f"```json\n{block.strip()}\n```"
-        return f"\n<details><summary>chart spec (JSON)</summary>\n\n{block}\n\n</details>\n"
-
-    return replace_specs(text, fold)
+    pieces = _spec_pieces(text)
+    prose = "\n".join(p.strip("\n") for p in pieces[::2])
+    return re.sub(r"\n{3,}", "\n\n", prose).strip()
 
 
 def status_line(result: ChatResult) -> str:
@@ -114,13 +176,10 @@ def repair_note(repair: dict[str, Any]) -> str:
 
 
 def settled_outputs(result: ChatResult) -> list[Any]:
-    """Markdown answer, spec outputs, a status line when not completed, and the metrics line."""
-    from IPython.display import Markdown
-
+    """The answer (sanitized HTML), spec outputs, a status line when not completed, metrics."""
     items: list[Any] = []
     if result.text:
-        folded = fold_spec_json(result.text) if result.extras.get("specs") else result.text
-        items.append(Markdown(folded))
+        items.append(AnswerOutput(result.text, fold=bool(result.extras.get("specs"))))
     items.extend(spec_outputs(result))
     line = status_line(result)
     if line:

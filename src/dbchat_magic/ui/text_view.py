@@ -1,4 +1,7 @@
-"""Plain-text answer view for terminal IPython and plain Python: print only the new text."""
+"""Plain-text answer view for terminal IPython and plain Python: print only the new text.
+
+Everything printed is cleaned of escape sequences and control characters (`markup.clean_text`).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ import sys
 import threading
 from typing import Any, TextIO
 
+from dbchat_magic.markup import clean_text
 from dbchat_magic.result import ChatResult
 from dbchat_magic.ui.metrics_format import format_metrics
 from dbchat_magic.ui.settled import SpecOutput, spec_outputs, status_line
@@ -69,7 +73,7 @@ class TextAnswerView:
             if metrics:
                 lines.append(metrics)
             end = "" if not self._written or self._written.endswith("\n") else "\n"
-            self.out.write(end + "".join(f"{text}\n" for text in lines))
+            self.out.write(end + "".join(f"{clean_text(text)}\n" for text in lines))
             self.out.flush()
 
     def settled_outputs(self, result: ChatResult) -> list[Any]:
@@ -80,8 +84,8 @@ class TextAnswerView:
         # If the text was rewritten upstream (not a continuation), print only the part past what we
         # already printed rather than repeating it.
         new = text[len(self._written):]
-        if new:
-            self.out.write(new)
+        if new:  # outside text: no escape sequence reaches the terminal (OSC 52, fake links)
+            self.out.write(clean_text(new))
             self.out.flush()
         if len(text) >= len(self._written):
             self._written = text
