@@ -195,7 +195,11 @@ def run_blocking(request: CellRequest) -> ChatResult:
     stopper = _Stopper()
     view = _view(request, stopper)
     view.show()
-    handle = request.session.start(request.prepared, request.namespace, on_update=view.update)
+    try:
+        handle = request.session.start(request.prepared, request.namespace, on_update=view.update)
+    except BaseException:
+        _retire(view)  # never started: its widgets must not outlive the cell
+        raise
     stopper.handle = handle
     interrupted = False
     try:
@@ -249,8 +253,12 @@ def run_background(request: CellRequest) -> AskHandle:
             _retire(view)
         store_result(request, result)
 
-    handle = request.session.start(request.prepared, request.namespace, on_update=view.update,
-                                   on_done=done)
+    try:
+        handle = request.session.start(request.prepared, request.namespace,
+                                       on_update=view.update, on_done=done)
+    except BaseException:
+        _retire(view)  # never started: its widgets must not outlive the cell
+        raise
     stopper.handle = handle
     return handle
 
