@@ -1,6 +1,6 @@
 """Widget lifetime in-process: a retired view and a panel's hidden turns keep no open widget.
 
-The kernel-level counts (widgets and comms after many answers) are in tests/kernel/test_lifetime_kernel.py.
+The kernel-level counts after many answers are in tests/kernel/test_lifetime_kernel.py.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from dbchat_magic.simulator import LLAMA, Simulator
 
 pytest.importorskip("ipywidgets")
 
-from dbchat_magic.ui import ChatPanel  # noqa: E402
-from dbchat_magic.ui.answer_view import WidgetAnswerView  # noqa: E402
-from dbchat_magic.ui.widget_lifetime import close_tree, live_widgets, tree  # noqa: E402
+from dbchat_magic.ui import ChatPanel
+from dbchat_magic.ui.answer_view import WidgetAnswerView
+from dbchat_magic.ui.widget_lifetime import close_tree, live_widgets, tree
 
 
 @pytest.fixture
