@@ -88,8 +88,12 @@ async def run_awaited(shell: Any, line: str, cell: str | None) -> None:
 
         loop.call_soon_threadsafe(mark)
 
-    handle = request.session.start(request.prepared, request.namespace, on_update=view.update,
-                                   on_done=on_done)
+    try:
+        handle = request.session.start(request.prepared, request.namespace,
+                                       on_update=view.update, on_done=on_done)
+    except BaseException:
+        cellmod._retire(view)  # never started: its widgets must not outlive the cell
+        raise
     stopper.handle = handle
     interrupted = False
     try:

@@ -80,16 +80,39 @@ def build_request(shell: Any, line: str, cell: str | None) -> CellRequest:
     from dbchat_magic.session import AskOptions, get_session
 
     args, question = parse_cell(shell, line, cell)
+    check_options(get_session(args.chat), args)  # before --new: a refused cell loses nothing
+    session = get_session(args.chat, new=args.new)
     frames = [f.strip() for f in args.data.split(",") if f.strip()] if args.data else None
     options = AskOptions(endpoint=args.endpoint, temperature=args.temperature,
                          max_tokens=args.max_tokens, persona=args.persona, frames=frames,
                          no_history=args.no_history)
-    session = get_session(args.chat, new=args.new)
     try:
         prepared = session.prepare(question, options, shell.user_ns)
     except DbChatError as err:
         raise CellError(str(err)) from None
     return CellRequest(shell=shell, args=args, session=session, prepared=prepared)
+
+
+_CHECKED_OPTIONS = (("endpoint", "-e/--endpoint"), ("temperature", "-t/--temperature"),
+                    ("max_tokens", "-m/--max-tokens"))
+
+
+def check_options(session: Session, args: Any) -> None:
+    """Per-cell overrides obey the same rules as the settings (`Settings.replace` owns them)."""
+    from dbchat_magic.errors import DbChatError
+
+    try:
+        settings = session.settings()
+    except DbChatError as err:
+        raise CellError(str(err)) from None
+    for name, flag in _CHECKED_OPTIONS:
+        value = getattr(args, name)
+        if value is None:
+            continue
+        try:
+            settings.replace(**{name: value})
+        except DbChatError as err:
+            raise CellError(f"{flag}: {err}; nothing was sent") from None
 
 
 def format_prompt(prepared: PreparedAsk) -> str:
@@ -173,7 +196,11 @@ def run_blocking(request: CellRequest) -> ChatResult:
     stopper = _Stopper()
     view = _view(request, stopper)
     view.show()
-    handle = request.session.start(request.prepared, request.namespace, on_update=view.update)
+    try:
+        handle = request.session.start(request.prepared, request.namespace, on_update=view.update)
+    except BaseException:
+        _retire(view)  # never started: its widgets must not outlive the cell
+        raise
     stopper.handle = handle
     interrupted = False
     try:
@@ -225,8 +252,12 @@ def run_background(request: CellRequest) -> AskHandle:
             _retire(view)
         store_result(request, result)
 
-    handle = request.session.start(request.prepared, request.namespace, on_update=view.update,
-                                   on_done=done)
+    try:
+        handle = request.session.start(request.prepared, request.namespace,
+                                       on_update=view.update, on_done=done)
+    except BaseException:
+        _retire(view)  # never started: its widgets must not outlive the cell
+        raise
     stopper.handle = handle
     return handle
 

@@ -15,15 +15,20 @@ from dbchat_magic.magic.errors import CellError
 COMMANDS_HELP = """Manage dbchat from a line magic.
 
   %dbchat config              effective settings and credential source (token redacted)
-  %dbchat use NAME            use endpoint or profile NAME (saved; from the next question on)
+  %dbchat use NAME            use endpoint or profile NAME (saved; from the next question on);
+                              a name the workspace does not list is refused
   %dbchat endpoints           chat endpoints of the workspace
   %dbchat history [-c CHAT]   questions and answers of a conversation
   %dbchat reset [-c CHAT]     forget a conversation
   %dbchat panel [-c CHAT]     open a ChatPanel (its own chat, or continue CHAT)
-  %dbchat export PATH [-c CHAT]  save a conversation as Markdown (.md) or JSON (.json), with metrics
+  %dbchat export PATH [-c CHAT] [--force]
+                              save a conversation as Markdown (.md) or JSON (.json), with
+                              metrics; an existing file is only replaced with --force
   %dbchat last                show the last answer (also in _dbchat_last)
 """
 _ENDPOINTS_TIMEOUT = 30.0
+_USE_CHECK_TIMEOUT = 5.0
+"""How long `%dbchat use NAME` waits for the endpoint list before saving NAME unchecked."""
 
 
 def run_command(shell: Any, line: str) -> Any:
@@ -102,14 +107,57 @@ def _use(shell: Any, rest: list[str]) -> None:
         raise CellError("usage: %dbchat use NAME (an endpoint or a profile)")
     target = rest[0]
     settings = Settings.load()
+    note = None
     if target in settings.profiles:
         settings = settings.use(target)
         what = f"profile {target!r} (endpoint {settings.endpoint!r})"
     else:
         settings = settings.replace(endpoint=target)
+        note = _check_listed(settings, target)
         what = f"endpoint {target!r}"
     settings.save()
     print(f"now using {what}; saved, applies to the next question")
+    if note:
+        print(f"note: {note}")
+
+
+def _check_listed(settings: Any, target: str) -> str | None:
+    """Refuse ``target`` unless the workspace lists it; None when listed, a note when unknowable."""
+    import difflib
+
+    names = _listed_names(settings)
+    if isinstance(names, str):
+        return f"{target!r} was not checked: {names}"
+    if target in names:
+        return None
+    near = difflib.get_close_matches(target, [*names, *settings.profiles], n=3, cutoff=0.6)
+    hint = (f"did you mean {', '.join(near)}?" if near
+            else "`%dbchat endpoints` lists the chat endpoints")
+    raise CellError(f"{target!r} is neither a profile nor a chat endpoint of this workspace; "
+                    f"{hint} (nothing saved)")
+
+
+def _listed_names(settings: Any) -> list[str] | str:
+    """The workspace's chat endpoint names, or why they could not be read (short timeout)."""
+    import concurrent.futures
+
+    from dbchat_magic.errors import DbChatError
+    from dbchat_magic.runner import get_runner
+
+    runner = get_runner()
+    try:
+        future = runner.submit(runner.client(settings).list_endpoints())
+    except DbChatError as err:  # e.g. no credentials yet: choosing the endpoint first is fine
+        return f"the endpoint list could not be read ({err})"
+    try:
+        return [info.name for info in future.result(_USE_CHECK_TIMEOUT)]
+    except concurrent.futures.TimeoutError:
+        future.cancel()
+        return f"the endpoint list did not arrive within {_USE_CHECK_TIMEOUT:g} s"
+    except DbChatError as err:
+        return f"the endpoint list could not be read ({err})"
+    except Exception as err:  # advisory check: an unexpected failure must not block `use`
+        return f"the endpoint list could not be read ({type(err).__name__})"
 
 
 def _endpoints(shell: Any, rest: list[str]) -> None:
@@ -170,13 +218,19 @@ def _export(shell: Any, rest: list[str]) -> None:
     from dbchat_magic.conversation import get_conversation
 
     name, left = _chat_name(rest)
+    force = "--force" in left
+    left = [word for word in left if word != "--force"]
     if len(left) != 1:
-        raise CellError("usage: %dbchat export PATH [-c CHAT] (.md or .json)")
+        raise CellError("usage: %dbchat export PATH [-c CHAT] [--force] (.md or .json)")
     path = Path(left[0]).expanduser()
     conv = get_conversation(name)
     text = conv.to_json() if path.suffix.lower() == ".json" else conv.to_markdown()
     try:
-        path.write_text(text + "\n", encoding="utf-8")
+        with path.open("w" if force else "x", encoding="utf-8") as fh:  # "x": never overwrite
+            fh.write(text + "\n")
+    except FileExistsError:
+        raise CellError(f"{path} already exists; nothing written "
+                        "(add --force to overwrite it)") from None
     except OSError as err:
         raise CellError(f"could not write {path}: {err.strerror}") from None
     print(f"exported {len(conv)} turns of {name!r} to {path}")

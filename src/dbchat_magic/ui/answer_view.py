@@ -14,6 +14,7 @@ from dbchat_magic.ui import environment
 from dbchat_magic.ui.metrics_format import format_metrics, format_status
 from dbchat_magic.ui.settled import answer_html, settled_outputs, spec_outputs, status_line
 from dbchat_magic.ui.throttle import DEFAULT_INTERVAL, Coalescer
+from dbchat_magic.ui.widget_lifetime import close_tree
 
 StopMode = Literal["button", "hint", "none"]
 """``none``: the caller has its own Stop (the ChatPanel)."""
@@ -136,10 +137,19 @@ class WidgetAnswerView:
         self._throttle.request_later(TICK_SECONDS)
 
     def retire(self) -> None:
-        """Replace the live view by an empty output (the settled outputs hold the answer)."""
+        """Replace the live view by an empty output (the settled outputs hold the answer), then
+        close its widgets: a saved notebook then refers to no widget model at all."""
         handle = getattr(self, "_display", None)
         if handle is not None:
             handle.update({"text/plain": repr(self.widget), "text/html": ""}, raw=True)
+        self.close()
+
+    def close(self) -> None:
+        """Close every widget and comm of this view (layouts and styles too); it renders no more."""
+        with self._lock:
+            self._finished = True
+            self._throttle.close()
+        close_tree(self.widget)
 
     def update(self, result: ChatResult) -> None:
         """Remember ``result`` and ask for a (coalesced) render; safe from any thread."""

@@ -17,6 +17,7 @@ from dbchat_magic.markup import escape
 from dbchat_magic.result import ChatResult
 from dbchat_magic.ui.answer_view import WidgetAnswerView
 from dbchat_magic.ui.error_hints import explain_error
+from dbchat_magic.ui.widget_lifetime import close_tree
 
 if TYPE_CHECKING:
     from dbchat_magic.config import Settings
@@ -46,9 +47,25 @@ class PanelTurn:
         import ipywidgets as w
 
         self.question = question
-        self.view = WidgetAnswerView(endpoint=endpoint, on_stop=None, stop_mode="none")
+        self.endpoint = endpoint
+        self.view: WidgetAnswerView | None = WidgetAnswerView(endpoint=endpoint, on_stop=None,
+                                                               stop_mode="none")
         self.result: ChatResult | None = None
         self.widget = w.VBox([w.HTML(f"<b>You:</b> {escape(question)}"), self.view.widget])
+
+    def release(self) -> None:
+        """Close this turn's widgets (it left the visible window); question and result stay."""
+        if self.widget is not None:
+            close_tree(self.widget)
+            self.view = self.widget = None
+
+    def restore(self) -> None:
+        """Build the widgets again (the turn is shown again), showing the finished answer."""
+        if self.widget is None:
+            fresh = PanelTurn(self.question, self.endpoint)
+            self.view, self.widget = fresh.view, fresh.widget
+            if self.result is not None and self.view is not None:
+                self.view.finish(self.result, settle=False)
 
 
 class ChatPanel:
@@ -156,6 +173,15 @@ class ChatPanel:
         self.stop_button.disabled = True
         handle.cancel()  # the session's on_done settles the turn, even if its task never ran
 
+    def close(self) -> None:
+        """Stop any answer and close every widget of the panel (it shows nothing afterwards)."""
+        self.stop()
+        with self._lock:
+            for turn in self.turns:
+                turn.release()
+            close_tree(self.widget)
+            close_tree(self.earlier)  # not a child while nothing is hidden
+
     @property
     def results(self) -> list[ChatResult]:
         """Results of the finished answers, oldest first."""
@@ -182,7 +208,9 @@ class ChatPanel:
             if turn.result is not None:  # settled once only
                 return
             turn.result = result
-        turn.view.finish(result, settle=False)
+            view = turn.view
+        if view is not None:  # None: the turn left the window (it is rebuilt from its result)
+            view.finish(result, settle=False)
         with self._lock:
             self._handle = None
             self._set_running(False)
@@ -197,8 +225,12 @@ class ChatPanel:
             self._shown_from = max(0, len(self.turns) - self.visible_turns)
         hidden = self._shown_from
         self.earlier.description = f"show {min(hidden, self.visible_turns)} earlier of {hidden}"
-        shown = [t.widget for t in self.turns[self._shown_from:]]
+        for turn in self.turns[hidden:]:
+            turn.restore()
+        shown = [t.widget for t in self.turns[hidden:]]
         self.history.children = ([self.earlier] if hidden else []) + shown
+        for turn in self.turns[:hidden]:  # hidden turns keep no live widgets, only their data
+            turn.release()
 
     def _user_namespace(self) -> Mapping[str, Any]:
         if self._namespace is not None:

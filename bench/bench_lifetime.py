@@ -1,0 +1,365 @@
+"""Widget lifetime: 1,000 answers in one real kernel; live widgets and retained memory per answer.
+
+One kernel (started with ``PYTHONTRACEMALLOC=1``, so everything is traced from its start), one
+simulator (unpaced). After a warm-up (imports, client, caches: 30 answers) we ask 1,000 questions
+in rounds of ten: 4 blocking ``%%dbchat`` cells, 3 ``--background`` cells (each waited for by a
+cell), 3 questions to one ``ChatPanel`` (5 visible turns). At 0, 500 and 1,000 answers the kernel
+reports (after ``gc.collect()``): open widgets, open comms, RSS, traced memory, and the size of
+what the conversations keep on purpose.
+
+Separating the conversation's own text: the kernel sums ``sys.getsizeof`` of every distinct string
+its conversations hold (question, question as sent, answer, reasoning, error) — *conversation
+text* — and, separately, the rest of those turn records (Turn, ChatResult, Usage, Metrics objects
+and their dicts) — *turn records*, which count as retained. Then the same cells run again with
+every line commented out: what the kernel keeps for any executed cell (input history, compile
+cache, message bookkeeping) — *kernel per cell*. The goal is judged on traced growth − conversation
+text − kernel per cell. The biggest allocation sites (by file) of the second half are listed.
+
+Run: ``.venv/bin/python bench/bench_lifetime.py`` (and with ``.venv-dbr``); writes
+``bench/results/lifetime.md`` with one row per stack. Exit status 1 when widgets are not flat or
+more than 2 KB per answer is retained beyond the conversation text and the kernel's own per-cell
+bookkeeping.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata as md
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench_frontend import _run, _start_kernel
+from dbchat_magic.simulator import LLAMA, Simulator
+
+ANSWERS = int(os.environ.get("BENCH_LIFETIME_ANSWERS", "1000"))  # a multiple of 20
+CHECKPOINTS = (0, ANSWERS // 2, ANSWERS)
+WARM_UP_ROUNDS = 3
+LIMIT_BYTES = 2048
+RESULTS = Path(__file__).parent / "results" / "lifetime.md"
+
+SETUP = f"""\
+%load_ext dbchat_magic
+%dbchat use {LLAMA}
+"""
+PROBE_CODE = r'''
+import dataclasses as _dc, gc as _gc, json as _json, sys as _sys, time as _time, tracemalloc as _tm
+from dbchat_magic import ChatPanel
+from dbchat_magic.conversation import get_conversation as _conv
+from dbchat_magic.ui.widget_lifetime import live_widgets as _lw, open_comms as _oc
+
+panel = ChatPanel(list_endpoints=False, visible_turns=5)
+bg_last = None
+
+def _bg_wait(timeout=60.0):
+    global bg_last
+    end = _time.monotonic() + timeout
+    while bg_last is None and _time.monotonic() < end:
+        _time.sleep(0.002)
+    status, bg_last = getattr(bg_last, "status", None), None
+    return status
+
+def _warm_done(timeout=600.0):
+    """Wait until the background renderer warm-up (imports Altair etc. once) has finished."""
+    import threading
+    end = _time.monotonic() + timeout
+    while _time.monotonic() < end and any(
+            t.name == "dbchat-render-warm-up" for t in threading.enumerate()):
+        _time.sleep(0.1)
+
+def _deep(obj, seen):
+    """(text bytes, other bytes) of a turn record, each object once."""
+    if id(obj) in seen:
+        return 0, 0
+    seen.add(id(obj))
+    if isinstance(obj, str):
+        return _sys.getsizeof(obj), 0
+    size, text = _sys.getsizeof(obj), 0
+    if isinstance(obj, dict):
+        parts = [*obj.keys(), *obj.values()]
+    elif isinstance(obj, (list, tuple, set)):
+        parts = list(obj)
+    elif _dc.is_dataclass(obj):  # ChatResult, Usage, Metrics use __slots__
+        parts = [getattr(obj, f.name) for f in _dc.fields(obj)]
+    elif hasattr(obj, "__dict__"):
+        parts = [vars(obj)]
+    else:
+        parts = []
+    for part in parts:
+        t, o = _deep(part, seen)
+        text, size = text + t, size + o
+    return text, size
+
+def _probe(answers):
+    _gc.collect()
+    seen = set()
+    text = records = 0
+    turns = 0
+    for conversation in (_conv("cells"), _conv("bg"), panel.session.conversation):
+        for turn in conversation.turns:
+            t, o = _deep(turn, seen)
+            text, records, turns = text + t, records + o, turns + 1
+    rss = next(int(line.split()[1]) for line in open("/proc/self/status")
+               if line.startswith("VmRSS:"))
+    traced = _tm.get_traced_memory()[0] if _tm.is_tracing() else 0
+    print(_json.dumps({"answers": answers, "turns": turns, "widgets": len(_lw()),
+                       "comms": _oc(), "rss_kb": rss, "traced": traced, "text": text,
+                       "records": records}))
+
+def _dump(path):
+    _gc.collect()
+    snapshot = _tm.take_snapshot()
+    snapshot.dump(path)
+    del snapshot
+'''
+
+
+def _stdout(seen: list[tuple[float, dict[str, Any]]]) -> str:
+    return "".join(m["content"].get("text", "") for _, m in seen
+                   if m["header"]["msg_type"] == "stream" and m["content"].get("name") == "stdout")
+
+
+def _errors(seen: list[tuple[float, dict[str, Any]]]) -> list[str]:
+    return [m["content"].get("evalue", "") or "\n".join(m["content"].get("traceback", []))
+            for _, m in seen if m["header"]["msg_type"] == "error"]
+
+
+def _checked(kc: Any, code: str) -> str:
+    seen = _run(kc, code)
+    errors = _errors(seen)
+    if errors:
+        raise RuntimeError(f"{code[:60]!r} failed: {errors}")
+    return _stdout(seen)
+
+
+def _cells(n: int) -> list[tuple[str, str | None]]:
+    """The cells of one round from answer ``n`` on: (code, expected last stdout line or None)."""
+    cells: list[tuple[str, str | None]] = []
+    for i in range(n, n + 4):
+        cells.append((f"%%dbchat -c cells\nblocking question {i} about revenue", None))
+    for i in range(n + 4, n + 7):
+        cells.append((f"%%dbchat --background -c bg -o bg_last\nbackground question {i}", None))
+        cells.append(("print(_bg_wait())", "completed"))
+    for i in range(n + 7, n + 10):
+        cells.append((f"panel.ask('panel question {i}')\nprint(panel.wait(60).status)",
+                      "completed"))
+    return cells
+
+
+def _round(kc: Any, first: int, *, control: bool = False) -> int:
+    """Ten answers (4 blocking, 3 background, 3 panel) numbered from ``first``; returns the next.
+
+    ``control``: the very same cells with every line commented out — what the kernel itself
+    keeps per executed cell (input history, compile cache, message bookkeeping), no answer.
+    """
+    for code, expect in _cells(first):
+        if control:
+            _checked(kc, "\n".join("#" + line for line in code.splitlines()))
+            continue
+        out = _checked(kc, code).strip()
+        if expect is not None and out.splitlines()[-1:] != [expect]:
+            raise RuntimeError(f"{code[:50]!r}: {out!r}")
+    return first + 10
+
+
+def _probe(kc: Any, answers: int) -> dict[str, Any]:
+    return json.loads(_checked(kc, f"_probe({answers})").strip().splitlines()[-1])
+
+
+def _growth_by_file(before: Path, after: Path, limit: int = 8) -> list[list[Any]]:
+    """The files whose live allocations grew most between two kernel snapshots; first rows: the
+    sums over dbchat_magic's own files and over all other files."""
+    import tracemalloc
+
+    diff = tracemalloc.Snapshot.load(str(after)).compare_to(
+        tracemalloc.Snapshot.load(str(before)), "filename")
+    ours = [d for d in diff if "/dbchat_magic/" in d.traceback[0].filename]
+    others = [d for d in diff if "/dbchat_magic/" not in d.traceback[0].filename]
+    totals = [[label, sum(d.size_diff for d in part), sum(d.count_diff for d in part)]
+              for label, part in (("(all dbchat_magic files)", ours),
+                                  ("(all other files)", others))]
+    return totals + [[d.traceback[0].filename, d.size_diff, d.count_diff] for d in diff[:limit]]
+
+
+def _answers(kc: Any, tmp: Path, n: int) -> tuple[list[dict[str, Any]], dict[int, Path]]:
+    """The measured answers from number ``n`` on: probes and snapshots at the checkpoints."""
+    snaps = {0: tmp / "snap-0.tm"}
+    _checked(kc, f"_dump({str(snaps[0])!r})")  # first: a snapshot's one-time costs come before 0
+    points = [_probe(kc, 0)]
+    done = 0
+    while done < ANSWERS:
+        n = _round(kc, n)
+        done += 10
+        if done in CHECKPOINTS:
+            snaps[done] = tmp / f"snap-{done}.tm"
+            _checked(kc, f"_dump({str(snaps[done])!r})")
+            points.append(_probe(kc, done))
+    return points, snaps
+
+
+def _machine() -> str:
+    cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text()
+                .splitlines() if ln.startswith("model name")), "unknown CPU")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    return (f"machine: {cpu}, {os.cpu_count()} cores, load {load}; Python "
+            f"{sys.version.split()[0]}")
+
+
+def measure() -> dict[str, Any]:
+    """Warm up, 1,000 answers with probes at the checkpoints, then the control cells."""
+    with Simulator() as sim, tempfile.TemporaryDirectory() as tmp:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("DATABRICKS_")}
+        env.update(sim.env(), DBCHAT_CONFIG_DIR=tmp, IPYTHONDIR=str(Path(tmp) / "ipython"),
+                   PYTHONTRACEMALLOC="1")  # traced from the kernel's start: no one-time skew
+        km, kc = _start_kernel(env, Path(tmp))
+        try:
+            _checked(kc, SETUP)
+            _checked(kc, PROBE_CODE)
+            n = 0
+            for _ in range(WARM_UP_ROUNDS):
+                n = _round(kc, n)
+            _checked(kc, "_warm_done()")  # its one-time imports must not count as per answer
+            started = time.monotonic()
+            points, snaps = _answers(kc, Path(tmp), n)
+            seconds = time.monotonic() - started
+            top = _growth_by_file(snaps[CHECKPOINTS[1]], snaps[ANSWERS])
+            for first in range(n, n + ANSWERS, 10):
+                _round(kc, first, control=True)
+            control = _probe(kc, ANSWERS)
+        finally:
+            kc.stop_channels()
+            km.shutdown_kernel(now=True)
+    return {"points": points, "control": control["traced"] - points[-1]["traced"], "top": top,
+            "machine": _machine(),
+            "seconds": seconds,
+            "stack": f"ipykernel {md.version('ipykernel')}, ipywidgets {md.version('ipywidgets')}"}
+
+
+def per_answer(result: dict[str, Any]) -> dict[str, float]:
+    """Growth per answer (0 → last checkpoint unless said): traced, text, records, kernel, RSS."""
+    first, mid, last = result["points"][0], result["points"][1], result["points"][-1]
+    n = last["answers"] - first["answers"]
+    traced = (last["traced"] - first["traced"]) / n
+    text = (last["text"] - first["text"]) / n
+    kernel = result["control"] / n
+    steady = ((last["traced"] - mid["traced"]) - (last["text"] - mid["text"])) / (
+        last["answers"] - mid["answers"])
+    half = last["answers"] - mid["answers"]
+    ours = result["top"][0][1] / half - (last["text"] - mid["text"]) / half  # dbchat_magic files
+    return {"traced": traced, "text": text, "records": (last["records"] - first["records"]) / n,
+            "kernel": kernel, "beyond": traced - text, "net": traced - text - kernel,
+            "steady": steady - kernel, "ours": ours,
+            "rss": (last["rss_kb"] - first["rss_kb"]) * 1024 / n}
+
+
+def _row(result: dict[str, Any]) -> str:
+    pts = result["points"]
+    g = per_answer(result)
+    widgets = " → ".join(f"{p['widgets']}/{p['comms']}" for p in pts)
+    rss = " → ".join(f"{p['rss_kb'] / 1024:.0f}" for p in pts)
+    return (f"| {result['stack']} | {widgets} | {rss} | {g['rss']:,.0f} | {g['traced']:,.0f} | "
+            f"{g['text']:,.0f} | {g['records']:,.0f} | {g['kernel']:,.0f} | "
+            f"{g['beyond']:,.0f} | **{g['net']:,.0f}** | {g['steady']:,.0f} | {g['ours']:,.0f} | "
+            f"{result['seconds']:.0f} s |")
+
+
+def _top_rows(result: dict[str, Any]) -> list[str]:
+    n = result["points"][-1]["answers"] - result["points"][1]["answers"]
+    rows = []
+    for filename, size, count in result["top"]:
+        short = filename if filename.startswith("(") else "/".join(Path(filename).parts[-3:])
+        shown = short if short.startswith("(") else f"`{short}`"
+        rows.append(f"| {result['stack']} | {shown} | {size / n:,.0f} | {count / n:.1f} |")
+    return rows
+
+
+def write(result: dict[str, Any]) -> None:
+    """Add/replace this stack's rows in bench/results/lifetime.md."""
+    rows: dict[str, str] = {}
+    tops: dict[str, list[str]] = {}
+    if RESULTS.exists():
+        for line in RESULTS.read_text().splitlines():
+            cells = line.split("|")
+            if line.startswith("| ipykernel") and len(cells) > 8:
+                rows[cells[1].strip()] = line
+            elif line.startswith("| ipykernel"):
+                tops.setdefault(cells[1].strip(), []).append(line)
+    rows[result["stack"]] = _row(result)
+    tops[result["stack"]] = _top_rows(result)
+    mid = f"{CHECKPOINTS[1]:,}"
+    text = [
+        "## Widget lifetime (goal: flat widgets, ≤ 2 KB per answer beyond the conversation text)",
+        "",
+        f"`bench/bench_lifetime.py`, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
+        f"{result.get('machine', '')}. "
+        f"{ANSWERS:,} answers in one real kernel against the simulator (unpaced), in rounds of "
+        "4 blocking cells, 3 `--background` cells (each followed by a cell that waits for it) "
+        "and 3 questions to one ChatPanel (5 visible turns, asked from a cell), after "
+        f"{WARM_UP_ROUNDS * 10} warm-up answers. Columns at "
+        f"{' → '.join(f'{c:,}' for c in CHECKPOINTS)} answers (after `gc.collect()`); "
+        f"per-answer growth from 0 to {ANSWERS:,}. *traced* = `tracemalloc` growth. "
+        "*conversation text* = `sys.getsizeof` of every distinct string the conversations keep "
+        "(questions, answers, reasoning, errors). *turn records* = the rest of those turns "
+        "(Turn, ChatResult, Usage, Metrics, their numbers and dicts): kept on purpose, and counted "
+        "in what is retained beyond the text. *kernel per cell* = what the kernel itself keeps "
+        "for the same cells with every line commented out (IPython input history and compile "
+        "cache, jupyter_client message bookkeeping), run afterwards in the same kernel. "
+        "**beyond text and kernel** = traced − conversation text − kernel per cell (the goal); "
+        f"*steady* = the same from {mid} to {ANSWERS:,}. *dbchat_magic files beyond text* = "
+        f"the growth ({mid} → {ANSWERS:,}) of allocations made in the package's own files minus "
+        "the conversation text of those answers. Before this "
+        "change each answer left ~24 widgets and comms open (4,800 after 200 answers) and RSS "
+        "grew 90–740 KB per question.",
+        "",
+        "| stack | widgets/comms open | RSS MiB | RSS B/answer | traced B/answer | "
+        "conversation text B/answer | turn records B/answer | kernel per cell B/answer | "
+        "beyond text B/answer | beyond text and kernel B/answer | steady B/answer | "
+        "dbchat_magic files beyond text B/answer | time |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        *sorted(rows.values()),
+        "",
+        f"Where the traced growth of the steady half ({mid} → {ANSWERS:,}) lives (largest "
+        "files, bytes and blocks per answer). dbchat_magic's own files keep the answer text "
+        "(`_accumulate.py`) and the turn records (`conversation.py`; `_transport.py`: the "
+        "parsed usage numbers and model name; `<string>`: dataclass instances); the rest is the "
+        "kernel's (IPython input history and compile cache, jupyter_client message "
+        "bookkeeping), of which the commented-out control cells capture only part.",
+        "",
+        "| stack | allocated in | B/answer | blocks/answer |",
+        "|---|---|---:|---:|",
+        *[line for key in sorted(tops) for line in tops[key]],
+        "",
+    ]
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text("\n".join(text))
+
+
+def main() -> int:
+    """Measure, print, write; 1 when the widget count is not flat or over the memory limit."""
+    result = measure()
+    print(json.dumps(result, indent=2))
+    write(result)
+    widgets = {(p["widgets"], p["comms"]) for p in result["points"]}
+    g = per_answer(result)
+    print(f"widgets/comms flat: {len(widgets) == 1}; beyond text and kernel: {g['net']:,.0f} B "
+          f"per answer; dbchat_magic files beyond text: {g['ours']:,.0f} B per answer "
+          f"(limit {LIMIT_BYTES:,})")
+    return 0 if len(widgets) == 1 and g["net"] <= LIMIT_BYTES else 1
+
+
+def rewrite(paths: list[str]) -> None:
+    """Write the results table again from saved JSON outputs of earlier runs (no measuring)."""
+    RESULTS.unlink(missing_ok=True)
+    for path in paths:
+        raw = Path(path).read_text()
+        write(json.loads(raw[raw.index("{"):raw.rindex("}") + 1]))
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--rewrite"]:
+        rewrite(sys.argv[2:])
+    else:
+        sys.exit(main())

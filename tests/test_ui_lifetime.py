@@ -1,0 +1,95 @@
+"""Widget lifetime in-process: a retired view and a panel's hidden turns keep no open widget.
+
+The kernel-level counts after many answers are in tests/kernel/test_lifetime_kernel.py.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from dbchat_magic.config import Settings
+from dbchat_magic.result import ChatResult
+from dbchat_magic.simulator import LLAMA, Simulator
+
+pytest.importorskip("ipywidgets")
+
+from dbchat_magic.ui import ChatPanel
+from dbchat_magic.ui.answer_view import WidgetAnswerView
+from dbchat_magic.ui.widget_lifetime import close_tree, live_widgets, tree
+
+
+@pytest.fixture
+def live(sim: Simulator, monkeypatch: pytest.MonkeyPatch) -> Simulator:
+    for key, value in sim.env().items():
+        monkeypatch.setenv(key, value)
+    Settings().replace(endpoint=LLAMA).save()
+    return sim
+
+
+def _open_under(root: object) -> list[object]:
+    return [w for w in tree(root) if getattr(w, "comm", None) is not None]
+
+
+def test_a_view_tree_includes_layouts_and_styles() -> None:
+    view = WidgetAnswerView(endpoint="sim", on_stop=lambda: None)
+    widgets = tree(view.widget)
+    assert view.widget.layout in widgets and view.stop_button.layout in widgets
+    assert view.status.layout in widgets and view.reasoning_out in widgets
+    if hasattr(view.stop_button, "style"):
+        assert view.stop_button.style in widgets
+    assert len(widgets) == len({id(w) for w in widgets}) >= 20
+    close_tree(view.widget)
+
+
+def test_retire_closes_every_widget_and_comm_of_the_view() -> None:
+    before = set(live_widgets())
+    view = WidgetAnswerView(endpoint="sim", on_stop=lambda: None)
+    made = set(live_widgets()) - before
+    assert len(made) >= 20  # ~24: ten widgets, their layouts, and styles
+    result = ChatResult(endpoint="sim", status="completed", text="done")
+    view.finish(result)
+    view.retire()
+    assert set(live_widgets()) - before == set()
+    assert _open_under(view.widget) == []
+    view.update(result)  # a late update on a retired view is ignored, never an error
+    view.retire()  # and retiring twice is harmless
+
+
+def test_a_closed_view_renders_nothing_more() -> None:
+    view = WidgetAnswerView(endpoint="sim", on_stop=None, stop_mode="hint")
+    view.close()
+    view.finish(ChatResult(endpoint="sim", status="completed", text="late"))
+    assert view.answer.outputs == ()
+
+
+def test_hidden_panel_turns_keep_no_widgets_and_come_back_from_data(live: Simulator) -> None:
+    panel = ChatPanel(list_endpoints=False, namespace={}, visible_turns=2)
+    counts = []
+    for i in range(6):
+        panel.ask(f"question {i}")
+        assert panel.wait(60) is not None
+        counts.append(len(live_widgets()))
+    assert counts[1] == counts[2] == counts[5], counts  # flat once the window is full
+    hidden = panel.turns[:4]
+    assert all(t.view is None and t.widget is None for t in hidden)
+    assert [t.result.status for t in hidden] == ["completed"] * 4  # type: ignore[union-attr]
+    panel.show_earlier()
+    restored = panel.turns[2]
+    assert restored.view is not None and restored.widget in panel.history.children
+    markdown = restored.view.answer.outputs[0]["data"]["text/markdown"]
+    assert markdown == restored.result.text  # type: ignore[union-attr]
+    assert LLAMA in restored.view.footer.value
+    panel.ask("one more")
+    panel.wait(60)
+    assert restored.view is None  # it left the window again: closed
+    assert len(live_widgets()) == counts[5]
+
+
+def test_panel_close_closes_everything(live: Simulator) -> None:
+    before = set(live_widgets())
+    panel = ChatPanel(list_endpoints=False, namespace={}, visible_turns=1)
+    panel.ask("hello")
+    panel.wait(60)
+    assert set(live_widgets()) - before
+    panel.close()
+    assert set(live_widgets()) - before == set()
