@@ -33,10 +33,29 @@ _WARM_SPEC = {"widget": "chart", "data": "_dbchat_warm_up", "mark": "bar",
               "x": {"field": "k", "type": "nominal"}, "y": {"field": "v", "type": "quantitative"}}
 
 
-def warm_up_renderer(renderer: str) -> None:
-    """Once per process, in a daemon thread: pay the spec renderer's start-up (jsonschema and
-    Altair imports, the vl-convert engine: ~3.5 s cold on a loaded machine) ahead of the first
-    chart, so a live chart shows soon after its block closes."""
+def _saved_renderer() -> str:
+    """The chart renderer of the saved settings (svg when they cannot be read)."""
+    with contextlib.suppress(Exception):
+        from dbchat_magic.config import Settings
+
+        return renderer_name(Settings.load())
+    return "svg"
+
+
+def _start_worker(renderer: str | None) -> None:
+    """Start and warm the chart render worker process (not needed for the text renderer)."""
+    if (renderer or _saved_renderer()) != "text":
+        with contextlib.suppress(Exception):
+            from dbchat_magic.specs.worker import shared_worker
+
+            shared_worker().start()
+
+
+def warm_up_renderer(renderer: str | None = None) -> None:
+    """Once per process, in daemon threads: start the chart render worker process (vl-convert
+    warms there) and pay the kernel side's start-up (jsonschema and Altair imports: ~2–3 s cold
+    on a loaded machine) ahead of the first chart, so a live chart shows soon after its block
+    closes. ``None``: the renderer of the saved settings."""
     if renderer == "text" or _warm_started.is_set():
         return
     _warm_started.set()
@@ -44,7 +63,13 @@ def warm_up_renderer(renderer: str) -> None:
                      name="dbchat-render-warm-up").start()
 
 
-def _warm_up(renderer: str) -> None:
+def _warm_up(renderer: str | None) -> None:
+    renderer = renderer or _saved_renderer()
+    if renderer == "text":
+        _warm_started.clear()
+        return
+    threading.Thread(target=_start_worker, args=(renderer,), daemon=True,
+                     name="dbchat-render-start").start()
     with contextlib.suppress(Exception):
         import pandas as pd
 
@@ -52,6 +77,40 @@ def _warm_up(renderer: str) -> None:
 
         frame = pd.DataFrame({"k": ["a"], "v": [1.0]})
         specs.render_spec(_WARM_SPEC, {"_dbchat_warm_up": frame}, renderer=renderer)
+
+
+class _WarmWhenFrames:
+    """A ``post_run_cell`` callback: the first cell that leaves a DataFrame in the namespace
+    starts `warm_up_renderer` (charts are likely now), then the callback removes itself."""
+
+    def __init__(self, shell: Any) -> None:
+        self.shell = shell
+
+    def __call__(self, *_: Any) -> None:
+        from dbchat_magic.specs.frames import list_frames
+
+        if list_frames(getattr(self.shell, "user_ns", None) or {}):
+            warm_up_renderer()
+            stop_warm_up(self.shell)
+
+
+def warm_up_at_load(shell: Any) -> None:
+    """``%load_ext``: start the render worker process now in the background (the kernel itself
+    imports nothing heavy), and warm the kernel side after the first cell that holds a frame."""
+    threading.Thread(target=_start_worker, args=(None,), daemon=True,
+                     name="dbchat-render-start").start()
+    events = getattr(shell, "events", None)
+    if events is not None and not any(isinstance(cb, _WarmWhenFrames)
+                                      for cb in events.callbacks.get("post_run_cell", ())):
+        events.register("post_run_cell", _WarmWhenFrames(shell))
+
+
+def stop_warm_up(shell: Any) -> None:
+    """Remove the `warm_up_at_load` callback (``%unload_ext``)."""
+    events = getattr(shell, "events", None)
+    for cb in list(events.callbacks.get("post_run_cell", ())) if events is not None else ():
+        if isinstance(cb, _WarmWhenFrames):
+            events.unregister("post_run_cell", cb)
 
 
 class LiveSpecs:

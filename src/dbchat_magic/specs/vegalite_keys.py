@@ -149,6 +149,16 @@ _CHANNEL_KEYS: dict[str, V] = {
     "bounds": Enum("full", "flush")}
 
 
+class _ExpressionText(V):
+    label = "an expression"
+
+    def accepts(self, value: Any) -> bool:
+        return isinstance(value, str)
+
+    def check(self, value: Any, path: str, ctx: Ctx) -> None:
+        ctx.err(path, EXPRESSIONS)
+
+
 class Predicate(V):
     """A filter/test predicate: field predicates and not/and/or of them; strings are expressions."""
 
@@ -162,7 +172,8 @@ class Predicate(V):
         elif "not" in value:
             Obj({"not": self})(value, path, ctx)
         elif "and" in value or "or" in value:
-            Obj({"and": ListOf(self, 50), "or": ListOf(self, 50)})(value, path, ctx)
+            members = One(ListOf(self, 50), _ExpressionText())
+            Obj({"and": members, "or": members})(value, path, ctx)
         else:
             before = len(ctx.errs)
             FIELD_PREDICATE(value, path, ctx)

@@ -11,7 +11,6 @@ a lock, so any thread may render. Only compiled Vega-Lite dicts cross the pipe.
 
 from __future__ import annotations
 
-import atexit
 import collections
 import contextlib
 import itertools
@@ -269,12 +268,12 @@ _shared_lock = threading.Lock()
 
 
 def shared_worker() -> RenderWorker:
-    """The kernel's one render worker (created on first use, stopped at exit)."""
+    """The kernel's one render worker (created on first use; it exits when the kernel does, as
+    its stdin closes)."""
     global _shared
     with _shared_lock:
         if _shared is None:
             _shared = RenderWorker()
-            atexit.register(_shared.close)
         return _shared
 
 
