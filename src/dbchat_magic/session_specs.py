@@ -79,37 +79,35 @@ def _warm_up(renderer: str | None) -> None:
         specs.render_spec(_WARM_SPEC, {"_dbchat_warm_up": frame}, renderer=renderer)
 
 
-class _WarmWhenFrames:
-    """A ``post_run_cell`` callback: the first cell that leaves a DataFrame in the namespace
-    starts `warm_up_renderer` (charts are likely now), then the callback removes itself."""
+class _WarmAfterCell:
+    """A ``post_run_cell`` callback: when the cell that loaded the extension has finished, start
+    `warm_up_renderer` in the background (so the import cost never lands in ``%load_ext``
+    itself), then remove itself."""
 
     def __init__(self, shell: Any) -> None:
         self.shell = shell
 
     def __call__(self, *_: Any) -> None:
-        from dbchat_magic.specs.frames import list_frames
-
-        if list_frames(getattr(self.shell, "user_ns", None) or {}):
-            warm_up_renderer()
-            stop_warm_up(self.shell)
+        stop_warm_up(self.shell)
+        warm_up_renderer()
 
 
 def warm_up_at_load(shell: Any) -> None:
     """``%load_ext``: start the render worker process now in the background (the kernel itself
-    imports nothing heavy), and warm the kernel side after the first cell that holds a frame."""
+    imports nothing heavy), and warm the kernel side once the loading cell has finished."""
     threading.Thread(target=_start_worker, args=(None,), daemon=True,
                      name="dbchat-render-start").start()
     events = getattr(shell, "events", None)
-    if events is not None and not any(isinstance(cb, _WarmWhenFrames)
+    if events is not None and not any(isinstance(cb, _WarmAfterCell)
                                       for cb in events.callbacks.get("post_run_cell", ())):
-        events.register("post_run_cell", _WarmWhenFrames(shell))
+        events.register("post_run_cell", _WarmAfterCell(shell))
 
 
 def stop_warm_up(shell: Any) -> None:
     """Remove the `warm_up_at_load` callback (``%unload_ext``)."""
     events = getattr(shell, "events", None)
     for cb in list(events.callbacks.get("post_run_cell", ())) if events is not None else ():
-        if isinstance(cb, _WarmWhenFrames):
+        if isinstance(cb, _WarmAfterCell):
             events.unregister("post_run_cell", cb)
 
 
