@@ -127,7 +127,8 @@ class LiveSpecs:
         self.renderer = renderer
         self.on_update = on_update
         self.rendered: dict[str, Any] = {}
-        """spec key → RenderedSpec for every spec rendered live (valid ones only)."""
+        """spec key → RenderedSpec for every valid spec rendered live (drawn, or failed to draw:
+        a renderer crash or limit is not retried in the final pass)."""
         self.scans = 0
         self._tried: set[str] = set()
         self._scan_from = 0
@@ -183,7 +184,8 @@ class LiveSpecs:
                 continue
             self._tried.add(key)
             rendered = specs.render_spec(ex.spec, self.namespace, renderer=self.renderer)
-            if rendered.ok:  # an invalid spec is left to the final pass (repair or errors)
+            if rendered.ok or rendered.draw_failed:  # an invalid spec is left to the final
+                # pass (repair or errors); a renderer crash or limit would only happen again
                 fresh[key] = rendered
         return fresh
 

@@ -206,6 +206,8 @@ def test_render_spec_reports_a_crash_and_keeps_going(monkeypatch):
     monkeypatch.setattr(textclean, "clean_tree", lambda tree: tree)  # let the panic through
     crashed = render_spec(spec, {"df": frame})
     assert crashed.kind == "error" and crashed.errors == [CRASHED] and crashed.mimebundle == {}
+    assert crashed.draw_failed  # the live pass keeps it: the final pass does not crash again
+    assert not render_spec({**spec, "mark": "pie"}, {"df": frame}).draw_failed
     monkeypatch.undo()
     again = render_spec(spec, {"df": frame})
     assert again.ok and "a\ufffdb" in again.mimebundle["image/svg+xml"]

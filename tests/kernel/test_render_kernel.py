@@ -54,8 +54,10 @@ def test_a_crash_while_answering_keeps_the_answer_and_the_next_chart_works(
             "x": {"field": "region", "type": "nominal"},
             "y": {"field": "revenue", "type": "quantitative", "aggregate": "sum"}}
     patch = kernel.execute("import dbchat_magic.specs.textclean as _tc\n"
+                           "from dbchat_magic.specs.worker import shared_worker\n"
+                           "shared_worker().start()\n_starts = shared_worker().starts\n"
                            "_keep = _tc.clean_tree\n_tc.clean_tree = lambda tree: tree")
-    assert patch.status == "ok"
+    assert patch.status == "ok", patch.outputs
     try:
         _ask(kernel, kernel_sim, "crash the renderer please", spec, "rk_crash")
     finally:
@@ -66,6 +68,8 @@ def test_a_crash_while_answering_keeps_the_answer_and_the_next_chart_works(
     _ask(kernel, kernel_sim, "draw it again please", spec, "rk_again")
     assert _spec_line(kernel, "rk_again", "_s.kind, 'T\\ufffd' in "
                       "_s.mimebundle['image/svg+xml']") == "chart True"
+    restarts = kernel.execute("print(shared_worker().starts - _starts)")
+    assert restarts.stdout == "1\n"  # crashed once (not again in the final pass), restarted once
     _alive(kernel)
 
 

@@ -18,6 +18,8 @@ RENDERERS = ("svg", "png", "html", "vega", "vegalite", "text")
 the Vega-Lite v5 mimetype (+ SVG fallback; "vega" is an alias) and plain text."""
 Kind = Literal["chart", "table", "kpi", "vega-lite", "error"]
 VEGALITE_V5 = "application/vnd.vegalite.v5+json"
+DRAW_FAILED = "the chart could not be drawn ("
+"""How every renderer crash/limit message starts (see `specs.worker`)."""
 
 
 @dataclass(slots=True)
@@ -37,6 +39,12 @@ class RenderedSpec:
     def ok(self) -> bool:
         """True when something was rendered (no errors)."""
         return not self.errors
+
+    @property
+    def draw_failed(self) -> bool:
+        """True when a valid spec could not be drawn (renderer crash or limit): a retry in the
+        same answer would only fail again."""
+        return bool(self.errors) and self.errors[0].startswith(DRAW_FAILED)
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
         return self.mimebundle or error_bundle(self.errors)
