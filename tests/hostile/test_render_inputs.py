@@ -12,6 +12,7 @@ import pytest
 
 from dbchat_magic.specs import render_spec, validate_spec
 from dbchat_magic.specs.caps import (
+    MAX_AREA,
     MAX_BINS,
     MAX_DATA_BYTES,
     MAX_DEPTH,
@@ -212,6 +213,13 @@ def test_all_views_together_are_capped(ns):
     assert r.kind == "error"
     assert r.errors == [f"spec: 120 views in all (panels × layers × repeats), over the limit of "
                         f"{MAX_VIEWS}"]
+
+
+def test_the_total_chart_area_is_capped(ns):
+    spec = {"hconcat": [{**BAR, "width": 4000, "height": 4000}] * 3}
+    assert validate_spec(vl(spec), ns) == [
+        f"spec: 3 views of 4,000 × 4,000 px, over the limit of {MAX_AREA:,} px² in all"]
+    assert validate_spec(vl({**BAR, "width": 4000, "height": 4000}), ns) == []
 
 
 def test_moderate_facets_and_layers_still_render(ns):

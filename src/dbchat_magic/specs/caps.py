@@ -16,6 +16,8 @@ bounds is refused up front with a one-line "path: message". The bounds are gener
   a ``{"step": …}`` width ≤ 200; font sizes ≤ 200; stroke widths ≤ 100; mark size (area) ≤ 40,000;
   dash segments 0 or ≥ 1 px
 - counts (tick counts, legend columns, density steps, ``nice``): ≤ 500; every number finite
+- area: views × the largest width × the largest height ≤ 25,000,000 px² (e.g. 100 panels of
+  400 × 400, or one 4,000 × 4,000 chart: ~5 s as PNG on a loaded 2-core machine)
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ MAX_FONT = 200
 MAX_STROKE = 100
 MAX_MARK_AREA = 40_000
 MAX_COUNT = 500
+MAX_AREA = 25_000_000
 _BIN_STEPS = ("step", "steps", "minstep", "divide")
 _SIZE_KEYS = {"width", "height", "continuousWidth", "continuousHeight", "discreteWidth",
               "discreteHeight"}
@@ -160,7 +163,19 @@ def cap_errors(vl: Any, *, raw: bool = False) -> list[str]:
     if not errs and views > MAX_VIEWS:
         errs.append(f"spec: {views:,} views in all (panels × layers × repeats), over the limit "
                     f"of {MAX_VIEWS}")
+    width, height = _largest(body, "width", 400), _largest(body, "height", 300)
+    if not errs and views * width * height > MAX_AREA:
+        errs.append(f"spec: {views:,} views of {width:,.0f} × {height:,.0f} px, over the limit "
+                    f"of {MAX_AREA:,} px² in all")
     return errs
+
+
+def _largest(body: dict[str, Any], side: str, default: float) -> float:
+    """The largest view ``side`` ("width"/"height") in pixels anywhere (marks excluded)."""
+    keys = (side, "continuous" + side.capitalize())
+    found = [float(v) for _, key, parent, v in _walk(body) if key in keys and parent != "mark"
+             and isinstance(v, int | float) and not isinstance(v, bool)]
+    return max([default, *found])
 
 
 def _distinct(rows: list[dict[str, Any]], field: Any) -> int | None:
