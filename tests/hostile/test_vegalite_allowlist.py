@@ -245,3 +245,9 @@ def test_a_repeated_field_must_be_a_column(ns):
     spec = {**LEGIT[5], "repeat": ["revenue", "cots"]}
     assert validate_spec(vl(spec), ns) == [
         "spec: field 'cots' is not a column of sales; did you mean 'cost'?"]
+
+
+@pytest.mark.parametrize("title", ["Data: 2024 revenue", "File: q3 sales", "Revenue: EU vs US",
+                                   "Note: http is not used here"])
+def test_ordinary_titles_are_not_mistaken_for_urls(title):
+    assert guard_errors({**BAR, "title": title}) == []

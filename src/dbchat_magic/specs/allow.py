@@ -24,8 +24,9 @@ FORBIDDEN = {
     "loader": "loaders are not allowed",
 }
 EXPRESSIONS = "expressions are not allowed"
-_URL_SCHEMES = ("http:", "https:", "ftp:", "file:", "data:", "javascript:", "vbscript:", "blob:",
-                "ws:", "wss:", "jar:", "//", "\\\\", "/\\", "\\/")
+_URLISH = re.compile(r"(javascript|vbscript|https?|ftps?|wss?|blob|jar):"
+                     r"|data:([a-z0-9.+-]+/|[,;])|file:[/\\]|//|\\\\|/\\|\\/")
+"""A URL start once spaces/controls are squeezed out ("Data: 2024" and "File: q3" are titles)."""
 _SQUEEZE = re.compile(r"[\s\x00-\x1f\x7f]+")
 
 
@@ -49,7 +50,7 @@ def is_expression_key(key: str) -> bool:
 def looks_like_url(text: str) -> bool:
     """True when ``text`` starts like a URL (also with entities, case or spaces inside)."""
     head = _SQUEEZE.sub("", html.unescape(text[:200])).lower()
-    return head.startswith(_URL_SCHEMES)
+    return _URLISH.match(head) is not None
 
 
 def _forbidden(key: str, value: Any, path: str, ctx: Ctx) -> bool:
