@@ -185,6 +185,9 @@ class RenderWorker:
             if self._failed_starts >= 2:
                 self._unavailable = reason
             raise RendererUnavailable(reason) from None
+        except BaseException:  # interrupted while it starts: leave no process behind
+            p.stop(kill=True)
+            raise
         if not hello.get("ready"):
             p.stop(kill=True)
             self._unavailable = str(hello.get("fatal") or "the renderer did not start")
