@@ -11,7 +11,7 @@ from pathlib import Path
 HERE = Path(__file__).parent
 PACKAGES = ("httpx", "httpx-sse", "openai", "orjson", "pandas", "polars", "pyspark", "altair",
             "vl-convert-python", "vegafusion", "ipykernel", "ipywidgets", "ipython")
-ORDER = ("engine", "frontend", "context", "charts", "load")
+ORDER = ("engine", "frontend", "context", "charts", "first_chart", "load")
 
 
 def _version(name: str) -> str:
