@@ -255,3 +255,12 @@ def test_a_compiled_chart_from_a_huge_frame_stays_within_the_caps(ns):
     r = render_spec(chart("big", x="sku"), ns)
     assert r.ok and r.notes[0].startswith("Showing the top 100 of 6,000 categories")
     assert cap_errors(r.vegalite) == []
+
+
+def test_a_spec_nested_past_the_recursion_limit_is_a_short_error():
+    from dbchat_magic.specs import extract_specs
+
+    deep = '{"widget": "chart", "a":' + '{"a":' * 100_000 + "1" + "}" * 100_001
+    found = extract_specs(f"```json\n{deep}\n```")
+    assert len(found) == 1 and found[0].spec is None
+    assert found[0].error == "spec is not valid JSON: invalid JSON: nested too deeply"
