@@ -11,7 +11,8 @@ from pathlib import Path
 HERE = Path(__file__).parent
 PACKAGES = ("httpx", "httpx-sse", "openai", "orjson", "pandas", "polars", "pyspark", "altair",
             "vl-convert-python", "vegafusion", "ipykernel", "ipywidgets", "ipython")
-ORDER = ("engine", "wire_memory", "frontend", "lifetime", "markup", "context", "charts", "load")
+ORDER = ("engine", "wire_memory", "frontend", "lifetime", "markup", "context", "charts",
+         "first_chart", "load")
 
 
 def _version(name: str) -> str:

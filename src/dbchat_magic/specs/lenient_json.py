@@ -23,8 +23,12 @@ def loads_lenient(text: str) -> Any:
         return json.loads(text)
     except ValueError:
         pass
+    except RecursionError:
+        raise LenientJSONError("invalid JSON: nested too deeply") from None
     try:
         return json.loads(to_strict_json(text))
+    except RecursionError:
+        raise LenientJSONError("invalid JSON: nested too deeply") from None
     except ValueError as exc:
         msg = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
         pos = f" at line {exc.lineno} column {exc.colno}" if isinstance(

@@ -28,9 +28,16 @@ def _normalise(df: Any) -> Any:
 
 
 def to_records(df: Any) -> list[dict[str, Any]]:
-    """Rows of ``df`` as plain dicts: numpy → Python, NaN → None, datetimes → ISO strings."""
-    return json.loads(_normalise(df).to_json(orient="records", date_format="iso", date_unit="s",
-                                             default_handler=str))
+    """Rows of ``df`` as plain dicts: numpy → Python, NaN → None, datetimes → ISO strings.
+
+    Columns are renamed for the JSON round trip (pandas' encoder cuts a name at a NUL character).
+    """
+    frame = _normalise(df)
+    names = [str(c) for c in frame.columns]
+    frame.columns = [f"c{i}" for i in range(len(names))]
+    rows = json.loads(frame.to_json(orient="records", date_format="iso", date_unit="s",
+                                    default_handler=str))
+    return [{name: row[f"c{i}"] for i, name in enumerate(names)} for row in rows]
 
 
 def to_inline_csv(df: Any) -> tuple[str, dict[str, str | None]]:

@@ -1,15 +1,14 @@
-"""`render_spec`: validate → compile → an offline mimebundle (SVG by default). Never raises for bad
-input, never executes anything, never fetches (vl-convert runs with no allowed base URLs)."""
+"""`render_spec`: validate → compile → cap and clean → an offline mimebundle (SVG by default), drawn
+in the render worker process. Never raises for bad input, never executes anything, never fetches
+(vl-convert runs with no allowed base URLs), never renders in the kernel process."""
 
 from __future__ import annotations
 
-import base64
 import html
 import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any, Literal
 
 from dbchat_magic.specs.validate import MAX_ERRORS, resolve_frame, validate_spec
@@ -19,6 +18,8 @@ RENDERERS = ("svg", "png", "html", "vega", "vegalite", "text")
 the Vega-Lite v5 mimetype (+ SVG fallback; "vega" is an alias) and plain text."""
 Kind = Literal["chart", "table", "kpi", "vega-lite", "error"]
 VEGALITE_V5 = "application/vnd.vegalite.v5+json"
+DRAW_FAILED = "the chart could not be drawn ("
+"""How every renderer crash/limit message starts (see `specs.worker`)."""
 
 
 @dataclass(slots=True)
@@ -39,6 +40,12 @@ class RenderedSpec:
         """True when something was rendered (no errors)."""
         return not self.errors
 
+    @property
+    def draw_failed(self) -> bool:
+        """True when a valid spec could not be drawn (renderer crash or limit): a retry in the
+        same answer would only fail again."""
+        return bool(self.errors) and self.errors[0].startswith(DRAW_FAILED)
+
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
         return self.mimebundle or error_bundle(self.errors)
 
@@ -57,60 +64,60 @@ def _error(errors: list[str], what: str = "Chart") -> RenderedSpec:
     return RenderedSpec("error", {}, [], errors[:MAX_ERRORS])
 
 
-@lru_cache(maxsize=1)
 def _vl_version() -> str | None:
+    """The Vega-Lite version Altair compiles for ("6.1"); the worker checks vl-convert has it."""
     import altair as alt
-    import vl_convert as vlc
 
-    want = ".".join(alt.SCHEMA_VERSION.lstrip("v").split(".")[:2])
-    versions = vlc.get_vegalite_versions()
-    return want if want in versions else None
+    return ".".join(alt.SCHEMA_VERSION.lstrip("v").split(".")[:2])
 
 
 def _to_v5(vl: dict[str, Any]) -> dict[str, Any]:
     return {**vl, "$schema": "https://vega.github.io/schema/vega-lite/v5.json"}
 
 
-def _interactive_html(vl: dict[str, Any]) -> str:
+def _interactive_html(vl: dict[str, Any], bundle_js: str) -> str:
     """A self-contained HTML snippet: the Vega bundle inlined, a unique div, no external script."""
-    import vl_convert as vlc
-
     div = f"dbchat-vl-{uuid.uuid4().hex[:12]}"
     spec = json.dumps(vl).replace("</", "<\\/")
     return (f'<div id="{div}"></div><script type="text/javascript">'
-            f"if(!window.vegaEmbed){{{vlc.javascript_bundle()}}}</script>"
+            f"if(!window.vegaEmbed){{{bundle_js}}}</script>"
             f'<script type="text/javascript">vegaEmbed("#{div}", {spec}, '
             '{"renderer":"svg","actions":false}).catch(console.error);</script>')
 
 
 def chart_bundle(vl: dict[str, Any], renderer: str,
                  alt_text: str) -> tuple[dict[str, Any], list[str]]:
-    """Mimebundle for a compiled Vega-Lite dict with the chosen offline renderer."""
+    """Mimebundle for a compiled, cleaned Vega-Lite dict with the chosen offline renderer.
+
+    Drawing happens in the render worker process (`specs.worker`); raises `RenderFailed` when it
+    crashed or hit a limit and `RenderError` when vl-convert rejected the spec. When the worker
+    cannot start, the Vega-Lite v5 mimetype is shown with a note (never an in-process render).
+    """
+    from dbchat_magic.specs.worker import RendererUnavailable, shared_worker
+
     notes: list[str] = []
     bundle: dict[str, Any] = {"text/plain": alt_text}
     if renderer == "text":
         bundle["text/plain"] = f"{alt_text}\n{_text_rows(vl)}"
         return bundle, notes
+    worker = shared_worker()
     try:
-        import vl_convert as vlc
-    except ImportError:
-        bundle[VEGALITE_V5] = _to_v5(vl)
-        notes.append("vl-convert-python is not installed: showing the Vega-Lite v5 mimetype only "
-                     "(pip install vl-convert-python for offline static charts).")
-        return bundle, notes
-    version = _vl_version()
-    if renderer == "png":
-        png = vlc.vegalite_to_png(vl, vl_version=version, scale=2, allowed_base_urls=[])
-        bundle["image/png"] = base64.b64encode(png).decode("ascii")
-    elif renderer == "html":
-        bundle["text/html"] = _interactive_html(vl)
-    elif renderer in ("vegalite", "vega"):
-        bundle[VEGALITE_V5] = _to_v5(vl)
-        bundle["image/svg+xml"] = vlc.vegalite_to_svg(vl, vl_version=version, allowed_base_urls=[])
-    else:
-        if renderer != "svg":
-            notes.append(f"unknown chart_renderer {renderer!r}; used svg ({', '.join(RENDERERS)})")
-        bundle["image/svg+xml"] = vlc.vegalite_to_svg(vl, vl_version=version, allowed_base_urls=[])
+        if renderer == "png":
+            bundle["image/png"] = worker.png(vl, _vl_version(), scale=2)
+        elif renderer == "html":
+            bundle["text/html"] = _interactive_html(vl, worker.javascript_bundle())
+        elif renderer in ("vegalite", "vega"):
+            bundle[VEGALITE_V5] = _to_v5(vl)
+            bundle["image/svg+xml"] = worker.svg(vl, _vl_version())
+        else:
+            if renderer != "svg":
+                notes.append(f"unknown chart_renderer {renderer!r}; used svg "
+                             f"({', '.join(RENDERERS)})")
+            bundle["image/svg+xml"] = worker.svg(vl, _vl_version())
+    except RendererUnavailable as exc:
+        return {"text/plain": alt_text, VEGALITE_V5: _to_v5(vl)}, [
+            f"The chart renderer is unavailable ({exc}): showing the Vega-Lite v5 mimetype only "
+            "(pip install vl-convert-python for offline static charts)."]
     return bundle, notes
 
 
@@ -159,12 +166,29 @@ def _render_vegalite(spec: dict[str, Any], info: Any, renderer: str) -> Rendered
     vl["$schema"] = "https://vega.github.io/schema/vega-lite/v5.json"  # a label, never fetched
     if spec.get("title"):
         vl["title"] = spec["title"]
+    return _draw("vega-lite", vl, renderer, _alt_text(spec, len(res.frame)), notes)
+
+
+def _draw(kind: Kind, vl: dict[str, Any], renderer: str, alt_text: str,
+          notes: list[str]) -> RenderedSpec:
+    """Cap, clean and draw a Vega-Lite dict: every string the renderer sees is XML-safe, and a
+    renderer crash or limit becomes a short error (the kernel is never at risk)."""
+    from dbchat_magic.specs.caps import cap_errors
+    from dbchat_magic.specs.textclean import clean_text, clean_tree
+    from dbchat_magic.specs.worker import RenderError, RenderFailed
+
+    errors = cap_errors(vl)
+    if errors:
+        return _error([clean_text(e) for e in errors])
+    vl = clean_tree(vl)
     try:
-        bundle, more = chart_bundle(vl, renderer, _alt_text(spec, len(res.frame)))
-    except Exception as exc:  # vl-convert reports an invalid spec as a plain exception
-        first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+        bundle, more = chart_bundle(vl, renderer, clean_text(alt_text))
+    except RenderError as exc:
+        first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else "failed"
         return _error([f"spec: Vega-Lite could not render it: {first}"])
-    return RenderedSpec("vega-lite", bundle, notes + more, [], vl)
+    except RenderFailed as exc:
+        return _error([str(exc)])
+    return RenderedSpec(kind, bundle, notes + more, [], vl)
 
 
 def render_spec(spec: Any, namespace: Mapping[str, Any], *, renderer: str = "svg") -> RenderedSpec:
@@ -189,8 +213,8 @@ def render_spec(spec: Any, namespace: Mapping[str, Any], *, renderer: str = "svg
         if widget == "vega-lite":
             return _render_vegalite(spec, info, renderer)
         compiled = compile_chart(spec, info)
-        bundle, more = chart_bundle(compiled.vegalite, renderer, _alt_text(spec, compiled.rows))
-        return RenderedSpec("chart", bundle, compiled.notes + more, [], compiled.vegalite)
+        return _draw("chart", compiled.vegalite, renderer, _alt_text(spec, compiled.rows),
+                     compiled.notes)
     except EmptyResult as exc:
         return _error([str(exc)], widget.capitalize())
     except Exception as exc:  # a frame engine failed (e.g. Spark): report it, never raise

@@ -1,0 +1,100 @@
+"""A renderer failure never takes the kernel down: a renderer crash, a control character in the
+data and an oversized spec each leave the kernel alive with its variables (``x + 1 == 42``)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+KernelHarness = Any  # the class lives in tests/kernel/conftest.py (not importable)
+CRASHED = "the chart could not be drawn (renderer crashed); the answer is kept"
+
+
+def _alive(kernel: KernelHarness) -> None:
+    check = kernel.execute("print(x + 1)")
+    assert check.status == "ok" and check.stdout == "42\n", check.outputs
+
+
+def _setup(kernel: KernelHarness) -> None:
+    ok = kernel.execute("import pandas as pd\nx = 41\n"
+                        "rk_sales = pd.DataFrame({'region': ['E\\x01U', 'US', 'E\\x01U'],"
+                        " 're\\x1bgion': ['a', 'b', 'a'], 'revenue': [1.0, 2.0, 3.0]})")
+    assert ok.status == "ok", ok.outputs
+
+
+def _ask(kernel: KernelHarness, kernel_sim: Any, phrase: str, spec: dict, var: str) -> Any:
+    kernel_sim.script(phrase, f"Here it is:\n\n```json\n{json.dumps(spec)}\n```\n")
+    ex = kernel.execute(f"%%dbchat -o {var} -d rk_sales\n{phrase}", timeout=120)
+    assert ex.status == "ok", ex.outputs
+    return ex
+
+
+def _spec_line(kernel: KernelHarness, var: str, expr: str) -> str:
+    out = kernel.execute(f"_s = {var}.extras['specs'][0]\nprint({expr})")
+    assert out.status == "ok", out.outputs
+    return str(out.stdout.strip())
+
+
+def test_a_renderer_crash_leaves_the_kernel_and_its_variables(kernel: KernelHarness):
+    _setup(kernel)
+    crash = kernel.execute(
+        "from dbchat_magic.specs.worker import RenderFailed, shared_worker\n"
+        "spec = {'mark': 'bar', 'title': 'a\\x01b', 'data': {'values': [{'k': 'a', 'v': 1}]},\n"
+        "        'encoding': {'x': {'field': 'k'}, 'y': {'field': 'v'}}}\n"
+        "try:\n    shared_worker().svg(spec)  # uncleaned: vl-convert panics in the worker\n"
+        "except RenderFailed as exc:\n    print(exc)\n", timeout=120)
+    assert crash.status == "ok" and crash.stdout == CRASHED + "\n", crash.outputs
+    _alive(kernel)
+
+
+def test_a_crash_while_answering_keeps_the_answer_and_the_next_chart_works(
+        kernel: KernelHarness, kernel_sim: Any):
+    _setup(kernel)
+    spec = {"widget": "chart", "data": "rk_sales", "mark": "bar", "title": "T\x01",
+            "x": {"field": "region", "type": "nominal"},
+            "y": {"field": "revenue", "type": "quantitative", "aggregate": "sum"}}
+    patch = kernel.execute("import dbchat_magic.specs.textclean as _tc\n"
+                           "from dbchat_magic.specs.worker import shared_worker\n"
+                           "shared_worker().start()\n_starts = shared_worker().starts\n"
+                           "_keep = _tc.clean_tree\n_tc.clean_tree = lambda tree: tree")
+    assert patch.status == "ok", patch.outputs
+    try:
+        _ask(kernel, kernel_sim, "crash the renderer please", spec, "rk_crash")
+    finally:
+        kernel.execute("_tc.clean_tree = _keep")
+    assert _spec_line(kernel, "rk_crash", "_s.errors") == repr([CRASHED])
+    assert _spec_line(kernel, "rk_crash", "rk_crash.text.startswith('Here it is')") == "True"
+    _alive(kernel)
+    _ask(kernel, kernel_sim, "draw it again please", spec, "rk_again")
+    assert _spec_line(kernel, "rk_again", "_s.kind, 'T\\ufffd' in "
+                      "_s.mimebundle['image/svg+xml']") == "chart True"
+    restarts = kernel.execute("print(shared_worker().starts - _starts)")
+    assert restarts.stdout == "1\n"  # crashed once (not again in the final pass), restarted once
+    _alive(kernel)
+
+
+def test_control_characters_in_the_data_draw_a_chart(kernel: KernelHarness, kernel_sim: Any):
+    _setup(kernel)
+    spec = {"widget": "chart", "data": "rk_sales", "mark": "bar",
+            "x": {"field": "region", "type": "nominal"},
+            "y": {"field": "revenue", "type": "quantitative", "aggregate": "sum"},
+            "color": {"field": "re\x1bgion", "type": "nominal"}}
+    _ask(kernel, kernel_sim, "chart with dirty data", spec, "rk_dirty")
+    svg = "_s.mimebundle['image/svg+xml']"
+    assert _spec_line(kernel, "rk_dirty", f"_s.kind, 'E\\ufffdU' in {svg}, "
+                      f"'re\\ufffdgion' in {svg}") == "chart True True"
+    _alive(kernel)
+
+
+def test_an_oversized_spec_is_refused_and_the_kernel_lives(kernel: KernelHarness,
+                                                           kernel_sim: Any):
+    _setup(kernel)
+    spec = {"widget": "vega-lite", "data": "rk_sales", "spec": {
+        "mark": "bar", "width": 1e7,
+        "encoding": {"x": {"field": "revenue", "bin": {"maxbins": 1e8}},
+                     "y": {"aggregate": "count"}}}}
+    _ask(kernel, kernel_sim, "a giant histogram", spec, "rk_huge")
+    errors = _spec_line(kernel, "rk_huge", "'\\n'.join(_s.errors)").splitlines()
+    assert "spec.width: 10,000,000 is over the limit of 4,000 px" in errors
+    assert "spec.encoding.x.bin.maxbins: 100,000,000 is over the limit of 200" in errors
+    _alive(kernel)
