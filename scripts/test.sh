@@ -6,9 +6,10 @@
 #      must not want to move a runtime pin; `pip install -c <constraints>` must leave every pin
 #      where it was; and a first answer (terminal, %%dbchat cell, ChatPanel) must come from the
 #      installed wheel;
+#   then three streams at once, each with its log in test-artifacts/logs/:
 #   3. the current JupyterLab stack (editable .venv): unit, integration, kernel and nbval tests;
 #   4. the browser end-to-end tests, once (JupyterLab + Debian chromium);
-#   5. each Databricks stack: the same tests against its installed wheel. Files listed in
+#   5. each Databricks stack in turn: the same tests against its installed wheel. Files listed in
 #      ci/stack-independent.txt run on the current stack and on DBR 19.x only.
 # Installs what it needs (Debian chromium and a Java runtime, the virtual environments) on first
 # run. Seconds per step: test-artifacts/times.txt.
@@ -16,11 +17,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONDONTWRITEBYTECODE=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 unset PYTHONPATH  # every stack imports dbchat_magic from its own install
-mkdir -p test-artifacts
+rm -rf test-artifacts/logs
+mkdir -p test-artifacts/logs
 : > test-artifacts/times.txt
 STARTED=$(date +%s)
 DATABRICKS_STACKS="dbr19 dbr18 sl6"  # dbr19 first: it also runs the stack-independent files
 NBVAL=(--nbval --nbval-sanitize-with notebooks/sanitize.cfg)
+# pandas 2 on the Databricks stacks: a few more spellings masked (ci/sanitize-pandas2.cfg)
+cat notebooks/sanitize.cfg ci/sanitize-pandas2.cfg > test-artifacts/sanitize-databricks.cfg
+NBVAL_DATABRICKS=(--nbval --nbval-sanitize-with test-artifacts/sanitize-databricks.cfg)
 
 timed() {  # label, command...: run it, append its wall-clock seconds to times.txt
   local label=$1 start
@@ -80,7 +85,37 @@ sys.exit(0 if "/site-packages/" in f else f"{f} is not the installed wheel")'
     while read -r path; do skip+=("--ignore=$path"); done < <(grep -v '^#' ci/stack-independent.txt)
   fi
   "$py" -m pytest -q -p no:cacheprovider tests notebooks --ignore=tests/e2e "${skip[@]}" \
-    "${NBVAL[@]}" -m "not e2e and not spark and not polars" --junitxml="test-artifacts/$1.xml"
+    "${NBVAL_DATABRICKS[@]}" -m "not e2e and not spark and not polars" \
+    --junitxml="test-artifacts/$1.xml"
+}
+
+all_stack_tests() {
+  local stack
+  for stack in $DATABRICKS_STACKS; do
+    timed "$stack stack: tests + notebooks from the installed wheel" stack_tests "$stack"
+  done
+}
+
+STREAMS=()
+start_stream() {  # name, command...: run it in the background, output in test-artifacts/logs/
+  "${@:2}" > "test-artifacts/logs/$1.log" 2>&1 &
+  STREAMS+=("$1:$!")
+}
+
+wait_streams() {  # wait for every stream; show each one's end (a failed one's last 150 lines)
+  local entry name failed=0
+  for entry in "${STREAMS[@]}"; do
+    name=${entry%%:*}
+    if wait "${entry##*:}"; then
+      echo "== $name: passed ($(tail -n 2 "test-artifacts/logs/$name.log" | head -n 1))"
+    else
+      failed=1
+      echo "== $name: FAILED (test-artifacts/logs/$name.log)"
+      tail -n 150 "test-artifacts/logs/$name.log"
+    fi
+  done
+  STREAMS=()
+  return "$failed"
 }
 
 apt_install chromium chromium "browser tests"
@@ -93,19 +128,22 @@ timed "build: wheel + sdist, twine check" build_dist
 CACHE=${DBCHAT_VENV_CACHE:-$HOME/.cache/dbchat-magic/venvs}
 exec 8>"$CACHE/.lock-test-run"
 flock 8
+# The wheel in every Databricks stack first (the browser tests use DBR 18.x's as a second kernel).
 for stack in $DATABRICKS_STACKS; do
-  timed "wheel: install + pins + first answer on $stack" install_wheel "$stack"
+  start_stream "wheel-$stack" timed "wheel: install + pins + first answer on $stack" \
+    install_wheel "$stack"
 done
+wait_streams
 
-timed "current stack (IPython 9 / ipykernel 7.4 / ipywidgets 8): tests + notebooks" \
+# Three streams at once: the tests wait on kernels, browsers and streams far more than they
+# compute, and none depends on timing.
+start_stream current timed \
+  "current stack (IPython 9 / ipykernel 7.4 / ipywidgets 8): tests + notebooks" \
   .venv/bin/python -m pytest -q -p no:cacheprovider tests notebooks --ignore=tests/e2e \
   "${NBVAL[@]}" --junitxml=test-artifacts/current.xml
-
 # Separate process: Playwright's sync API keeps an event loop running in the main thread.
-timed "browser end-to-end (JupyterLab + Debian chromium)" \
+start_stream e2e timed "browser end-to-end (JupyterLab + Debian chromium)" \
   .venv/bin/python -m pytest -q -p no:cacheprovider tests/e2e --junitxml=test-artifacts/e2e.xml
-
-for stack in $DATABRICKS_STACKS; do
-  timed "$stack stack: tests + notebooks from the installed wheel" stack_tests "$stack"
-done
+start_stream databricks all_stack_tests
+wait_streams
 printf '%-58s %5d s\n' "total" "$(($(date +%s) - STARTED))" | tee -a test-artifacts/times.txt
