@@ -203,6 +203,19 @@ def test_refused_context_goes_on_to_sdk_unified_auth(runtime: Path,
     assert "databricks-sdk found no usable credentials" in msg
 
 
+def test_without_runtime_modules_the_sdk_is_not_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No ``dbruntime`` (not a real runtime): the SDK would build a remote dbutils and probe
+    unified auth, so only the notebook context is read."""
+    pytest.importorskip("databricks.sdk")
+    monkeypatch.setitem(sys.modules, "dbruntime", None)
+    monkeypatch.setenv("DATABRICKS_RUNTIME_VERSION", "18.0")
+    for name in [n for n in sys.modules if n.startswith("databricks.sdk.runtime")]:
+        monkeypatch.delitem(sys.modules, name)
+    _put_dbutils(monkeypatch, ContextDbutils())
+    assert resolve_credentials().source == "Databricks notebook context"
+    assert "databricks.sdk.runtime" not in sys.modules
+
+
 def test_without_the_sdk_the_context_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "databricks.sdk", None)  # import fails: not installed
     monkeypatch.setenv("DATABRICKS_RUNTIME_VERSION", "18.0")

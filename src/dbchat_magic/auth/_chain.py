@@ -125,8 +125,12 @@ def resolve_credentials(settings: Settings | None = None, token: str | Secret | 
 
 
 def _inside_databricks(host: str, notes: list[str]) -> CredentialProvider | None:
-    """databricks-sdk's runtime strategy, then the notebook context; each refusal is noted."""
-    if _sdk_installed():
+    """databricks-sdk's runtime strategy, then the notebook context; each refusal is noted.
+
+    The SDK's strategy reads the runtime's own ``dbruntime`` modules; where they are missing it
+    would build a remote dbutils with unified auth instead, so it is asked only where they exist.
+    """
+    if _installed("dbruntime") and _sdk_installed():
         try:
             return SdkProvider(host, timeout=_SDK_TIMEOUT, auth_type="runtime")
         except AuthError as err:
@@ -139,7 +143,11 @@ def _inside_databricks(host: str, notes: list[str]) -> CredentialProvider | None
 
 
 def _sdk_installed() -> bool:
+    return _installed("databricks.sdk")
+
+
+def _installed(module: str) -> bool:
     try:
-        return importlib.util.find_spec("databricks.sdk") is not None
+        return importlib.util.find_spec(module) is not None
     except (ImportError, ValueError):
         return False
