@@ -6,34 +6,40 @@
 #      must not want to move a runtime pin; `pip install -c <constraints>` must leave every pin
 #      where it was; and a first answer (terminal, %%dbchat cell, ChatPanel) must come from the
 #      installed wheel;
-#   then three streams at once, each with its log in test-artifacts/logs/:
 #   3. the current JupyterLab stack (editable .venv): unit, integration, kernel and nbval tests;
 #   4. the browser end-to-end tests, once (JupyterLab + Debian chromium);
-#   5. each Databricks stack in turn: the same tests against its installed wheel. Files listed in
+#   5. each Databricks stack: the same tests against its installed wheel. Files listed in
 #      ci/stack-independent.txt run on the current stack and on DBR 19.x only.
+#   Steps 2-5 run as parallel streams (logs in test-artifacts/logs/).
 # Installs what it needs (Debian chromium and a Java runtime, the virtual environments) on first
 # run. Seconds per step: test-artifacts/times.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONDONTWRITEBYTECODE=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 unset PYTHONPATH  # every stack imports dbchat_magic from its own install
-rm -rf test-artifacts/logs
+rm -rf test-artifacts/logs test-artifacts/pins-*
 mkdir -p test-artifacts/logs
 : > test-artifacts/times.txt
 STARTED=$(date +%s)
-DATABRICKS_STACKS="dbr19 dbr18 sl6"  # dbr19 first: it also runs the stack-independent files
 NBVAL=(--nbval --nbval-sanitize-with notebooks/sanitize.cfg)
 # pandas 2 on the Databricks stacks: a few more spellings masked (ci/sanitize-pandas2.cfg)
 cat notebooks/sanitize.cfg ci/sanitize-pandas2.cfg > test-artifacts/sanitize-databricks.cfg
 NBVAL_DATABRICKS=(--nbval --nbval-sanitize-with test-artifacts/sanitize-databricks.cfg)
 
-timed() {  # label, command...: run it, append its wall-clock seconds to times.txt
-  local label=$1 start
+children_cpu() {  # CPU seconds (user + system) of this shell's finished children so far
+  times | tail -n 1 | awk '{ for (i = 1; i <= 2; i++) { split($i, t, /[ms]/); s += t[1] * 60 + t[2] }
+                            printf "%d", s }'
+}
+
+timed() {  # label, command...: run it; its wall-clock and CPU seconds go to times.txt
+  local label=$1 start cpu
   shift
   start=$(date +%s)
+  cpu=$(children_cpu)
   echo "== $label"
   "$@"
-  printf '%-58s %5d s\n' "$label" "$(($(date +%s) - start))" | tee -a test-artifacts/times.txt
+  printf '%-62s %5d s wall %5d s CPU\n' "$label" "$(($(date +%s) - start))" \
+    "$(($(children_cpu) - cpu))" | tee -a test-artifacts/times.txt
 }
 
 apt_install() {  # command, package, why
@@ -89,11 +95,40 @@ sys.exit(0 if "/site-packages/" in f else f"{f} is not the installed wheel")'
     --junitxml="test-artifacts/$1.xml"
 }
 
-all_stack_tests() {
-  local stack
-  for stack in $DATABRICKS_STACKS; do
-    timed "$stack stack: tests + notebooks from the installed wheel" stack_tests "$stack"
-  done
+wheel_step() {  # stack: install_wheel, then record its exit status for the stack's tests
+  local status
+  mkdir -p "test-artifacts/pins-$1"
+  set +e
+  (set -e; timed "wheel: install + pins + first answer on $1" install_wheel "$1")
+  status=$?
+  set -e
+  echo "$status" > "test-artifacts/pins-$1/status"
+  return "$status"
+}
+
+tests_step() {  # stack: once its wheel is in (another stream may be installing it), its tests
+  while [ ! -f "test-artifacts/pins-$1/status" ]; do sleep 2; done
+  if [ "$(cat "test-artifacts/pins-$1/status")" != 0 ]; then
+    echo "== $1: the wheel did not install; its tests are not run"
+    return 1
+  fi
+  timed "$1 stack: tests + notebooks from the installed wheel" stack_tests "$1"
+}
+
+step() {  # name: one step of a stream
+  case $1 in
+    wheel-*) wheel_step "${1#wheel-}" ;;
+    tests-*) tests_step "${1#tests-}" ;;
+    # Separate process: Playwright's sync API keeps an event loop running in the main thread.
+    e2e) timed "browser end-to-end (JupyterLab + Debian chromium)" \
+           .venv/bin/python -m pytest -q -p no:cacheprovider tests/e2e \
+           --junitxml=test-artifacts/e2e.xml ;;
+  esac
+}
+
+sequence() {  # steps...: one after the other, stopping at the first failure
+  local name
+  for name in "$@"; do step "$name"; done
 }
 
 STREAMS=()
@@ -128,22 +163,18 @@ timed "build: wheel + sdist, twine check" build_dist
 CACHE=${DBCHAT_VENV_CACHE:-$HOME/.cache/dbchat-magic/venvs}
 exec 8>"$CACHE/.lock-test-run"
 flock 8
-# The wheel in every Databricks stack first (the browser tests use DBR 18.x's as a second kernel).
-for stack in $DATABRICKS_STACKS; do
-  start_stream "wheel-$stack" timed "wheel: install + pins + first answer on $stack" \
-    install_wheel "$stack"
-done
-wait_streams
-
-# Three streams at once: the tests wait on kernels, browsers and streams far more than they
-# compute, and none depends on timing.
+# Five streams at once, each with its log in test-artifacts/logs/: the tests wait on kernels,
+# browsers, the JVM and streamed answers far more than they compute, and none depends on timing.
 start_stream current timed \
   "current stack (IPython 9 / ipykernel 7.4 / ipywidgets 8): tests + notebooks" \
   .venv/bin/python -m pytest -q -p no:cacheprovider tests notebooks --ignore=tests/e2e \
-  "${NBVAL[@]}" --junitxml=test-artifacts/current.xml
-# Separate process: Playwright's sync API keeps an event loop running in the main thread.
-start_stream e2e timed "browser end-to-end (JupyterLab + Debian chromium)" \
-  .venv/bin/python -m pytest -q -p no:cacheprovider tests/e2e --junitxml=test-artifacts/e2e.xml
-start_stream databricks all_stack_tests
+  "${NBVAL[@]}" -m "not spark and not polars" --junitxml=test-artifacts/current.xml
+start_stream current-spark-polars timed "current stack: pyspark (local + Connect) and polars tests" \
+  .venv/bin/python -m pytest -q -p no:cacheprovider tests --ignore=tests/e2e \
+  -m "spark or polars" --junitxml=test-artifacts/current-spark-polars.xml
+# The browser tests use DBR 18.x's stack as a second kernel: its wheel goes in first.
+start_stream e2e sequence wheel-dbr18 e2e
+start_stream dbr19 sequence wheel-dbr19 tests-dbr19
+start_stream sl6-dbr18 sequence wheel-sl6 tests-sl6 tests-dbr18
 wait_streams
-printf '%-58s %5d s\n' "total" "$(($(date +%s) - STARTED))" | tee -a test-artifacts/times.txt
+printf '%-62s %5d s wall\n' "total" "$(($(date +%s) - STARTED))" | tee -a test-artifacts/times.txt
