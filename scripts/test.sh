@@ -26,20 +26,25 @@ NBVAL=(--nbval --nbval-sanitize-with notebooks/sanitize.cfg)
 cat notebooks/sanitize.cfg ci/sanitize-pandas2.cfg > test-artifacts/sanitize-databricks.cfg
 NBVAL_DATABRICKS=(--nbval --nbval-sanitize-with test-artifacts/sanitize-databricks.cfg)
 
-children_cpu() {  # CPU seconds (user + system) of this shell's finished children so far
-  times | tail -n 1 | awk '{ for (i = 1; i <= 2; i++) { split($i, t, /[ms]/); s += t[1] * 60 + t[2] }
-                            printf "%d", s }'
+cpu_seconds() {  # the second line of `times` (finished children: user system) → whole seconds
+  tail -n 1 | awk '{ for (i = 1; i <= 2; i++) { split($i, t, /[ms]/); s += t[1] * 60 + t[2] }
+                     printf "%d", s }'
 }
 
 timed() {  # label, command...: run it; its wall-clock and CPU seconds go to times.txt
-  local label=$1 start cpu
+  local label=$1 start cpu0 cpu1 tmp
   shift
+  tmp=$(mktemp)
   start=$(date +%s)
-  cpu=$(children_cpu)
+  times > "$tmp"  # `times` in this shell: a $(…) subshell would count its own children only
+  cpu0=$(cpu_seconds < "$tmp")
   echo "== $label"
   "$@"
-  printf '%-62s %5d s wall %5d s CPU\n' "$label" "$(($(date +%s) - start))" \
-    "$(($(children_cpu) - cpu))" | tee -a test-artifacts/times.txt
+  times > "$tmp"
+  cpu1=$(cpu_seconds < "$tmp")
+  rm -f "$tmp"
+  printf '%-62s %5d s wall %5d s CPU\n' "$label" "$(($(date +%s) - start))" "$((cpu1 - cpu0))" \
+    | tee -a test-artifacts/times.txt
 }
 
 apt_install() {  # command, package, why
