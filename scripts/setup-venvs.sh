@@ -117,11 +117,18 @@ make_current() {  # in the checkout: its editable install points here
   echo "$want" > .venv/.stamp
 }
 
+make_all_databricks() {  # the three stacks at once: building one mostly waits on downloads
+  local s pids=()
+  PY312=${PY312:-$(find_python312)}
+  for s in $DATABRICKS_STACKS; do make_databricks "$s" & pids+=("$!"); done
+  for s in "${pids[@]}"; do wait "$s"; done
+}
+
 case $which_envs in
-  all) make_current; make_tools; for s in $DATABRICKS_STACKS; do make_databricks "$s"; done ;;
+  all) make_current; make_tools; make_all_databricks ;;
   current) make_current ;;
   tools) make_tools ;;
-  databricks) for s in $DATABRICKS_STACKS; do make_databricks "$s"; done ;;
+  databricks) make_all_databricks ;;
   dbr18|dbr19|sl6) make_databricks "$which_envs" ;;
   *) echo "usage: scripts/setup-venvs.sh [current|tools|databricks|dbr18|dbr19|sl6|all]" >&2
      exit 2 ;;
