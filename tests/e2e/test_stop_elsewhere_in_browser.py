@@ -2,7 +2,8 @@
 while its answer still streams, as a user sees them in JupyterLab.
 
 The simulator scripts numbered answers (``p001 p002 …``) so each test can read how much of the
-answer is on screen; "stopped" must show within 1 s of the Stop click.
+answer is on screen; "stopped" must show long before the answer would have ended (the 1 s target
+is measured by bench/bench_frontend.py and recorded in the junit xml).
 """
 
 from __future__ import annotations
