@@ -155,9 +155,9 @@ def warm() -> list[tuple[Any, ...]]:
     import vl_convert as vlc
 
     from dbchat_magic.specs import render_spec
-    from dbchat_magic.specs.compile import compile_chart
-    from dbchat_magic.specs.frames import describe_frame
-    from dbchat_magic.specs.worker import shared_worker
+    from dbchat_magic.specs._compile import compile_chart
+    from dbchat_magic.specs._frames import describe_frame
+    from dbchat_magic.specs._worker import shared_worker
 
     rng = np.random.default_rng(0)
     df = pd.DataFrame({"region": rng.choice(["EU", "US", "APAC"], 100_000),
@@ -196,9 +196,9 @@ import jsonschema
 b = time.perf_counter()
 import altair
 c = time.perf_counter()
-from dbchat_magic.specs.compile import compile_chart
-from dbchat_magic.specs.frames import describe_frame
-from dbchat_magic.specs.validate import validate_spec
+from dbchat_magic.specs._compile import compile_chart
+from dbchat_magic.specs._frames import describe_frame
+from dbchat_magic.specs._validate import validate_spec
 df = pandas.DataFrame({"region": ["EU", "US"], "revenue": [1.0, 2.0]})
 spec = %r
 validate_spec(spec, {"sales": df}); compile_chart(spec, describe_frame("sales", df))

@@ -19,7 +19,7 @@ from dbchat_magic.prompts import (
     trim_history,
     unregister_persona,
 )
-from dbchat_magic.prompts.context.parse import parse_data_context
+from dbchat_magic.prompts._context.parse import parse_data_context
 from dbchat_magic.simulator import SimRequest, Simulator
 
 RULES = "Answer charts as a ```dbchat-spec``` JSON block."

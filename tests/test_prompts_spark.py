@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from dbchat_magic.prompts import build_data_context, describe_frames, estimate_tokens, is_frame
-from dbchat_magic.prompts.context.parse import parse_data_context
+from dbchat_magic.prompts._context.parse import parse_data_context
 
 pytest.importorskip("pyspark")
 pytestmark = [pytest.mark.spark, pytest.mark.timeout(600)]  # JVM start-up on a busy machine

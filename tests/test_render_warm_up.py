@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 from dbchat_magic import session_specs
-from dbchat_magic.specs.worker import shared_worker
+from dbchat_magic.specs._worker import shared_worker
 
 
 def _callbacks(ip) -> list:

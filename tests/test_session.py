@@ -201,7 +201,7 @@ def test_history_holds_the_question_not_the_merged_system_text(env):
 
 
 def test_a_block_that_never_parsed_has_no_bundle_and_its_errors_show_once(env):
-    from dbchat_magic.ui.settled import SpecOutput, settled_outputs, spec_outputs
+    from dbchat_magic.ui._settled import SpecOutput, settled_outputs, spec_outputs
 
     broken = 'Here.\n```json\n{"widget": "chart", "data": sales,, "mark": }\n```\n'
     env.script("broken chart", broken)

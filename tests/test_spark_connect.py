@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from dbchat_magic.prompts.context.spark_frames import costly_step
+from dbchat_magic.prompts._context.spark_frames import costly_step
 
 pytestmark = [pytest.mark.spark, pytest.mark.timeout(400)]
 PROBE = Path(__file__).with_name("spark_connect_probe.py")

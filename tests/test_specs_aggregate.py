@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from dbchat_magic.specs._plan import Measure, nice_step
 from dbchat_magic.specs.aggregate import truncate_dates
 from dbchat_magic.specs.fastagg import TimeKey, can_use, group_aggregate
-from dbchat_magic.specs.plan import Measure, nice_step
 
 MEASURES = [Measure("s", "v", "sum"), Measure("m", "v", "mean"), Measure("n", None, "count"),
             Measure("si", "i", "sum"), Measure("sb", "b", "sum")]

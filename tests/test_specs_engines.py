@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from dbchat_magic.specs import render_spec, validate_spec
-from dbchat_magic.specs.records import csv_values
+from dbchat_magic.specs._records import csv_values
 from engine_cases import SPECS, sales_frame
 
 

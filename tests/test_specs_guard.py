@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from dbchat_magic.specs import render_spec, validate_spec
-from dbchat_magic.specs.vegalite_guard import guard_errors
+from dbchat_magic.specs._vegalite_guard import guard_errors
 
 
 @pytest.fixture

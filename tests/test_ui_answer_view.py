@@ -11,10 +11,10 @@ import pytest
 
 from dbchat_magic.result import ChatResult, Metrics, Usage
 from dbchat_magic.ui import make_answer_view
-from dbchat_magic.ui.answer_view import STOP_HINT, WidgetAnswerView
-from dbchat_magic.ui.environment import ipywidgets_major
-from dbchat_magic.ui.settled import SettledLine, SpecOutput
-from dbchat_magic.ui.text_view import TextAnswerView
+from dbchat_magic.ui._answer_view import STOP_HINT, WidgetAnswerView
+from dbchat_magic.ui._environment import ipywidgets_major
+from dbchat_magic.ui._settled import SettledLine, SpecOutput
+from dbchat_magic.ui._text_view import TextAnswerView
 from ui_helpers import CommRecorder, all_state
 
 ipywidgets = pytest.importorskip("ipywidgets")

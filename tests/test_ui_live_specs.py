@@ -13,7 +13,7 @@ from dbchat_magic.config import Settings
 from dbchat_magic.conversation import Conversation
 from dbchat_magic.session import Session
 from dbchat_magic.simulator import LLAMA, Simulator
-from dbchat_magic.ui.answer_view import WidgetAnswerView
+from dbchat_magic.ui._answer_view import WidgetAnswerView
 from ui_helpers import CommRecorder
 
 pytest.importorskip("ipywidgets")
@@ -97,7 +97,7 @@ def test_chart_shows_under_the_streaming_answer_before_it_ends(env, counted_rend
 
 
 def test_settling_clears_the_live_chart_so_the_settled_outputs_hold_it_once(env) -> None:
-    from dbchat_magic.ui.settled import SpecOutput
+    from dbchat_magic.ui._settled import SpecOutput
 
     ns = {"sales": pd.DataFrame({"region": ["EU", "US"], "revenue": [1.0, 2.0]})}
     env.script("revenue chart", REPLY)

@@ -6,9 +6,10 @@ import io
 import threading
 
 from dbchat_magic.result import ChatResult, Metrics, Usage
-from dbchat_magic.ui import environment, explain_error, format_metrics, format_status
-from dbchat_magic.ui.settled import SpecOutput, settled_outputs
-from dbchat_magic.ui.text_view import TextAnswerView
+from dbchat_magic.ui import _environment as environment
+from dbchat_magic.ui import explain_error, format_metrics, format_status
+from dbchat_magic.ui._settled import SpecOutput, settled_outputs
+from dbchat_magic.ui._text_view import TextAnswerView
 
 
 def _result(**kw: object) -> ChatResult:
@@ -127,7 +128,7 @@ def test_environment_outside_a_kernel() -> None:
 def test_spec_json_is_folded_away_with_its_fence() -> None:
     from pathlib import Path
 
-    from dbchat_magic.ui.settled import answer_html
+    from dbchat_magic.ui._settled import answer_html
 
     text = (Path(__file__).parent / "spec_corpus" / "04_two_specs.md").read_text()
     folded = answer_html(text, fold=True)

@@ -20,6 +20,9 @@ from typing import Any
 from dbchat_magic.errors import ConfigError
 from dbchat_magic.hosts import check_host
 
+__all__ = ["CHART_RENDERERS", "RATE_LIMIT_MODES", "URL_STYLES", "Profile", "Settings", "config_dir",
+           "default_path"]
+
 URL_STYLES = ("databricks", "openai")
 RATE_LIMIT_MODES = ("wait", "fail")
 CHART_RENDERERS = ("svg", "png", "html", "vega", "vegalite", "text")  # = specs.render.RENDERERS

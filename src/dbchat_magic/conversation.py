@@ -15,6 +15,9 @@ from typing import Any
 from dbchat_magic.markup import safe_inline, safe_markdown
 from dbchat_magic.result import ChatResult
 
+__all__ = ["DEFAULT_NAME", "Conversation", "Turn", "conversation_names", "get_conversation",
+           "new_conversation"]
+
 DEFAULT_NAME = "default"
 _HISTORY_STATUSES = frozenset({"completed", "truncated", "stopped"})
 

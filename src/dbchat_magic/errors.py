@@ -1,6 +1,35 @@
-"""Typed errors with short, actionable messages. Messages never contain a credential."""
+"""Typed errors with short, actionable messages. Messages never contain a credential.
+
+The exception tree::
+
+    DbChatError
+    ├── ConfigError (also a ValueError)
+    ├── AuthError
+    ├── EndpointNotFound
+    ├── BadRequest
+    ├── RateLimited
+    ├── ServerError
+    ├── ConnectError
+    ├── RequestTimeout
+    └── StreamFailed
+
+``prompts.FrameNotFound`` is a `ConfigError`.
+"""
 
 from __future__ import annotations
+
+__all__ = [
+    "AuthError",
+    "BadRequest",
+    "ConfigError",
+    "ConnectError",
+    "DbChatError",
+    "EndpointNotFound",
+    "RateLimited",
+    "RequestTimeout",
+    "ServerError",
+    "StreamFailed",
+]
 
 
 class DbChatError(Exception):

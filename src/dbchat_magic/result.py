@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 from dbchat_magic.markup import escape, markdown_html
 
+__all__ = ["FINAL_STATUSES", "ChatResult", "Metrics", "Status", "Usage"]
+
 Status = Literal["pending", "streaming", "completed", "stopped", "failed", "truncated"]
 FINAL_STATUSES: frozenset[str] = frozenset({"completed", "stopped", "failed", "truncated"})
 

@@ -24,6 +24,9 @@ if TYPE_CHECKING:
     from dbchat_magic.config import Settings
 
 
+__all__ = ["AskHandle", "AskOptions", "PreparedAsk", "Session", "get_session"]
+
+
 @dataclass
 class AskOptions:
     """Per-question overrides; ``None`` means "use the settings"."""

@@ -18,6 +18,10 @@ if TYPE_CHECKING:
     from dbchat_magic.session import PreparedAsk
 
 
+__all__ = ["LiveSpecs", "apply_specs", "renderer_name", "spec_key", "stop_warm_up",
+           "warm_up_at_load", "warm_up_renderer"]
+
+
 def renderer_name(settings: Settings) -> str:
     """The chart renderer the settings ask for (svg when unset)."""
     return getattr(settings, "chart_renderer", None) or "svg"
@@ -46,7 +50,7 @@ def _start_worker(renderer: str | None) -> None:
     """Start and warm the chart render worker process (not needed for the text renderer)."""
     if (renderer or _saved_renderer()) != "text":
         with contextlib.suppress(Exception):
-            from dbchat_magic.specs.worker import shared_worker
+            from dbchat_magic.specs import shared_worker
 
             shared_worker().start()
 
@@ -201,7 +205,8 @@ class LiveSpecs:
             self._task.cancel()
 
 
-async def apply_specs(client: ChatClient, prepared: PreparedAsk, namespace: Mapping[str, Any],
+async def apply_specs(client: ChatClient, prepared: PreparedAsk,
+                      namespace: Mapping[str, Any],
                       result: ChatResult, *, rendered: Mapping[str, Any] | None = None) -> None:
     """Extract, validate (one repair turn if needed) and render the widget specs of an answer.
 

@@ -260,7 +260,7 @@ def test_a_credential_in_earlier_history_is_redacted(token: str) -> None:
 
 
 def test_show_prompt_shows_the_redacted_text_and_the_note(token: str) -> None:
-    from dbchat_magic.magic.cell import format_prompt
+    from dbchat_magic.magic._cell import format_prompt
 
     Secret(token)
     session = Session(Conversation("show"), settings=lambda: Settings(endpoint=LLAMA))

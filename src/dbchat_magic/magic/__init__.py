@@ -10,6 +10,8 @@ from typing import Any
 
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 
+__all__ = ["DbChatMagics", "load_ipython_extension", "unload_ipython_extension"]
+
 
 @magics_class
 class DbChatMagics(Magics):
@@ -18,22 +20,22 @@ class DbChatMagics(Magics):
     @cell_magic("dbchat")
     def dbchat_cell(self, line: str, cell: str | None = None) -> None:
         """Ask the serving endpoint; see ``%%dbchat?`` for options."""
-        from dbchat_magic.magic.cell import run_cell
+        from dbchat_magic.magic._cell import run_cell
 
         run_cell(self.shell, line, cell)
 
     @line_magic("dbchat")
     def dbchat_line(self, line: str) -> Any:
         """``%dbchat config|use NAME|endpoints|history|reset|panel|export PATH|last``."""
-        from dbchat_magic.magic.commands import run_command
+        from dbchat_magic.magic._commands import run_command
 
         return run_command(self.shell, line)
 
 
 def _attach_help() -> None:
     """Give ``%%dbchat?`` the full option list without importing heavy modules at load time."""
-    from dbchat_magic.magic.cell import dbchat_cell_help
-    from dbchat_magic.magic.commands import COMMANDS_HELP
+    from dbchat_magic.magic._cell import dbchat_cell_help
+    from dbchat_magic.magic._commands import COMMANDS_HELP
 
     DbChatMagics.dbchat_cell.__doc__ = dbchat_cell_help.__doc__
     DbChatMagics.dbchat_line.__doc__ = COMMANDS_HELP

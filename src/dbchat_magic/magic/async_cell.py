@@ -17,7 +17,7 @@ import asyncio
 import os
 from typing import TYPE_CHECKING, Any
 
-from dbchat_magic.magic.stop import async_clicks_supported
+from dbchat_magic.magic._stop import async_clicks_supported
 
 if TYPE_CHECKING:
     from dbchat_magic.result import ChatResult
@@ -69,8 +69,8 @@ def uninstall(shell: Any) -> None:
 
 async def run_awaited(shell: Any, line: str, cell: str | None) -> None:
     """The awaited form of a blocking ``%%dbchat`` cell, with a working Stop button."""
-    from dbchat_magic.magic import cell as cellmod
-    from dbchat_magic.magic.interpolate import interpolate
+    from dbchat_magic.magic import _cell as cellmod
+    from dbchat_magic.magic._interpolate import interpolate
 
     line = interpolate(line, shell.user_ns).text  # IPython's {var} expansion of a magic's line
     request = cellmod.build_request(shell, line, cell)

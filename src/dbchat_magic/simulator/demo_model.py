@@ -24,6 +24,8 @@ from typing import Any
 
 from dbchat_magic.simulator._responders import Reply, SimRequest, content_text
 
+__all__ = ["REPAIR_MARKER", "FrameDesc", "demo_model", "parse_data_context", "repair"]
+
 REPAIR_MARKER = "Fix the widget spec"
 _FRAME = re.compile(r"^### (\w+) \((.+?), ([\d,?]+) rows × (\d+) columns?\)\s*$")
 _COLUMN = re.compile(r"^- (.+?): ([^;]+?)(?:; (.*))?$")

@@ -6,8 +6,10 @@ import datetime as dt
 from typing import Any
 
 from dbchat_magic.specs import fastagg
-from dbchat_magic.specs.frames import FrameInfo
-from dbchat_magic.specs.plan import AggResult, Plan, nice_step
+from dbchat_magic.specs._frames import FrameInfo
+from dbchat_magic.specs._plan import AggResult, Plan, nice_step
+
+__all__ = ["aggregate_pandas", "filter_value", "run_plan", "truncate_dates"]
 
 _NP_UNITS = {"year": "datetime64[Y]", "month": "datetime64[M]", "yearmonth": "datetime64[M]",
              "day": "datetime64[D]", "date": "datetime64[D]", "yearmonthdate": "datetime64[D]",

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from dbchat_magic.specs._frames import FrameInfo
+from dbchat_magic.specs._plan import AggResult, Plan, nice_step
 from dbchat_magic.specs.aggregate import filter_value
-from dbchat_magic.specs.frames import FrameInfo
-from dbchat_magic.specs.plan import AggResult, Plan, nice_step
+
+__all__ = ["aggregate_polars"]
 
 _TRUNC = {"year": "1y", "quarter": "1q", "month": "1mo", "yearmonth": "1mo", "week": "1w",
           "day": "1d", "date": "1d", "yearmonthdate": "1d", "hour": "1h"}

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from dbchat_magic.specs._frames import FrameInfo
+from dbchat_magic.specs._plan import AggResult, Plan, nice_step
 from dbchat_magic.specs.aggregate import filter_value
-from dbchat_magic.specs.frames import FrameInfo
-from dbchat_magic.specs.plan import AggResult, Plan, nice_step
+
+__all__ = ["aggregate_spark"]
 
 _TRUNC = {"year": "year", "quarter": "quarter", "month": "month", "yearmonth": "month",
           "week": "week", "day": "day", "date": "day", "yearmonthdate": "day", "hour": "hour"}

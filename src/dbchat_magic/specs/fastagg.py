@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+__all__ = ["FAST_AGGS", "MAX_TIME_BUCKETS", "PARALLEL_MIN_ROWS", "TimeKey", "can_use",
+           "group_aggregate"]
+
 FAST_AGGS = frozenset({"sum", "mean", "count"})
 
 

@@ -122,7 +122,7 @@ def number_errors(vl: Any) -> list[str]:
 
 
 def _rows(data: Any) -> list[dict[str, Any]]:
-    from dbchat_magic.specs.records import csv_values
+    from dbchat_magic.specs._records import csv_values
 
     return csv_values(data) if isinstance(data, dict) else []
 
@@ -130,7 +130,7 @@ def _rows(data: Any) -> list[dict[str, Any]]:
 def _data_errors(data: Any) -> list[str]:
     if not isinstance(data, dict) or "values" not in data:
         return []
-    from dbchat_magic.specs.records import embedded_bytes
+    from dbchat_magic.specs._records import embedded_bytes
 
     values = data["values"]
     size = embedded_bytes(values)

@@ -8,15 +8,15 @@ import difflib
 import json
 from typing import Any
 
-from dbchat_magic.specs.allow import Ctx
-from dbchat_magic.specs.caps import MAX_DEPTH, MAX_SPEC_CHARS, cap_errors, depth_of
-from dbchat_magic.specs.frames import FrameInfo
+from dbchat_magic.specs._allow import Ctx
+from dbchat_magic.specs._caps import MAX_DEPTH, MAX_SPEC_CHARS, cap_errors, depth_of
+from dbchat_magic.specs._frames import FrameInfo
 
 __all__ = ["MAX_SPEC_CHARS", "guard_errors", "referenced_fields"]
 
 
 def _allow_list(vl: dict[str, Any]) -> Ctx:
-    from dbchat_magic.specs.vegalite_views import TOP
+    from dbchat_magic.specs._vegalite_views import TOP
 
     ctx = Ctx()
     TOP({k: v for k, v in vl.items() if k != "$schema"}, "spec", ctx)  # ours replaces $schema

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dbchat_magic.specs.allow import (
+from dbchat_magic.specs._allow import (
     EXPRESSIONS,
     Bool,
     Ctx,
@@ -23,7 +23,7 @@ from dbchat_magic.specs.allow import (
     extend,
     wrong_type,
 )
-from dbchat_magic.specs.caps import MAX_BINS
+from dbchat_magic.specs._caps import MAX_BINS
 
 MARKS = ("arc", "area", "bar", "circle", "line", "point", "rect", "rule", "square", "text", "tick",
          "trail", "boxplot", "errorband", "errorbar")

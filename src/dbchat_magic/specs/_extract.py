@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from dbchat_magic.specs.lenient_json import LenientJSONError, loads_lenient, skip_space
+from dbchat_magic.specs._lenient_json import LenientJSONError, loads_lenient, skip_space
 
 _FENCE = re.compile(r"(?m)^[ \t]*(```|~~~)[ \t]*([A-Za-z0-9_.+-]*)[^\n]*\n(.*?)(?:\n[ \t]*|)\1",
                     re.DOTALL)

@@ -10,7 +10,7 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-from dbchat_magic.magic.errors import CellError
+from dbchat_magic.magic._errors import CellError
 
 COMMANDS_HELP = """Manage dbchat from a line magic.
 
@@ -182,7 +182,7 @@ def _endpoints(shell: Any, rest: list[str]) -> None:
 def _history(shell: Any, rest: list[str]) -> None:
     from dbchat_magic.conversation import get_conversation
     from dbchat_magic.markup import one_line
-    from dbchat_magic.specs.describe import specs_as_words
+    from dbchat_magic.specs import specs_as_words
 
     name, _ = _chat_name(rest)
     conv = get_conversation(name)

@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dbchat_magic.auth import REDACTED, redact
-from dbchat_magic.prompts.budget import estimate_tokens
-from dbchat_magic.prompts.data_context import (
+from dbchat_magic.prompts._budget import estimate_tokens
+from dbchat_magic.prompts._data_context import (
     DEFAULT_BUDGET,
     DEFAULT_FRAME_BUDGET,
     build_data_context,
 )
-from dbchat_magic.prompts.personas import Persona, get_persona
+from dbchat_magic.prompts._personas import Persona, get_persona
 
 DEFAULT_HISTORY_BUDGET = 3000
 Message = dict[str, str]

@@ -10,11 +10,11 @@ from typing import Any, Literal, Protocol
 
 from dbchat_magic.markup import LiveMarkdown, clean_text, escape
 from dbchat_magic.result import ChatResult
-from dbchat_magic.ui import environment
-from dbchat_magic.ui.metrics_format import format_metrics, format_status
-from dbchat_magic.ui.settled import answer_html, settled_outputs, spec_outputs, status_line
-from dbchat_magic.ui.throttle import DEFAULT_INTERVAL, Coalescer
-from dbchat_magic.ui.widget_lifetime import close_tree
+from dbchat_magic.ui import _environment as environment
+from dbchat_magic.ui._metrics_format import format_metrics, format_status
+from dbchat_magic.ui._settled import answer_html, settled_outputs, spec_outputs, status_line
+from dbchat_magic.ui._throttle import DEFAULT_INTERVAL, Coalescer
+from dbchat_magic.ui._widget_lifetime import close_tree
 
 StopMode = Literal["button", "hint", "none"]
 """``none``: the caller has its own Stop (the ChatPanel)."""
@@ -251,6 +251,6 @@ def make_answer_view(*, endpoint: str, on_stop: Callable[[], None] | None,
     """A widget view inside a kernel with ipywidgets, else (or with ``mode="text"``) plain text."""
     if mode == "widget" or (mode == "auto" and environment.widgets_usable()):
         return WidgetAnswerView(endpoint=endpoint, on_stop=on_stop, stop_mode=stop_mode)
-    from dbchat_magic.ui.text_view import TextAnswerView
+    from dbchat_magic.ui._text_view import TextAnswerView
 
     return TextAnswerView(endpoint=endpoint)

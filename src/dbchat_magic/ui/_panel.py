@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 from dbchat_magic.errors import DbChatError
 from dbchat_magic.markup import escape
 from dbchat_magic.result import ChatResult
-from dbchat_magic.ui.answer_view import WidgetAnswerView
-from dbchat_magic.ui.error_hints import explain_error
-from dbchat_magic.ui.widget_lifetime import close_tree
+from dbchat_magic.ui._answer_view import WidgetAnswerView
+from dbchat_magic.ui._error_hints import explain_error
+from dbchat_magic.ui._widget_lifetime import close_tree
 
 if TYPE_CHECKING:
     from dbchat_magic.config import Settings
@@ -82,7 +82,7 @@ class ChatPanel:
                  visible_turns: int = DEFAULT_VISIBLE_TURNS, list_endpoints: bool = True) -> None:
         import ipywidgets as w
 
-        from dbchat_magic.ui.settings_row import SettingsRow
+        from dbchat_magic.ui._settings_row import SettingsRow
 
         if session is None:
             from dbchat_magic.conversation import Conversation
@@ -235,7 +235,7 @@ class ChatPanel:
     def _user_namespace(self) -> Mapping[str, Any]:
         if self._namespace is not None:
             return self._namespace
-        from dbchat_magic.ui.environment import shell
+        from dbchat_magic.ui._environment import shell
 
         return getattr(shell(), "user_ns", None) or {}
 

@@ -12,8 +12,8 @@ from typing import Any
 
 from dbchat_magic.markup import LiveMarkdown, clean_text, escape, markdown_html
 from dbchat_magic.result import ChatResult
-from dbchat_magic.ui.error_hints import explain_error
-from dbchat_magic.ui.metrics_format import STATUS_ICONS, STATUS_WORDS, format_metrics
+from dbchat_magic.ui._error_hints import explain_error
+from dbchat_magic.ui._metrics_format import STATUS_ICONS, STATUS_WORDS, format_metrics
 
 
 class SettledLine:
@@ -98,7 +98,7 @@ FOLD_CLOSE = "</details>"
 def _spec_pieces(text: str) -> list[str]:
     """``text`` split around its complete spec blocks: [prose, block, prose, block, …, prose]."""
     try:
-        from dbchat_magic.specs.describe import replace_specs
+        from dbchat_magic.specs import replace_specs
     except ImportError:
         return [text]
     blocks: list[str] = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dbchat_magic.specs.allow import (
+from dbchat_magic.specs._allow import (
     EXPRESSIONS,
     Ctx,
     Enum,
@@ -21,7 +21,7 @@ from dbchat_magic.specs.allow import (
     is_expression_key,
     wrong_type,
 )
-from dbchat_magic.specs.vegalite_keys import (
+from dbchat_magic.specs._vegalite_keys import (
     AGGREGATES,
     ALIGN,
     AXIS,

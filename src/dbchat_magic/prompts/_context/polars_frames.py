@@ -11,7 +11,7 @@ from typing import Any
 
 import polars as pl
 
-from dbchat_magic.prompts.context.model import (
+from dbchat_magic.prompts._context.model import (
     BLOCK_ROWS,
     SAMPLE_BLOCKS,
     SAMPLE_NOTE,
@@ -19,7 +19,7 @@ from dbchat_magic.prompts.context.model import (
     ColumnSummary,
     FrameSummary,
 )
-from dbchat_magic.prompts.context.quoting import (
+from dbchat_magic.prompts._context.quoting import (
     format_value,
     format_values_hint,
     quote_text,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from dbchat_magic.ui import environment
+from dbchat_magic import ui
 
 StopMode = Literal["button", "hint"]
 MIN_IPYKERNEL = (7, 4)
@@ -19,7 +19,7 @@ MIN_IPYKERNEL = (7, 4)
 
 def ipykernel_version() -> tuple[int, ...] | None:
     """The installed ipykernel version as ints, or None."""
-    return environment.ipykernel_version()
+    return ui.ipykernel_version()
 
 
 def async_clicks_supported(shell: Any) -> bool:

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from dbchat_magic.specs.validate import MAX_ERRORS, resolve_frame, validate_spec
+from dbchat_magic.specs._validate import MAX_ERRORS, resolve_frame, validate_spec
 
 RENDERERS = ("svg", "png", "html", "vega", "vegalite", "text")
 """Offline chart renderers: SVG (default), PNG, interactive HTML with the Vega bundle inlined,
@@ -93,7 +93,7 @@ def chart_bundle(vl: dict[str, Any], renderer: str,
     crashed or hit a limit and `RenderError` when vl-convert rejected the spec. When the worker
     cannot start, the Vega-Lite v5 mimetype is shown with a note (never an in-process render).
     """
-    from dbchat_magic.specs.worker import RendererUnavailable, shared_worker
+    from dbchat_magic.specs._worker import RendererUnavailable, shared_worker
 
     notes: list[str] = []
     bundle: dict[str, Any] = {"text/plain": alt_text}
@@ -123,7 +123,7 @@ def chart_bundle(vl: dict[str, Any], renderer: str,
 
 def _text_rows(vl: dict[str, Any], limit: int = 20) -> str:
     """The embedded data as an aligned text table (first ``limit`` rows)."""
-    from dbchat_magic.specs.records import csv_values
+    from dbchat_magic.specs._records import csv_values
 
     rows = csv_values(vl.get("data") or {})
     if not rows:
@@ -143,17 +143,17 @@ def _alt_text(spec: dict[str, Any], rows: int) -> str:
     title = spec.get("title")
     if spec["widget"] == "vega-lite":
         return f"Vega-Lite chart of {spec['data']}" + (f": {title}" if title else "")
-    from dbchat_magic.specs.compile import channel_title
+    from dbchat_magic.specs._compile import channel_title
 
     desc = title or f"{channel_title(spec['y'])} by {channel_title(spec['x'])}"
     return f"{spec['mark']} chart of {spec['data']}: {desc} ({rows:,} points)"
 
 
 def _render_vegalite(spec: dict[str, Any], info: Any, renderer: str) -> RenderedSpec:
+    from dbchat_magic.specs._plan import Plan
+    from dbchat_magic.specs._records import to_records
+    from dbchat_magic.specs._vegalite_guard import referenced_fields
     from dbchat_magic.specs.aggregate import run_plan
-    from dbchat_magic.specs.plan import Plan
-    from dbchat_magic.specs.records import to_records
-    from dbchat_magic.specs.vegalite_guard import referenced_fields
 
     vl = dict(spec["spec"])
     fields, made = referenced_fields(vl)
@@ -173,9 +173,9 @@ def _draw(kind: Kind, vl: dict[str, Any], renderer: str, alt_text: str,
           notes: list[str]) -> RenderedSpec:
     """Cap, clean and draw a Vega-Lite dict: every string the renderer sees is XML-safe, and a
     renderer crash or limit becomes a short error (the kernel is never at risk)."""
-    from dbchat_magic.specs.caps import cap_errors
-    from dbchat_magic.specs.textclean import clean_text, clean_tree
-    from dbchat_magic.specs.worker import RenderError, RenderFailed
+    from dbchat_magic.specs._caps import cap_errors
+    from dbchat_magic.specs._textclean import clean_text, clean_tree
+    from dbchat_magic.specs._worker import RenderError, RenderFailed
 
     errors = cap_errors(vl)
     if errors:
@@ -193,8 +193,8 @@ def _draw(kind: Kind, vl: dict[str, Any], renderer: str, alt_text: str,
 
 def render_spec(spec: Any, namespace: Mapping[str, Any], *, renderer: str = "svg") -> RenderedSpec:
     """Validate and render one spec; bad input gives kind "error" with at most 3 lines."""
-    from dbchat_magic.specs.compile import EmptyResult, compile_chart
-    from dbchat_magic.specs.widgets import compile_kpi, compile_table
+    from dbchat_magic.specs._compile import EmptyResult, compile_chart
+    from dbchat_magic.specs._widgets import compile_kpi, compile_table
 
     errors = validate_spec(spec, namespace)
     if errors:

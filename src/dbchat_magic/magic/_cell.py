@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
-from dbchat_magic.magic.errors import AnswerStopped, CellError
-from dbchat_magic.magic.interpolate import interpolate
+from dbchat_magic.magic._errors import AnswerStopped, CellError
+from dbchat_magic.magic._interpolate import interpolate
 
 if TYPE_CHECKING:
     from dbchat_magic.result import ChatResult
@@ -180,7 +180,7 @@ def run_cell(shell: Any, line: str, cell: str | None) -> None:
 
 def _view(request: CellRequest, stopper: _Stopper, *, background: bool = False,
           awaited: bool = False) -> Any:
-    from dbchat_magic.magic.stop import stop_mode
+    from dbchat_magic.magic._stop import stop_mode
     from dbchat_magic.ui import make_answer_view
 
     return make_answer_view(endpoint=request.prepared.endpoint, on_stop=stopper,

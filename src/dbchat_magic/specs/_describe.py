@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from dbchat_magic.specs.extract import extract_specs
+from dbchat_magic.specs._extract import extract_specs
 
 _OPEN_FENCE_TAIL = re.compile(r"(?:^|\n)[ \t]*(`{3,}|~{3,})[\w.+-]*[ \t]*\r?\n[ \t]*$")
 

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from dbchat_magic.errors import ConfigError
-from dbchat_magic.prompts.context import frame_kind
+from dbchat_magic.prompts._context import frame_kind
 
 HISTORY_CELLS = 300  # how far back the input history is searched
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")

@@ -6,9 +6,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from dbchat_magic.prompts.budget import estimate_tokens, truncate_to_tokens
-from dbchat_magic.prompts.context import describe_object
-from dbchat_magic.prompts.selection import rank_frames, resolve_explicit
+from dbchat_magic.prompts._budget import estimate_tokens, truncate_to_tokens
+from dbchat_magic.prompts._context import describe_object
+from dbchat_magic.prompts._selection import rank_frames, resolve_explicit
 
 HEADING = "## Data context"
 NOTICE = (

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from dbchat_magic.specs._frames import FrameInfo
+from dbchat_magic.specs._plan import AggResult, Plan, chart_plan, parse_sort
+from dbchat_magic.specs._records import embedded_bytes, to_inline_csv
+from dbchat_magic.specs._validate import parses_as_dates
 from dbchat_magic.specs.aggregate import run_plan
-from dbchat_magic.specs.frames import FrameInfo
-from dbchat_magic.specs.plan import AggResult, Plan, chart_plan, parse_sort
-from dbchat_magic.specs.records import embedded_bytes, to_inline_csv
-from dbchat_magic.specs.validate import parses_as_dates
 
 MAX_CATEGORIES = {"arc": 12}
 DEFAULT_MAX_CATEGORIES = 100

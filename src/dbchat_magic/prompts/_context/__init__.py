@@ -9,8 +9,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from dbchat_magic.prompts.context.model import ColumnSummary, FrameSummary
-from dbchat_magic.prompts.context.render import render_frame
+from dbchat_magic.prompts._context.model import ColumnSummary, FrameSummary
+from dbchat_magic.prompts._context.render import render_frame as _render_frame
 
 __all__ = ["ColumnSummary", "FrameSummary", "describe_object", "frame_kind", "kind_label"]
 
@@ -23,11 +23,11 @@ _KINDS: dict[tuple[str, str], tuple[str, str]] = {
     ("pyspark", "DataFrame"): ("spark", "Spark DataFrame"),
 }
 _MODULES = {
-    "pandas": "dbchat_magic.prompts.context.pandas_frames",
-    "polars": "dbchat_magic.prompts.context.polars_frames",
-    "spark": "dbchat_magic.prompts.context.spark_frames",
+    "pandas": "dbchat_magic.prompts._context.pandas_frames",
+    "polars": "dbchat_magic.prompts._context.polars_frames",
+    "spark": "dbchat_magic.prompts._context.spark_frames",
 }
-COLUMN_TOKENS = 8  # rough cost of one column line: how many columns are worth summarising
+_COLUMN_TOKENS = 8  # rough cost of one column line: how many columns are worth summarising
 
 
 def _match(obj: Any) -> tuple[str, str] | None:
@@ -51,7 +51,7 @@ def kind_label(obj: Any) -> str:
     return hit[1] if hit else type(obj).__name__
 
 
-def summarize(obj: Any, *, max_columns: int) -> FrameSummary:
+def _summarize(obj: Any, *, max_columns: int) -> FrameSummary:
     """Library-neutral summary of ``obj`` (which must be frame-like)."""
     kind = frame_kind(obj)
     if kind is None:
@@ -62,14 +62,14 @@ def summarize(obj: Any, *, max_columns: int) -> FrameSummary:
 
 def describe_object(var: str, obj: Any, budget_tokens: int) -> str:
     """The ``### var (...)`` section for ``obj`` within ``budget_tokens``; never raises."""
-    max_columns = max(1, budget_tokens // COLUMN_TOKENS)
+    max_columns = max(1, budget_tokens // _COLUMN_TOKENS)
     try:
-        summary = summarize(obj, max_columns=max_columns)
+        summary = _summarize(obj, max_columns=max_columns)
     except Exception as exc:  # odd objects still get a bounded header, never a traceback
         summary = FrameSummary(kind_label(obj), "?", 0,
                                notes=[f"(could not be described: {type(exc).__name__})"])
         summary.n_columns = _safe_width(obj)
-    return render_frame(var, summary, budget_tokens)
+    return _render_frame(var, summary, budget_tokens)
 
 
 def _safe_width(obj: Any) -> int:

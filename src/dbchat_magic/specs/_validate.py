@@ -7,8 +7,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from dbchat_magic.specs.frames import FrameInfo, describe_frame, list_frames
-from dbchat_magic.specs.schema import WIDGET_SCHEMAS, WIDGETS
+from dbchat_magic.specs._frames import FrameInfo, describe_frame, list_frames
+from dbchat_magic.specs._schema import WIDGET_SCHEMAS, WIDGETS
 
 MAX_ERRORS = 3
 _NUMERIC_AGGS = {"sum", "mean", "median"}
@@ -226,7 +226,7 @@ def validate_spec(spec: Any, namespace: Mapping[str, Any]) -> list[str]:
     if isinstance(info, str):
         return [info]
     if spec["widget"] == "vega-lite":
-        from dbchat_magic.specs.vegalite_guard import guard_errors
+        from dbchat_magic.specs._vegalite_guard import guard_errors
 
         return guard_errors(spec["spec"], info)[:MAX_ERRORS]
     return _semantic_errors(spec, info)[:MAX_ERRORS]

@@ -12,8 +12,8 @@ Format (a contract with the charts layer's demo model, see docs/interfaces.md)::
 
 from __future__ import annotations
 
-from dbchat_magic.prompts.budget import estimate_tokens, truncate_to_tokens
-from dbchat_magic.prompts.context.model import ColumnSummary, FrameSummary
+from dbchat_magic.prompts._budget import estimate_tokens, truncate_to_tokens
+from dbchat_magic.prompts._context.model import ColumnSummary, FrameSummary
 
 MAX_LINE_CHARS = 240
 SAMPLE_SHARE = 0.3  # part of a frame's budget kept for sample rows when columns compete for it

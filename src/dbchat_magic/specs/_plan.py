@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from dbchat_magic.specs.schema import MAX_LIMIT
+from dbchat_magic.specs._schema import MAX_LIMIT
 
 ROW_CAP = MAX_LIMIT
 """Most rows ever embedded in a chart or shown in a table."""

@@ -11,8 +11,8 @@ from typing import Any, TextIO
 
 from dbchat_magic.markup import clean_text
 from dbchat_magic.result import ChatResult
-from dbchat_magic.ui.metrics_format import format_metrics
-from dbchat_magic.ui.settled import SpecOutput, spec_outputs, status_line
+from dbchat_magic.ui._metrics_format import format_metrics
+from dbchat_magic.ui._settled import SpecOutput, spec_outputs, status_line
 
 
 class TextAnswerView:
@@ -26,7 +26,7 @@ class TextAnswerView:
 
     def __init__(self, *, endpoint: str, stream: TextIO | None = None,
                  any_thread: bool | None = None) -> None:
-        from dbchat_magic.ui.environment import in_kernel
+        from dbchat_magic.ui._environment import in_kernel
 
         self.endpoint = endpoint
         self._stream = stream

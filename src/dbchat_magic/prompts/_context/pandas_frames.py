@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dbchat_magic.prompts.context.model import (
+from dbchat_magic.prompts._context.model import (
     BLOCK_ROWS,
     SAMPLE_BLOCKS,
     SAMPLE_NOTE,
@@ -21,7 +21,7 @@ from dbchat_magic.prompts.context.model import (
     ColumnSummary,
     FrameSummary,
 )
-from dbchat_magic.prompts.context.quoting import (
+from dbchat_magic.prompts._context.quoting import (
     format_value,
     format_values_hint,
     is_missing,
