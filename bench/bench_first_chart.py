@@ -53,7 +53,7 @@ FRAME = ("import numpy as np, pandas as pd\nrng = np.random.default_rng(0)\n"
          "sales = pd.DataFrame({'region': rng.choice(['EU', 'US', 'APAC'], 100_000),"
          " 'revenue': rng.random(100_000) * 100})")
 PROBE = """
-import time, dbchat_magic.session_specs as _ss
+import time, dbchat_magic.session._specs as _ss
 _bench, _orig_check = {}, _ss.LiveSpecs.check
 def _check(self):
     if "fence" not in _bench and self.result.text.count("```") >= 2:

@@ -23,7 +23,7 @@ def shell(sim: Simulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
     from IPython.core.interactiveshell import InteractiveShell
 
     from dbchat_magic.conversation import _forget_all
-    from dbchat_magic.session import _sessions
+    from dbchat_magic.session._pipeline import _sessions
 
     for key, value in sim.env().items():
         monkeypatch.setenv(key, value)

@@ -32,7 +32,7 @@ def test_prepare_composes_system_and_user_with_spec_rules_and_params():
     assert [m["role"] for m in p.messages] == ["system", "user"]
     assert "How many rows?" in p.messages[-1]["content"]
     assert "widget" in p.messages[0]["content"]  # specs.format_rules() went into the system prompt
-    assert p.params == {"endpoint": LLAMA, "temperature": 0.3, "max_tokens": 50}
+    assert (p.endpoint, p.params) == (LLAMA, {"temperature": 0.3, "max_tokens": 50})
     assert p.parts and all(part.chars >= 0 and part.tokens >= 0 for part in p.parts)
 
 

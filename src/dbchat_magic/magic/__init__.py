@@ -46,7 +46,7 @@ def load_ipython_extension(ipython: Any) -> None:
     _attach_help()
     ipython.register_magics(DbChatMagics)
     from dbchat_magic.magic.async_cell import install
-    from dbchat_magic.session_specs import warm_up_at_load
+    from dbchat_magic.session import warm_up_at_load
 
     install(ipython)
     warm_up_at_load(ipython)  # the chart render worker starts in the background
@@ -55,7 +55,7 @@ def load_ipython_extension(ipython: Any) -> None:
 def unload_ipython_extension(ipython: Any) -> None:
     """Remove the magics and the async-cell input transformer."""
     from dbchat_magic.magic.async_cell import uninstall
-    from dbchat_magic.session_specs import stop_warm_up
+    from dbchat_magic.session import stop_warm_up
 
     uninstall(ipython)
     stop_warm_up(ipython)

@@ -118,7 +118,7 @@ def check_options(session: Session, args: Any) -> None:
 def format_prompt(prepared: PreparedAsk) -> str:
     """The messages exactly as they would be sent, then each prompt part's size."""
     lines = [f"Prompt for endpoint {prepared.endpoint!r} (nothing was sent). Parameters: "
-             + ", ".join(f"{k}={v}" for k, v in prepared.params.items() if k != "endpoint"), ""]
+             + ", ".join(f"{k}={v}" for k, v in prepared.params.items()), ""]
     for i, msg in enumerate(prepared.messages, 1):
         content = msg.get("content")
         text = content if isinstance(content, str) else repr(content)

@@ -10,78 +10,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from dbchat_magic.conversation import Conversation, get_conversation
 from dbchat_magic.errors import ConfigError
 from dbchat_magic.result import ChatResult
-from dbchat_magic.runner import TaskFuture, get_runner, wait_interruptibly
-from dbchat_magic.session_specs import LiveSpecs, apply_specs, renderer_name, warm_up_renderer
+from dbchat_magic.runner import get_runner, wait_interruptibly
+from dbchat_magic.session._ask import AskHandle, AskOptions, PreparedAsk
+from dbchat_magic.session._specs import LiveSpecs, apply_specs
+from dbchat_magic.session._warm_up import renderer_name, warm_up_renderer
 
 if TYPE_CHECKING:
     from dbchat_magic.client import ChatClient
     from dbchat_magic.config import Settings
-
-
-__all__ = ["AskHandle", "AskOptions", "PreparedAsk", "Session", "get_session"]
-
-
-@dataclass
-class AskOptions:
-    """Per-question overrides; ``None`` means "use the settings"."""
-
-    endpoint: str | None = None
-    temperature: float | None = None
-    max_tokens: int | None = None
-    persona: str | None = None
-    frames: list[str] | None = None
-    no_history: bool = False
-
-
-@dataclass
-class PreparedAsk:
-    """Everything needed to send one question: the exact messages, their parts and parameters.
-
-    ``question`` is the question as sent and recorded (known credentials redacted); ``notes`` are
-    what the view should tell (e.g. that credentials were redacted), also in the result's
-    ``extras["prompt_notes"]``."""
-
-    question: str
-    messages: list[dict[str, Any]]
-    parts: list[Any]
-    params: dict[str, Any]
-    settings: Settings
-    options: AskOptions = field(default_factory=AskOptions)
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def endpoint(self) -> str:
-        """The serving endpoint this question goes to."""
-        return str(self.params["endpoint"])
-
-
-class AskHandle:
-    """A running question: ``result`` is live while it streams; ``cancel()`` stops it."""
-
-    def __init__(self, prepared: PreparedAsk, result: ChatResult, future: TaskFuture) -> None:
-        self.prepared = prepared
-        self.result = result
-        self.future = future
-
-    def cancel(self) -> None:
-        """Stop the answer: the request is cancelled and its connection closed; text is kept."""
-        self.future.cancel()
-
-    @property
-    def done(self) -> bool:
-        """True once the pipeline has ended (the result is final and the turn recorded)."""
-        return self.future.settled
-
-    def wait(self, timeout: float | None = None) -> ChatResult:
-        """Block (not interruptibly) until the pipeline has ended; returns the result."""
-        self.future.wait_settled(timeout)
-        return self.result
 
 
 class Session:
@@ -117,13 +58,13 @@ class Session:
             persona=options.persona or settings.persona, format_rules=specs.format_rules(),
             settings=settings)
         params: dict[str, Any] = {
-            "endpoint": endpoint,
             "temperature": settings.temperature if options.temperature is None
             else options.temperature,
             "max_tokens": settings.max_tokens if options.max_tokens is None else options.max_tokens,
         }
         return PreparedAsk(question=composed.question, messages=list(composed.messages),
-                           parts=list(composed.parts), params=params, settings=settings,
+                           parts=list(composed.parts), endpoint=endpoint, params=params,
+                           settings=settings,
                            options=options, notes=list(composed.notes))
 
     def start(self, prepared: PreparedAsk, namespace: Mapping[str, Any] | None = None, *,
@@ -180,10 +121,9 @@ class Session:
             if on_update is not None:
                 on_update(result)
 
-        params = {k: v for k, v in prepared.params.items() if k != "endpoint" and v is not None}
         try:
             await client.complete(prepared.messages, endpoint=prepared.endpoint, result=result,
-                                  on_event=on_event, **params)
+                                  on_event=on_event, **prepared.request_params())
             await live.drain()
             if result.ok:
                 await apply_specs(client, prepared, namespace, result, rendered=live.rendered)
