@@ -172,23 +172,12 @@ def test_no_upward_import(top: str, path: Path) -> None:
         assert (top, target) not in SAME_LAYER_FORBIDDEN, f"{path}: {top} must not import {target}"
 
 
-# Cycles that existed when this check was written, removed one by one (issue 10 items 1 and 4);
-# a listed cycle that no longer exists fails too, so the list only shrinks.
-_KNOWN_CYCLES: list[list[str]] = [
-    ["dbchat_magic.simulator._app", "dbchat_magic.simulator._server"],
-    ["dbchat_magic.specs.aggregate", "dbchat_magic.specs.aggregate_polars",
-     "dbchat_magic.specs.aggregate_spark"],
-]
-
-
 def test_no_import_cycle_anywhere_in_the_package() -> None:
     graph = import_graph(PACKAGE)
-    cycles = [group for group in import_cycles(graph) if group not in _KNOWN_CYCLES]
+    cycles = import_cycles(graph)
     assert not cycles, "modules that import each other (lazily or not):\n" + "\n".join(
         " → ".join(loop_of(group, graph)) + f"  (all of: {', '.join(group)})"
         for group in cycles)
-    gone = [group for group in _KNOWN_CYCLES if group not in import_cycles(graph)]
-    assert not gone, f"no longer cycles: remove them from _KNOWN_CYCLES: {gone}"
 
 
 # -- the checker itself, on tiny packages ------------------------------------------------------

@@ -9,7 +9,7 @@ from dbchat_magic.specs._frames import FrameInfo
 from dbchat_magic.specs._plan import AggResult, Plan, chart_plan, parse_sort
 from dbchat_magic.specs._records import embedded_bytes, to_inline_csv
 from dbchat_magic.specs._validate import parses_as_dates
-from dbchat_magic.specs.aggregate import run_plan
+from dbchat_magic.specs.engines import run_plan
 
 MAX_CATEGORIES = {"arc": 12}
 DEFAULT_MAX_CATEGORIES = 100

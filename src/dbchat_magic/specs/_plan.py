@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from dbchat_magic.specs._schema import MAX_LIMIT
 
@@ -12,6 +13,48 @@ ROW_CAP = MAX_LIMIT
 """Most rows ever embedded in a chart or shown in a table."""
 TABLE_DEFAULT_LIMIT = 100
 _CHANNELS = ("x", "y", "color")
+
+
+class TimeBucket(NamedTuple):
+    """What a spec's ``timeUnit`` groups by: the bucket's name (year, quarter, month, week, day,
+    hour), the numpy datetime unit it is counted in and how many of those make one bucket."""
+
+    name: str
+    numpy_unit: str
+    step: int
+
+
+TIME_BUCKETS: dict[str, TimeBucket] = {
+    "year": TimeBucket("year", "datetime64[Y]", 1),
+    "quarter": TimeBucket("quarter", "datetime64[M]", 3),
+    "month": TimeBucket("month", "datetime64[M]", 1),
+    "yearmonth": TimeBucket("month", "datetime64[M]", 1),
+    "week": TimeBucket("week", "datetime64[D]", 7),  # Monday-based (see `week_start`)
+    "day": TimeBucket("day", "datetime64[D]", 1),
+    "date": TimeBucket("day", "datetime64[D]", 1),
+    "yearmonthdate": TimeBucket("day", "datetime64[D]", 1),
+    "hour": TimeBucket("hour", "datetime64[h]", 1),
+}
+"""Every ``timeUnit`` a spec may name (`_schema.TIME_UNITS`) → its bucket; every engine groups by
+these buckets in its own syntax."""
+
+
+def week_start(days: Any) -> Any:
+    """Days since 1970-01-01 → the day their Monday-based week starts (1970-01-01 was a
+    Thursday); works on ints and numpy arrays."""
+    return days - (days + 3) % 7
+
+
+def filter_value(value: Any, is_date: bool) -> Any:
+    """Coerce a filter value for a date column: ISO strings become datetimes (lists too)."""
+    if isinstance(value, list):
+        return [filter_value(v, is_date) for v in value]
+    if is_date and isinstance(value, str):
+        try:
+            return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).replace(tzinfo=None)
+        except ValueError:
+            return value
+    return value
 
 
 @dataclass(slots=True)

@@ -153,7 +153,7 @@ def _render_vegalite(spec: dict[str, Any], info: Any, renderer: str) -> Rendered
     from dbchat_magic.specs._plan import Plan
     from dbchat_magic.specs._records import to_records
     from dbchat_magic.specs._vegalite_guard import referenced_fields
-    from dbchat_magic.specs.aggregate import run_plan
+    from dbchat_magic.specs.engines import run_plan
 
     vl = dict(spec["spec"])
     fields, made = referenced_fields(vl)

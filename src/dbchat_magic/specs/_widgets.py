@@ -10,7 +10,7 @@ from typing import Any
 from dbchat_magic.specs._compile import EmptyResult
 from dbchat_magic.specs._frames import FrameInfo
 from dbchat_magic.specs._plan import kpi_plan, table_plan
-from dbchat_magic.specs.aggregate import run_plan
+from dbchat_magic.specs.engines import run_plan
 
 _FORMAT = re.compile(r"^(?P<prefix>[$€£]?)(?P<spec>,?(?:\.\d+)?[dfeg%]?)(?P<suffix>[^\d]*)$")
 _AGG_LABEL = {"sum": "Total", "mean": "Average", "median": "Median", "min": "Minimum",

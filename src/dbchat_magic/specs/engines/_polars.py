@@ -1,17 +1,14 @@
-"""Run a `Plan` natively in polars (lazy), converting only the small result to pandas."""
+"""The polars engine: run a `Plan` natively (lazy), converting only the small result to pandas."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from dbchat_magic.specs._frames import FrameInfo
-from dbchat_magic.specs._plan import AggResult, Plan, nice_step
-from dbchat_magic.specs.aggregate import filter_value
+from dbchat_magic.specs._plan import TIME_BUCKETS, AggResult, Plan, filter_value, nice_step
 
-__all__ = ["aggregate_polars"]
-
-_TRUNC = {"year": "1y", "quarter": "1q", "month": "1mo", "yearmonth": "1mo", "week": "1w",
-          "day": "1d", "date": "1d", "yearmonthdate": "1d", "hour": "1h"}
+_EVERY = {"year": "1y", "quarter": "1q", "month": "1mo", "week": "1w", "day": "1d", "hour": "1h"}
+"""A time bucket's name → polars' ``dt.truncate`` interval."""
 
 
 def _condition(pl: Any, f: dict[str, Any], is_date: bool) -> Any:
@@ -72,7 +69,7 @@ def aggregate_polars(info: FrameInfo, plan: Plan) -> AggResult:
     for k in plan.keys:
         col = pl.col(k.field)
         if k.time_unit:
-            col = col.dt.truncate(_TRUNC[k.time_unit])
+            col = col.dt.truncate(_EVERY[TIME_BUCKETS[k.time_unit].name])
         elif k.maxbins:
             lo, hi = lf.select(col.min().alias("lo"), col.max().alias("hi")).collect().row(0)
             step = steps[k.out] = nice_step(float(lo or 0), float(hi or 0), k.maxbins)

@@ -1,33 +1,23 @@
-"""Run a `Plan` on a frame and return a small pandas result (Spark, polars: natively)."""
+"""The pandas engine: filter, group and aggregate a pandas frame (one-key sum/mean/count through
+`_fastagg`), returning a small result."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
-from dbchat_magic.specs import fastagg
 from dbchat_magic.specs._frames import FrameInfo
-from dbchat_magic.specs._plan import AggResult, Plan, nice_step
+from dbchat_magic.specs._plan import (
+    TIME_BUCKETS,
+    AggResult,
+    Plan,
+    filter_value,
+    nice_step,
+    week_start,
+)
+from dbchat_magic.specs.engines import _fastagg as fastagg
 
-__all__ = ["aggregate_pandas", "filter_value", "run_plan", "truncate_dates"]
-
-_NP_UNITS = {"year": "datetime64[Y]", "month": "datetime64[M]", "yearmonth": "datetime64[M]",
-             "day": "datetime64[D]", "date": "datetime64[D]", "yearmonthdate": "datetime64[D]",
-             "hour": "datetime64[h]"}
 _PANDAS_AGG = {"sum": "sum", "mean": "mean", "median": "median", "min": "min", "max": "max",
                "distinct": "nunique"}
-
-
-def filter_value(value: Any, is_date: bool) -> Any:
-    """Coerce a filter value for a date column: ISO strings become datetimes (lists too)."""
-    if isinstance(value, list):
-        return [filter_value(v, is_date) for v in value]
-    if is_date and isinstance(value, str):
-        try:
-            return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).replace(tzinfo=None)
-        except ValueError:
-            return value
-    return value
 
 
 def _as_datetime(series: Any) -> Any:
@@ -46,16 +36,17 @@ def truncate_dates(series: Any, unit: str) -> Any:
     import pandas as pd
 
     values = _as_datetime(series).to_numpy()
-    if unit in _NP_UNITS:
-        out = values.astype(_NP_UNITS[unit])
-    elif unit == "quarter":
-        months = values.astype("datetime64[M]").astype("int64")
-        out = (months - months % 3).astype("datetime64[M]")
-    elif unit == "week":
-        days = values.astype("datetime64[D]").astype("int64")
-        out = (days - (days + 3) % 7).astype("datetime64[D]")  # 1970-01-01 was a Thursday
-    else:
+    bucket = TIME_BUCKETS.get(unit)
+    if bucket is None:
         out = values
+    elif bucket.name == "week":
+        days = values.astype(bucket.numpy_unit).astype("int64")
+        out = week_start(days).astype(bucket.numpy_unit)
+    elif bucket.step > 1:
+        ints = values.astype(bucket.numpy_unit).astype("int64")
+        out = (ints - ints % bucket.step).astype(bucket.numpy_unit)
+    else:
+        out = values.astype(bucket.numpy_unit)
     out = out.astype("datetime64[ns]")
     missing = np.isnat(values)
     if missing.any():
@@ -161,16 +152,3 @@ def _scalar(df: Any, m: Any) -> Any:
     if m.agg in ("q1", "q3"):
         return s.quantile(0.25 if m.agg == "q1" else 0.75)
     return s.agg(_PANDAS_AGG[m.agg])
-
-
-def run_plan(info: FrameInfo, plan: Plan) -> AggResult:
-    """Dispatch ``plan`` to the frame's own engine (Spark/polars aggregate natively)."""
-    if info.kind == "spark":
-        from dbchat_magic.specs.aggregate_spark import aggregate_spark
-
-        return aggregate_spark(info, plan)
-    if info.kind == "polars":
-        from dbchat_magic.specs.aggregate_polars import aggregate_polars
-
-        return aggregate_polars(info, plan)
-    return aggregate_pandas(info, plan)

@@ -1,4 +1,4 @@
-"""Run a `Plan` in Spark: filter and aggregate on the cluster, collect only the small result.
+"""The Spark engine: filter and aggregate on the cluster, collect only the small result.
 
 Works on classic and Spark Connect DataFrames alike: only public DataFrame and Column APIs.
 """
@@ -8,13 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from dbchat_magic.specs._frames import FrameInfo
-from dbchat_magic.specs._plan import AggResult, Plan, nice_step
-from dbchat_magic.specs.aggregate import filter_value
-
-__all__ = ["aggregate_spark"]
-
-_TRUNC = {"year": "year", "quarter": "quarter", "month": "month", "yearmonth": "month",
-          "week": "week", "day": "day", "date": "day", "yearmonthdate": "day", "hour": "hour"}
+from dbchat_magic.specs._plan import TIME_BUCKETS, AggResult, Plan, filter_value, nice_step
 
 
 def _condition(F: Any, f: dict[str, Any], is_date: bool) -> Any:
@@ -81,7 +75,7 @@ def aggregate_spark(info: FrameInfo, plan: Plan) -> AggResult:
     for k in plan.keys:
         col = F.col(k.field)
         if k.time_unit:
-            col = F.date_trunc(_TRUNC[k.time_unit], col)
+            col = F.date_trunc(TIME_BUCKETS[k.time_unit].name, col)  # Spark's names are the buckets
         elif k.maxbins:
             lo, hi = df.agg(F.min(col), F.max(col)).first()
             step = steps[k.out] = nice_step(float(lo or 0), float(hi or 0), k.maxbins)

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["FAST_AGGS", "MAX_TIME_BUCKETS", "PARALLEL_MIN_ROWS", "TimeKey", "can_use",
-           "group_aggregate"]
+from dbchat_magic.specs._plan import TIME_BUCKETS, week_start
 
 FAST_AGGS = frozenset({"sum", "mean", "count"})
 
@@ -19,11 +18,6 @@ def can_use(keys: dict[str, Any], measures: list[Any]) -> bool:
     return len(keys) == 1 and all(m.agg in FAST_AGGS for m in measures)
 
 
-_UNIT_DTYPES = {"year": ("datetime64[Y]", 1), "quarter": ("datetime64[M]", 3),
-                "month": ("datetime64[M]", 1), "yearmonth": ("datetime64[M]", 1),
-                "week": ("datetime64[D]", 7), "day": ("datetime64[D]", 1),
-                "date": ("datetime64[D]", 1), "yearmonthdate": ("datetime64[D]", 1),
-                "hour": ("datetime64[h]", 1)}
 MAX_TIME_BUCKETS = 5_000_000
 
 
@@ -38,17 +32,18 @@ class TimeKey:
         """(codes with -1 for missing, bucket start datetimes); ValueError if too many buckets."""
         import numpy as np
 
-        dtype, step = _UNIT_DTYPES[self.unit]
+        bucket = TIME_BUCKETS[self.unit]
+        dtype, step = bucket.numpy_unit, bucket.step
         missing = np.isnat(self.values)
         ints = self.values.astype(dtype).astype("int64")
-        if self.unit == "week":
-            ints = ints - (ints + 3) % 7  # Monday-based weeks (1970-01-01 was a Thursday)
+        if bucket.name == "week":
+            ints = week_start(ints)
         valid = ints[~missing] if missing.any() else ints
         if not len(valid):
             return np.full(len(ints), -1), np.array([], dtype="datetime64[ns]")
         lo = int(valid.min())
-        if self.unit == "quarter":
-            lo -= lo % 3  # months since 1970-01: quarters start at multiples of 3
+        if bucket.name == "quarter":
+            lo -= lo % step  # months since 1970-01: quarters start at multiples of 3
         codes = (ints - lo) // step
         k = int(codes[~missing].max()) + 1 if missing.any() else int(codes.max()) + 1
         if k > MAX_TIME_BUCKETS:
