@@ -131,22 +131,23 @@ class ChatClient:
 
     def _batches(self, messages: Sequence[Message], state: CallState,
                  params: dict[str, Any]) -> AsyncIterator[list[StreamEvent]]:
-        s = self.settings
-        dl = Deadlines(s, state)
+        settings = self.settings
+        deadlines = Deadlines(settings, state)
 
         async def opener() -> httpx.Response:
             provider = self._require_provider()
             state.host, state.source = provider.host, provider.source
-            body = chat_body(messages, endpoint=state.endpoint, url_style=s.url_style,
-                             temperature=params.pop("temperature", s.temperature),
-                             max_tokens=params.pop("max_tokens", s.max_tokens), extra=params)
+            body = chat_body(messages, endpoint=state.endpoint, url_style=settings.url_style,
+                             temperature=params.pop("temperature", settings.temperature),
+                             max_tokens=params.pop("max_tokens", settings.max_tokens),
+                             extra=params)
             if self._limiter is not None:
                 state.reservation = await self._limiter.acquire(state.endpoint, len(body) // 4)
-            dl.start()
-            url = chat_url(provider.host, state.endpoint, s.url_style)
-            return await open_stream(self._pool(), provider, url, body, dl, self._backoff)
+            deadlines.start()
+            url = chat_url(provider.host, state.endpoint, settings.url_style)
+            return await open_stream(self._pool(), provider, url, body, deadlines, self._backoff)
 
-        return read_batches(opener, dl)
+        return read_batches(opener, deadlines)
 
     async def complete(self, messages: Sequence[Message], *, endpoint: str | None = None,
                        result: ChatResult | None = None,
