@@ -7,9 +7,9 @@ import time
 
 import pytest
 
+from client_helpers import QUESTION, ask, client_for, expected_text
 from dbchat_magic.client import ChatResult
 from dbchat_magic.simulator import Simulator
-from test_client_helpers import QUESTION, ask, client_for, expected_text
 
 
 def test_429_with_retry_after_is_honoured(sim: Simulator) -> None:

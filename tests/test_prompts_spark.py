@@ -7,8 +7,6 @@ Needs pyspark and Java (current-stack venv only). One local session is shared by
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
@@ -17,17 +15,6 @@ from dbchat_magic.prompts._context.parse import parse_data_context
 
 pytest.importorskip("pyspark")
 pytestmark = [pytest.mark.spark, pytest.mark.timeout(600)]  # JVM start-up on a busy machine
-
-
-@pytest.fixture(scope="module")
-def spark() -> Iterator[Any]:
-    from pyspark.sql import SparkSession
-
-    session = (SparkSession.builder.master("local[1]").appName("dbchat-prompts-tests")
-               .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "1")
-               .getOrCreate())
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
 
 
 def test_spark_schema_and_sample_rows(spark):

@@ -11,14 +11,7 @@ from dbchat_magic.config import Settings
 from dbchat_magic.conversation import Conversation
 from dbchat_magic.errors import DbChatError
 from dbchat_magic.session import AskOptions, Session
-from dbchat_magic.simulator import CLAUDE, LLAMA, Simulator
-
-
-@pytest.fixture
-def env(sim: Simulator, monkeypatch: pytest.MonkeyPatch) -> Simulator:
-    for key, value in sim.env().items():
-        monkeypatch.setenv(key, value)
-    return sim
+from dbchat_magic.simulator import CLAUDE, LLAMA
 
 
 def _session(**settings) -> Session:

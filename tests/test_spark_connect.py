@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from dbchat_magic.prompts._context.spark_frames import costly_step
+from engine_cases import canon
 
 pytestmark = [pytest.mark.spark, pytest.mark.timeout(400)]
 PROBE = Path(__file__).with_name("spark_connect_probe.py")
@@ -32,11 +33,6 @@ def report(tmp_path_factory) -> dict[str, Any]:
                           text=True, timeout=360, cwd=PROBE.parent.parent)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
-def _canon(rows: list[dict]) -> list[tuple]:
-    return sorted(tuple(sorted((k, round(v, 6) if isinstance(v, float) else v)
-                               for k, v in row.items())) for row in rows)
 
 
 def test_the_probe_really_used_spark_connect(report):
@@ -82,7 +78,7 @@ def test_connect_charts_match_pandas(report, name):
     got, want = report["specs"][name]["connect"], report["specs"][name]["pandas"]
     assert got["ok"], got["errors"]
     assert want["ok"], want["errors"]
-    assert got["rows"] and _canon(got["rows"]) == _canon(want["rows"])
+    assert got["rows"] and canon(got["rows"]) == canon(want["rows"])
     assert got["notes"] == want["notes"] and got["text"] == want["text"]
 
 
@@ -113,7 +109,7 @@ def test_connect_kpis_and_table_match_pandas(report):
 def test_connect_frames_aggregate_even_outside_connect_mode(report):
     got = report["specs"]["not_connect_mode"]  # pyspark.sql.functions would build classic columns
     assert got["ok"], got["errors"]
-    assert _canon(got["rows"]) == _canon(report["specs"]["line_daily_mean"]["pandas"]["rows"])
+    assert canon(got["rows"]) == canon(report["specs"]["line_daily_mean"]["pandas"]["rows"])
 
 
 def test_connect_vegalite_spec_samples_in_spark(report):

@@ -12,7 +12,7 @@ import pytest
 from dbchat_magic.config import Settings
 from dbchat_magic.conversation import Conversation
 from dbchat_magic.session import Session
-from dbchat_magic.simulator import LLAMA, Simulator
+from dbchat_magic.simulator import LLAMA
 from dbchat_magic.ui._answer_view import WidgetAnswerView
 from ui_helpers import CommRecorder
 
@@ -24,13 +24,6 @@ CHART = ('{"widget": "chart", "data": "sales", "mark": "bar", '
          '"y": {"field": "revenue", "type": "quantitative", "aggregate": "sum"}}')
 TAIL = " ".join(f"word{i}" for i in range(150))
 REPLY = f"Revenue by region:\n\n```json\n{CHART}\n```\n\n{TAIL}\n"
-
-
-@pytest.fixture
-def env(sim: Simulator, monkeypatch: pytest.MonkeyPatch) -> Simulator:
-    for key, value in sim.env().items():
-        monkeypatch.setenv(key, value)
-    return sim
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ __all__ = ["CHART_RENDERERS", "RATE_LIMIT_MODES", "URL_STYLES", "Profile", "Sett
 
 URL_STYLES = ("databricks", "openai")
 RATE_LIMIT_MODES = ("wait", "fail")
-CHART_RENDERERS = ("svg", "png", "html", "vega", "vegalite", "text")  # = specs.render.RENDERERS
+CHART_RENDERERS = ("svg", "png", "html", "vega", "vegalite", "text")  # also specs.RENDERERS
 # Keys that must never be written to or read from the settings file.
 _SECRET_KEYS = frozenset({"token", "password", "client_secret", "api_key", "secret"})
 

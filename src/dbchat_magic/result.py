@@ -16,7 +16,7 @@ FINAL_STATUSES: frozenset[str] = frozenset({"completed", "stopped", "failed", "t
 
 @dataclass(slots=True)
 class Usage:
-    """Token counts; ``estimated`` is True when we counted (≈4 chars/token), not the server."""
+    """Token counts; ``estimated``: we counted (`dbchat_magic.tokens`), not the server."""
 
     prompt_tokens: int | None = None
     completion_tokens: int | None = None

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from client_helpers import ask
 from dbchat_magic.auth import REDACTED, ScrubFilter, Secret, redact, resolve_credentials
 from dbchat_magic.client import ChatClient
 from dbchat_magic.config import Profile, Settings
@@ -22,7 +23,6 @@ from dbchat_magic.errors import ConfigError, DbChatError
 from dbchat_magic.prompts import compose
 from dbchat_magic.session import Session
 from dbchat_magic.simulator import LLAMA, Simulator
-from test_client_helpers import ask
 
 
 def _token() -> str:

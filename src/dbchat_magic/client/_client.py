@@ -31,6 +31,7 @@ from dbchat_magic.config import Settings
 from dbchat_magic.errors import AuthError, DbChatError, RequestTimeout
 from dbchat_magic.events import StreamEvent
 from dbchat_magic.result import ChatResult
+from dbchat_magic.tokens import estimate_tokens
 
 log = scrubbed_logger("dbchat_magic.client")
 Message = Mapping[str, Any]
@@ -142,7 +143,8 @@ class ChatClient:
                              max_tokens=params.pop("max_tokens", settings.max_tokens),
                              extra=params)
             if self._limiter is not None:
-                state.reservation = await self._limiter.acquire(state.endpoint, len(body) // 4)
+                tokens = estimate_tokens(body.decode("utf-8", "replace"))  # the whole request
+                state.reservation = await self._limiter.acquire(state.endpoint, tokens)
             deadlines.start()
             url = chat_url(provider.host, state.endpoint, settings.url_style)
             return await open_stream(self._pool(), provider, url, body, deadlines, self._backoff)

@@ -20,14 +20,15 @@ class BodyReader:
     between reads never counts. A deadline that passes raises its `RequestTimeout`; a dropped
     connection ends the body (`next` returns None, `dropped` keeps the error)."""
 
-    __slots__ = ("_chunks", "_deadlines", "_gap", "_held", "_now", "_reads", "_watchdog",
-                 "dropped")
+    __slots__ = ("_chunks", "_deadlines", "_gap", "_held", "_now", "_reads", "_total",
+                 "_watchdog", "dropped")
 
     def __init__(self, chunks: AsyncIterator[bytes], deadlines: Deadlines) -> None:
         self._chunks = chunks
         self._deadlines = deadlines
         self._watchdog = deadlines.watchdog
         self._gap = deadlines.settings.gap_timeout
+        self._total = deadlines.total
         loop = deadlines.loop
         # The default loop's clock is time.monotonic: call it directly on the hot path.
         self._now: Callable[[], float] = (
@@ -38,38 +39,37 @@ class BodyReader:
 
     async def next(self) -> bytes | None:
         """The next piece of the body; None at its end or after the connection dropped."""
-        self._arm()
+        watchdog = self._watchdog
+        self._reads += 1
+        deadline = self._now() + self._gap
+        if self._reads > 2 and watchdog.scheduled and deadline < self._total:
+            watchdog.deadline = deadline  # the usual read: a plain move, no timer rescheduled
+        else:
+            self._arm(deadline)
         try:
-            if self._held:
-                return self._held.pop(0)
-            if self.dropped is not None:
-                return None
+            if self._held or self.dropped is not None:
+                return self._held.pop(0) if self._held else None
             return await self._chunks.__anext__()
         except StopAsyncIteration:
             return None
         except asyncio.CancelledError:
-            if self._watchdog.absorb():
+            if watchdog.absorb():
                 raise self._deadlines.error() from None
             raise
         except httpx.HTTPError as exc:
             self.dropped = exc
             return None
         finally:
-            self._watchdog.deadline = None  # consumer time between pieces never counts
+            watchdog.deadline = None  # consumer time between pieces never counts
 
-    def _arm(self) -> None:
-        """Watch this read: the first-byte deadline first, then the gap (a plain deadline move
-        while the watchdog's timer is pending: no timer is rescheduled per piece)."""
-        deadlines, watchdog = self._deadlines, self._watchdog
-        self._reads += 1
+    def _arm(self, gap_deadline: float) -> None:
+        """Arm the watchdog for this read: the first-byte deadline for the first one, else the
+        gap (a full arm: the watchdog's timer is rescheduled when it would be late)."""
+        deadlines = self._deadlines
         if self._reads == 1:
             deadlines.arm(deadlines.first_byte, "first_byte")
-            return
-        deadline = self._now() + self._gap
-        if self._reads == 2 or not watchdog.scheduled or deadline >= deadlines.total:
-            deadlines.arm(deadline, "gap")
         else:
-            watchdog.deadline = deadline
+            deadlines.arm(gap_deadline, "gap")
 
     async def sniff_json(self) -> bool:
         """Whether the body's first non-blank byte is ``{`` (blank pieces are read, up to

@@ -178,7 +178,10 @@ async def read_batches(opener: Callable[[], Awaitable[httpx.Response]], deadline
     """Open the response with ``opener`` and yield its events in batches, one non-empty list per
     network piece, read in the ``wire`` format: a stream (usual) or one JSON body (a server
     ignoring ``stream``). The last batch ends with `StreamEnd`. Closes the response however the
-    iteration ends."""
+    iteration ends.
+
+    The loop below is the deadline loop: `BodyReader` reads each piece within its deadline, the
+    framing and the normalizer turn it into events (kept inline: it runs once per token)."""
     try:
         response = await opener()
     except BaseException:
@@ -192,13 +195,21 @@ async def read_batches(opener: Callable[[], Awaitable[httpx.Response]], deadline
         if framing is None:
             yield await _whole_body(reader, normalizer, state, deadlines.settings.max_body_bytes)
             return
-        async for batch in _stream(reader, framing, normalizer, state):
-            yield batch
-        if framing.too_large is not None:
-            raise _too_large(framing, state)
-        if framing.done:
-            await _drain(reader)
-        yield _verdict(framing, normalizer, state)
+        read, feed, add = reader.next, framing.feed, normalizer.add
+        while not framing.ended and (piece := await read()) is not None:
+            batch: list[StreamEvent] = []
+            try:
+                for payload in feed(piece):
+                    add(payload, batch)
+            except ReportedError as err:
+                if batch:
+                    yield batch  # what came before the error is kept
+                raise _reported(err, framing, state) from None
+            if framing.malformed:
+                _skip_malformed(framing, state)
+            if batch:
+                yield batch
+        yield await _end(reader, framing, normalizer, state)
     finally:
         deadlines.close()
         await response.aclose()
@@ -219,31 +230,18 @@ async def _framing(response: httpx.Response, reader: BodyReader,
     return SSEFraming(max_event_bytes)
 
 
-async def _stream(reader: BodyReader, framing: Framing, normalizer: Normalizer,
-                  state: CallState) -> AsyncIterator[list[StreamEvent]]:
-    """The deadline loop: each piece's events as one batch, until the framing has ended or the
-    body does (a dropped connection is noted in ``state.truncation``)."""
-    read, feed, add = reader.next, framing.feed, normalizer.add
-    while not framing.ended:
-        piece = await read()
-        if piece is None:
-            break
-        batch: list[StreamEvent] = []
-        try:
-            for payload in feed(piece):
-                add(payload, batch)
-        except ReportedError as err:
-            _skip_malformed(framing, state)
-            if batch:
-                yield batch  # what came before the error is kept
-            raise _reported(err, state) from None
-        if framing.malformed:
-            _skip_malformed(framing, state)
-        if batch:
-            yield batch
+async def _end(reader: BodyReader, framing: Framing, normalizer: Normalizer,
+               state: CallState) -> list[StreamEvent]:
+    """After the deadline loop: fail an oversized event, note a dropped connection, drain the
+    rest after ``[DONE]``, and give the verdict."""
+    if framing.too_large is not None:
+        raise _too_large(framing, state)
     if reader.dropped is not None:
         log.info("stream from %s ended: %s", state.endpoint, reader.dropped)
         state.truncation = "the connection dropped mid-answer"
+    elif framing.done:
+        await _drain(reader)
+    return _verdict(framing, normalizer, state)
 
 
 def _verdict(framing: Framing, normalizer: Normalizer, state: CallState) -> list[StreamEvent]:
@@ -294,7 +292,7 @@ async def _whole_body(reader: BodyReader, normalizer: Normalizer, state: CallSta
     try:
         normalizer.add(payload, events)
     except ReportedError as err:
-        raise _reported(err, state) from None
+        raise _reported(err, None, state) from None
     events += normalizer.flush()
     state.total_tokens = normalizer.total_tokens
     events.append(StreamEnd("completed", normalizer.finish_reason, normalizer.model))
@@ -320,7 +318,10 @@ def _skip_malformed(framing: Framing, state: CallState) -> None:
     framing.malformed.clear()
 
 
-def _reported(err: ReportedError, state: CallState) -> StreamFailed:
+def _reported(err: ReportedError, framing: Framing | None, state: CallState) -> StreamFailed:
+    """The failure for an error the server reported (malformed payloads before it noted)."""
+    if framing is not None and framing.malformed:
+        _skip_malformed(framing, state)
     return StreamFailed(f"endpoint '{state.endpoint}' reported an error mid-answer: "
                         f"{one_line(str(err), 200)}")
 

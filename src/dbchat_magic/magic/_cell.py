@@ -116,22 +116,11 @@ def check_options(session: Session, args: Any) -> None:
 
 
 def format_prompt(prepared: PreparedAsk) -> str:
-    """The messages exactly as they would be sent, then each prompt part's size."""
-    lines = [f"Prompt for endpoint {prepared.endpoint!r} (nothing was sent). Parameters: "
-             + ", ".join(f"{k}={v}" for k, v in prepared.params.items()), ""]
-    for i, msg in enumerate(prepared.messages, 1):
-        content = msg.get("content")
-        text = content if isinstance(content, str) else repr(content)
-        lines += [f"── message {i}: {msg.get('role')} ({len(text):,} chars) ──", text, ""]
-    lines.append("Parts:")
-    total_chars = total_tokens = 0
-    for part in prepared.parts:
-        lines.append(f"  {part.name:<24} {part.chars:>8,} chars  {part.tokens:>7,} tokens")
-        total_chars += part.chars
-        total_tokens += part.tokens
-    lines.append(f"  {'total':<24} {total_chars:>8,} chars  {total_tokens:>7,} tokens")
-    lines += [f"Note: {note}" for note in prepared.notes]
-    return "\n".join(lines)
+    """``--show-prompt``: the endpoint and parameters, then the prompt as `ComposedPrompt.show`
+    lists it (the messages exactly as they would be sent, each part's size, the notes)."""
+    params = ", ".join(f"{k}={v}" for k, v in prepared.params.items())
+    return prepared.prompt.show(header=f"Prompt for endpoint {prepared.endpoint!r} (nothing was "
+                                       f"sent). Parameters: {params}")
 
 
 def store_result(request: CellRequest, result: ChatResult) -> None:
@@ -216,9 +205,9 @@ def settle(request: CellRequest, view: Any, handle: AskHandle, *, interrupted: b
     """Finish the view, display the settled outputs, store the result; raise after ■."""
     from IPython.display import display
 
-    result = handle.wait(5.0)
-    if not result.done:
-        result.status = "stopped"
+    from dbchat_magic.client import end_result
+
+    result = end_result(handle.wait(5.0), "stopped")
     for item in view.settled_outputs(result):  # first: the answer never leaves the screen
         display(item)
     view.finish(result)

@@ -9,11 +9,13 @@ of a button that could never be delivered.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from dbchat_magic import ui
 
-StopMode = Literal["button", "hint"]
+if TYPE_CHECKING:
+    from dbchat_magic.ui import StopMode
+
 MIN_IPYKERNEL = (7, 4)
 
 

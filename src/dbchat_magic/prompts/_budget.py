@@ -1,26 +1,8 @@
-"""Token estimates from characters (no tokenizer is available offline).
-
-English and code average about 4 characters per token for the BPE tokenizers of the served models
-(Llama 3, Claude, GPT); characters outside ASCII (CJK, symbols) are usually one token or more each,
-so they count as one token apiece. The estimate is additive over pieces of text, give or take the
-rounding of each piece, which is what the budget code relies on.
-"""
+"""Cutting text to a token budget (the estimate itself is `dbchat_magic.tokens`)."""
 
 from __future__ import annotations
 
-import math
-
-CHARS_PER_TOKEN = 4.0
-
-
-def estimate_tokens(text: str) -> int:
-    """Estimated token count of ``text`` (0 for an empty string)."""
-    if not text:
-        return 0
-    if text.isascii():
-        return math.ceil(len(text) / CHARS_PER_TOKEN)
-    non_ascii = sum(1 for ch in text if ord(ch) > 127)
-    return math.ceil((len(text) - non_ascii) / CHARS_PER_TOKEN + non_ascii)
+from dbchat_magic.tokens import estimate_tokens
 
 
 def truncate_to_tokens(text: str, budget: int, marker: str = "…") -> str:

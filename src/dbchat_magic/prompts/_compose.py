@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dbchat_magic.auth import REDACTED, redact
-from dbchat_magic.prompts._budget import estimate_tokens
 from dbchat_magic.prompts._data_context import (
     DEFAULT_BUDGET,
     DEFAULT_FRAME_BUDGET,
     build_data_context,
 )
 from dbchat_magic.prompts._personas import Persona, get_persona
+from dbchat_magic.tokens import estimate_tokens
 
 DEFAULT_HISTORY_BUDGET = 3000
 Message = dict[str, str]
@@ -52,21 +52,26 @@ class ComposedPrompt:
         """Estimated tokens of all parts."""
         return sum(p.tokens for p in self.parts)
 
-    def show(self) -> str:
-        """Plain text for ``--show-prompt``: a size table, then every message in full."""
-        width = max(len(p.name) for p in self.parts)
-        rows = [f"{p.name:<{width}}  {p.chars:>7,} chars  ~{p.tokens:>6,} tokens"
-                for p in self.parts]
+    def show(self, header: str = "") -> str:
+        """Plain text for ``--show-prompt``: ``header``, every message in full, the size of each
+        part, what was left out, then the notes."""
+        lines = [header, ""] if header else []
+        for i, msg in enumerate(self.messages, 1):
+            content = msg.get("content")
+            text = content if isinstance(content, str) else repr(content)
+            lines += [f"── message {i}: {msg.get('role')} ({len(text):,} chars) ──", text, ""]
+        lines.append("Parts:")
+        for part in self.parts:
+            lines.append(f"  {part.name:<24} {part.chars:>8,} chars  {part.tokens:>7,} tokens")
         total_chars = sum(p.chars for p in self.parts)
-        rows.append(f"{'total':<{width}}  {total_chars:>7,} chars  ~{self.tokens:>6,} tokens")
+        lines.append(f"  {'total':<24} {total_chars:>8,} chars  {self.tokens:>7,} tokens")
         if self.history_dropped:
-            rows.append(f"({self.history_dropped} older history messages dropped to fit the "
-                        "history budget)")
+            lines.append(f"({self.history_dropped} older history messages dropped to fit the "
+                         "history budget)")
         if self.frames_omitted:
-            rows.append("(frames not described: " + ", ".join(self.frames_omitted) + ")")
-        rows += [f"({note})" for note in self.notes]
-        body = [f"--- {m['role']} ---\n{m['content']}" for m in self.messages]
-        return "\n".join(rows) + "\n\n" + "\n\n".join(body)
+            lines.append("(frames not described: " + ", ".join(self.frames_omitted) + ")")
+        lines += [f"Note: {note}" for note in self.notes]
+        return "\n".join(lines)
 
 
 def _part(name: str, text: str) -> PromptPart:

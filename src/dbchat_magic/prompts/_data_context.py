@@ -6,9 +6,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from dbchat_magic.prompts._budget import estimate_tokens, truncate_to_tokens
+from dbchat_magic.prompts._budget import truncate_to_tokens
 from dbchat_magic.prompts._context import describe_object
 from dbchat_magic.prompts._selection import rank_frames, resolve_explicit
+from dbchat_magic.tokens import estimate_tokens
 
 HEADING = "## Data context"
 NOTICE = (

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from dbchat_magic.config import Settings
-    from dbchat_magic.prompts import PromptPart
+    from dbchat_magic.prompts import ComposedPrompt, PromptPart
     from dbchat_magic.result import ChatResult
     from dbchat_magic.runner import TaskFuture
 
@@ -26,22 +26,36 @@ class AskOptions:
 
 @dataclass
 class PreparedAsk:
-    """Everything needed to send one question: the exact messages, their parts, the endpoint and
-    the sampling parameters.
+    """Everything needed to send one question: the composed prompt (exact messages, their parts),
+    the endpoint and the sampling parameters (``params``: ``temperature`` and ``max_tokens``;
+    ``None`` is the endpoint's own default)."""
 
-    ``question`` is the question as sent and recorded (known credentials redacted); ``notes`` are
-    what the view should tell (e.g. that credentials were redacted), also in the result's
-    ``extras["prompt_notes"]``. ``params`` holds ``temperature`` and ``max_tokens`` (``None``:
-    the endpoint's own default)."""
-
-    question: str
-    messages: list[dict[str, Any]]
-    parts: list[PromptPart]
+    prompt: ComposedPrompt
     endpoint: str
     params: dict[str, Any]
     settings: Settings
     options: AskOptions = field(default_factory=AskOptions)
-    notes: list[str] = field(default_factory=list)
+
+    @property
+    def question(self) -> str:
+        """The question as sent and recorded (known credentials redacted)."""
+        return self.prompt.question
+
+    @property
+    def messages(self) -> list[dict[str, str]]:
+        """The messages exactly as they are sent."""
+        return self.prompt.messages
+
+    @property
+    def parts(self) -> list[PromptPart]:
+        """The size of each part of the prompt."""
+        return self.prompt.parts
+
+    @property
+    def notes(self) -> list[str]:
+        """What the view should tell (e.g. that credentials were redacted), also in the result's
+        ``extras["prompt_notes"]``."""
+        return self.prompt.notes
 
     def request_params(self) -> dict[str, Any]:
         """The parameters sent with the request: those that are set."""

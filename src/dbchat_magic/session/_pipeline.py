@@ -62,10 +62,8 @@ class Session:
             else options.temperature,
             "max_tokens": settings.max_tokens if options.max_tokens is None else options.max_tokens,
         }
-        return PreparedAsk(question=composed.question, messages=list(composed.messages),
-                           parts=list(composed.parts), endpoint=endpoint, params=params,
-                           settings=settings,
-                           options=options, notes=list(composed.notes))
+        return PreparedAsk(prompt=composed, endpoint=endpoint, params=params, settings=settings,
+                           options=options)
 
     def start(self, prepared: PreparedAsk, namespace: Mapping[str, Any] | None = None, *,
               on_update: Callable[[ChatResult], None] | None = None,
@@ -78,6 +76,8 @@ class Session:
         """
         runner = get_runner()
         client = runner.client(prepared.settings)
+        from dbchat_magic.client import end_result  # loaded with the client just made
+
         if any(p.name == "data context" and p.chars for p in prepared.parts):
             warm_up_renderer(renderer_name(prepared.settings))  # frames asked about: charts likely
         result = ChatResult(endpoint=prepared.endpoint)
@@ -86,7 +86,7 @@ class Session:
         coro = self._pipeline(client, prepared, dict(namespace or {}), result, on_update, on_done)
 
         def stopped_before_start() -> None:
-            result.status = "stopped"
+            end_result(result, "stopped")
             self._settle(prepared, result, on_done)
 
         return AskHandle(prepared, result, runner.submit(coro, on_skipped=stopped_before_start))
@@ -106,14 +106,16 @@ class Session:
         with contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):
             wait_interruptibly(handle.future, on_tick)
         handle.wait(5.0)
-        if not handle.result.done:
-            handle.result.status = "stopped"
-        return handle.result
+        from dbchat_magic.client import end_result
+
+        return end_result(handle.result, "stopped")
 
     async def _pipeline(self, client: ChatClient, prepared: PreparedAsk,
                         namespace: dict[str, Any], result: ChatResult,
                         on_update: Callable[[ChatResult], None] | None,
                         on_done: Callable[[ChatResult], None] | None) -> ChatResult:
+        from dbchat_magic.client import end_result
+
         live = LiveSpecs(result, namespace, renderer_name(prepared.settings), on_update)
 
         def on_event(_event: object) -> None:
@@ -128,14 +130,12 @@ class Session:
             if result.ok:
                 await apply_specs(client, prepared, namespace, result, rendered=live.rendered)
         except asyncio.CancelledError:
-            if not result.done:
-                result.status = "stopped"
+            end_result(result, "stopped")
             raise
         finally:
             live.cancel()
-            if not result.done:  # an unexpected error: never leave a live-looking result behind
-                result.status = "failed"
-                result.error = result.error or "the answer ended unexpectedly"
+            # an unexpected error: never leave a live-looking result behind
+            end_result(result, "failed", error="the answer ended unexpectedly")
             self._settle(prepared, result, on_done)
         return result
 

@@ -11,9 +11,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from dbchat_magic.config import CHART_RENDERERS
 from dbchat_magic.specs._validate import MAX_ERRORS, resolve_frame, validate_spec
 
-RENDERERS = ("svg", "png", "html", "vega", "vegalite", "text")
+RENDERERS = CHART_RENDERERS
 """Offline chart renderers: SVG (default), PNG, interactive HTML with the Vega bundle inlined,
 the Vega-Lite v5 mimetype (+ SVG fallback; "vega" is an alias) and plain text."""
 Kind = Literal["chart", "table", "kpi", "vega-lite", "error"]

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 _LAZY = {
     "make_answer_view": "dbchat_magic.ui._answer_view",
     "AnswerView": "dbchat_magic.ui._answer_view",
+    "StopMode": "dbchat_magic.ui._answer_view",
     "WidgetAnswerView": "dbchat_magic.ui._answer_view",
     "TextAnswerView": "dbchat_magic.ui._text_view",
     "format_metrics": "dbchat_magic.ui._metrics_format",
@@ -23,13 +24,18 @@ _LAZY = {
 }
 
 __all__ = [
-    "AnswerView", "ChatPanel", "TextAnswerView", "WidgetAnswerView", "explain_error",
+    "AnswerView", "ChatPanel", "StopMode", "TextAnswerView", "WidgetAnswerView", "explain_error",
     "format_metrics", "format_status", "ipykernel_version", "live_widgets", "make_answer_view",
     "open_comms",
 ]
 
 if TYPE_CHECKING:
-    from dbchat_magic.ui._answer_view import AnswerView, WidgetAnswerView, make_answer_view
+    from dbchat_magic.ui._answer_view import (
+        AnswerView,
+        StopMode,
+        WidgetAnswerView,
+        make_answer_view,
+    )
     from dbchat_magic.ui._environment import ipykernel_version
     from dbchat_magic.ui._error_hints import explain_error
     from dbchat_magic.ui._metrics_format import format_metrics, format_status

@@ -153,7 +153,10 @@ class ChatPanel:
                                             on_update=turn.view.update,
                                             on_done=lambda r: self._answer_done(turn, r))
             except DbChatError as exc:
-                failed = ChatResult(endpoint=prepared.endpoint, status="failed", error=str(exc))
+                from dbchat_magic.client import end_result
+
+                failed = end_result(ChatResult(endpoint=prepared.endpoint), "failed",
+                                    error=str(exc))
                 self._answer_done(turn, failed)
                 return None
             self._handle = handle

@@ -12,8 +12,9 @@ Format (a contract with the charts layer's demo model, see docs/interfaces.md)::
 
 from __future__ import annotations
 
-from dbchat_magic.prompts._budget import estimate_tokens, truncate_to_tokens
+from dbchat_magic.prompts._budget import truncate_to_tokens
 from dbchat_magic.prompts._context.model import ColumnSummary, FrameSummary
+from dbchat_magic.tokens import estimate_tokens
 
 MAX_LINE_CHARS = 240
 SAMPLE_SHARE = 0.3  # part of a frame's budget kept for sample rows when columns compete for it

@@ -1,9 +1,12 @@
-"""Helpers shared by the client tests (no tests here): a client bound to a simulator, a runner."""
+"""Helpers shared by the client and simulator tests (no tests here): a `ChatClient` bound to a
+simulator, one question on a fresh loop, a raw httpx client with the simulator's token."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
+
+import httpx
 
 from dbchat_magic.client import ChatClient, ChatResult
 from dbchat_magic.config import Settings
@@ -32,3 +35,11 @@ def ask(client: ChatClient, messages: list[dict[str, Any]] | None = None,
 def expected_text(sim: Simulator) -> str:
     """The answer text a correct client shows for the simulator's last request."""
     return sim.stats.log[-1].text
+
+
+def http_client(sim: Simulator, token: str | None = "default") -> httpx.Client:
+    """A plain httpx client for ``sim`` sending ``token`` (default: the simulator's; None: no
+    Authorization header)."""
+    value = sim.token if token == "default" else token
+    headers = {} if value is None else {"Authorization": f"Bearer {value}"}
+    return httpx.Client(base_url=sim.url, headers=headers, timeout=10)
