@@ -171,9 +171,11 @@ def test_oauth_m2m_against_simulator(monkeypatch: pytest.MonkeyPatch, sim: Simul
     assert "wrong-secret-value" not in str(info.value)
 
 
-def test_sdk_not_imported_when_not_needed() -> None:
+def test_sdk_not_imported_when_not_needed(monkeypatch: pytest.MonkeyPatch) -> None:
     import sys
 
+    for name in [n for n in sys.modules if n.split(".")[0] == "databricks"]:
+        monkeypatch.delitem(sys.modules, name)  # an earlier test may have imported the SDK
     resolve_credentials(None, token=TOKEN, host="https://h")
     assert "databricks.sdk" not in sys.modules
 

@@ -74,9 +74,12 @@ def test_time_does_not_grow_with_rows():
         df = pd.DataFrame({"a": np.arange(n), "b": np.arange(n) * 0.5,
                            "c": pd.Categorical(np.arange(n) % 4)})
         describe_frames({"df": df}, ["df"])  # warm up
-        start = time.perf_counter()
-        describe_frames({"df": df}, ["df"])
-        return time.perf_counter() - start
+        spent = []
+        for _ in range(3):  # CPU time, best of three: other processes on the machine do not count
+            start = time.process_time()
+            describe_frames({"df": df}, ["df"])
+            spent.append(time.process_time() - start)
+        return min(spent)
 
     small, big = timed(20_000), timed(2_000_000)
     assert big < max(10 * small, 0.25)  # tolerant of a loaded machine; bench holds the target

@@ -11,7 +11,7 @@ import time
 import httpx
 import pytest
 
-from dbchat_magic.simulator import LLAMA, Simulator
+from dbchat_magic.simulator import LLAMA, Gate, Simulator
 
 QUESTION = [{"role": "user", "content": "Explain the café données trend 🙂"}]
 URL = f"/serving-endpoints/{LLAMA}/invocations"
@@ -91,6 +91,25 @@ def test_set_pacing_changes_later_requests(sim: Simulator) -> None:
     assert sim.pacing.tokens_per_second is None
     with pytest.raises(ValueError, match="chunking"):
         sim.set_pacing(chunking="lumpy")
+
+
+def test_gate_holds_every_stream_until_opened(sim: Simulator) -> None:
+    gate = Gate(after_tokens=5)
+    sim.set_pacing(gate=gate)
+    headers = {"Authorization": f"Bearer {sim.token}"}
+    with httpx.Client(base_url=sim.url, headers=headers, timeout=60) as c, c.stream(
+        "POST", URL, json={"messages": QUESTION, "stream": True, "reply_tokens": 12}
+    ) as r:
+        pieces = r.iter_raw()
+        before = [next(pieces) for _ in range(1 + 5)]  # the role event, then five tokens
+        assert gate.reached.wait(30)
+        assert sim.stats.log[-1].tokens_sent == 5  # the server waits: nothing more went out
+        gate.open()
+        after = list(pieces)
+    assert len(before) + len(after) == 1 + 12 + 2
+    assert sim.stats.log[-1].tokens_sent == 12
+    sim.set_pacing(gate=None)
+    assert sim.pacing.gate is None and len(pieces_of(sim, {"reply_tokens": 3})) == 1 + 3 + 2
 
 
 def test_fault_can_override_pacing(sim: Simulator) -> None:

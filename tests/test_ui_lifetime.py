@@ -76,8 +76,8 @@ def test_hidden_panel_turns_keep_no_widgets_and_come_back_from_data(live: Simula
     panel.show_earlier()
     restored = panel.turns[2]
     assert restored.view is not None and restored.widget in panel.history.children
-    markdown = restored.view.answer.outputs[0]["data"]["text/markdown"]
-    assert markdown == restored.result.text  # type: ignore[union-attr]
+    shown = restored.view.answer.outputs[0]["data"]["text/plain"]
+    assert shown == restored.result.text  # type: ignore[union-attr]
     assert LLAMA in restored.view.footer.value
     panel.ask("one more")
     panel.wait(60)

@@ -43,7 +43,11 @@ LAB_SETTINGS: dict[str, dict[str, Any]] = {
     "@jupyterlab/notebook-extension/tracker": {"windowingMode": "none"},
 }
 _SERVER_START_TIMEOUT = 90.0
-DBR_PYTHON = Path(__file__).resolve().parents[2] / ".venv-dbr" / "bin" / "python"
+_ROOT = Path(__file__).resolve().parents[2]
+# DBR 18.x's notebook stack (scripts/setup-venvs.sh); an older checkout's .venv-dbr otherwise.
+DBR_PYTHON = next((p for p in (_ROOT / ".venv-dbr18" / "bin" / "python",
+                               _ROOT / ".venv-dbr" / "bin" / "python") if p.exists()),
+                  _ROOT / ".venv-dbr18" / "bin" / "python")
 
 
 E2E_TIMEOUT = 300  # seconds per test: a browser, a kernel and a stream on a busy 2-core machine

@@ -24,7 +24,7 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "e2e"
 KERNELSPECS = {
     # The server's own Python (.venv: ipykernel 7.4, ipywidgets 8).
     "python3": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},
-    # Databricks' notebook stack (.venv-dbr: IPython 8.30, ipykernel 6.29, ipywidgets 7.8).
+    # DBR 18.x's notebook stack (.venv-dbr18: IPython 8.30, ipykernel 6.29, ipywidgets 7.8).
     "dbr": {"display_name": "Python 3 (Databricks stack)", "language": "python", "name": "dbr"},
 }
 PANEL = ".jp-NotebookPanel:not(.lm-mod-hidden)"

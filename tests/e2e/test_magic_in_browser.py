@@ -9,14 +9,13 @@ from __future__ import annotations
 import re
 
 import pytest
-from dbchat_page import FAILED_MARK, STOP_BUTTON, numbered_reply, shown_count
+from dbchat_page import FAILED_MARK, STOP_BUTTON, STOP_DEADLINE_MS, numbered_reply, shown_count
 from labdriver import LabServer, NotebookPage, record_measurement, wait_for
 
 from dbchat_magic.simulator import LLAMA
 
 pytestmark = pytest.mark.e2e
 
-STOP_DEADLINE_MS = 1000.0  # issue 6: the view shows "stopped" within 1 s of the click / ■
 METRICS_RE = re.compile(
     r"first token \d+ ms · total [\d.]+ s · (\d+) tokens · [\d.]+ tok/s · " + re.escape(LLAMA)
 )

@@ -2,7 +2,8 @@
 while its answer still streams, as a user sees them in JupyterLab.
 
 The simulator scripts numbered answers (``p001 p002 …``) so each test can read how much of the
-answer is on screen; "stopped" must show within 1 s of the Stop click.
+answer is on screen; "stopped" must show long before the answer would have ended (the 1 s target
+is measured by bench/bench_frontend.py and recorded in the junit xml).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from dbchat_page import (
 )
 from labdriver import LabServer, NotebookPage, record_measurement, wait_for
 
-from dbchat_magic.simulator import LLAMA
+from dbchat_magic.simulator import LLAMA, Gate, tokenize
 
 pytestmark = pytest.mark.e2e
 
@@ -39,6 +40,7 @@ SPEC = ('{"widget":"chart","data":"sales","mark":"bar",'
         '"x":{"field":"region","type":"nominal"},'
         '"y":{"field":"revenue","aggregate":"sum","type":"quantitative"}}')
 TAIL = 200  # prose words after the chart's spec block
+HELD_AT = 20  # the stream waits at a gate before this prose word until the chart is drawn
 
 
 def _words_at_least(lab: NotebookPage, index: int, prefix: str, count: int) -> None:
@@ -144,33 +146,46 @@ def test_background_cell_stop_then_status(lab: NotebookPage, lab_server: LabServ
 
 
 def test_chart_draws_while_prose_streams(lab: NotebookPage, lab_server: LabServer):
-    """A spec block that closes early draws its chart while the prose after it still streams."""
+    """A spec block that closes early draws its chart while the prose after it still streams.
+
+    The simulator holds the stream at a gate after ``HELD_AT`` prose words, so the prose cannot
+    end before the test has looked, however slow the machine is; the gate opens once the chart
+    is on screen (or the look has failed).
+    """
     sim = lab_server.sim
-    sim.script("e2e-live-chart", f"```json\n{SPEC}\n```\n\n{numbered_reply('t', TAIL)}")
-    sim.set_pacing(tokens_per_second=15)
+    head = f"```json\n{SPEC}\n```\n\n"
+    reply = head + numbered_reply("t", TAIL)
+    gate = Gate(after_tokens=len(tokenize(head + numbered_reply("t", HELD_AT))))
+    sim.script("e2e-live-chart", reply)
+    sim.set_pacing(tokens_per_second=15, gate=gate)
     name = lab_server.write_notebook("live_chart", [
         "%load_ext dbchat_magic", FRAME_CELL,
         f"%%dbchat -e {LLAMA} -d sales\nChart revenue by region, then explain (e2e-live-chart)"])
-    lab.open(name)
-    lab.run_cell(0)
-    lab.run_cell(1)
-    lab.run_cell(2, wait=False)
-    cell = lab.cell(2)
+    try:
+        lab.open(name)
+        lab.run_cell(0)
+        lab.run_cell(1)
+        lab.run_cell(2, wait=False)
+        cell = lab.cell(2)
 
-    def drawn_mid_stream() -> tuple[list[dict[str, Any]], int, bool] | None:
-        """The charts on screen, the words shown and whether the cell runs; None without a chart
-        (fails once the prose has ended with no chart)."""
-        running = lab.prompt(2) == "[*]:"
-        charts = drawn_charts(lab.page, cell)
-        text = lab.output_text(2)
-        assert FAILED_MARK not in text, f"the answer failed:\n{text}"
-        words = shown_count(text, "t")
-        if charts:
-            return charts, words, running
-        assert words < TAIL and running, f"the prose ended before any chart showed:\n{text}"
-        return None
+        def drawn_mid_stream() -> tuple[list[dict[str, Any]], int, bool] | None:
+            """The charts on screen, the words shown and whether the cell runs; None without a
+            chart (fails once the prose has ended with no chart)."""
+            running = lab.prompt(2) == "[*]:"
+            charts = drawn_charts(lab.page, cell)
+            text = lab.output_text(2)
+            assert FAILED_MARK not in text, f"the answer failed:\n{text}"
+            words = shown_count(text, "t")
+            if charts:
+                return charts, words, running
+            assert words < TAIL and running, f"the prose ended before any chart showed:\n{text}"
+            return None
 
-    charts, words, running = wait_for(drawn_mid_stream, 60, "a chart while the answer streams")
+        charts, words, running = wait_for(drawn_mid_stream, 120, "a chart while the answer streams")
+        assert gate.reached.is_set() or words < HELD_AT, "the stream passed a shut gate"
+    finally:
+        gate.open()
+        sim.set_pacing(gate=None)
     lab.screenshot("06f-live-chart-mid-stream")
     record_measurement("live_chart_words_shown_when_drawn", words)
     assert running and words < TAIL, (

@@ -59,7 +59,7 @@ def test_blocking_cells_close_every_widget_they_open(kernel: Any, kernel_sim: Si
         assert len(opened) >= 20 and opened <= closed, "a comm of the answer was left open"
         saved = _saved_outputs(run.messages, run.msg_id)
         assert saved and not any(WIDGET_VIEW in o["data"] for o in saved), saved
-        assert any(f"blocking question {i}" in (o["data"].get("text/markdown") or "")
+        assert any(f"blocking question {i}" in (o["data"].get("text/plain") or "")
                    for o in saved), saved
     assert _counts(kernel) == base
 

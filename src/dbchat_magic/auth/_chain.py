@@ -2,7 +2,9 @@
 
 1. explicit ``token=`` argument; 2. ``DATABRICKS_TOKEN`` (or ``DATABRICKS_CLIENT_ID``/``SECRET``);
 3. a ``~/.databrickscfg`` profile (``DATABRICKS_CONFIG_FILE``, ``DATABRICKS_CONFIG_PROFILE``);
-4. the Databricks notebook context when ``DATABRICKS_RUNTIME_VERSION`` is set;
+4. inside Databricks (``DATABRICKS_RUNTIME_VERSION`` set): databricks-sdk's ``runtime`` strategy
+   (the runtime's native auth, its REPL context, the legacy notebook context), then the notebook
+   context token read here; either may be refused on some compute types and the chain goes on;
 5. databricks-sdk unified auth, if installed and a host, a config profile or an auth type names a
    workspace (imported only here, with short timeouts).
 The host comes from the ``host=`` argument, then ``Settings.host``, then the winning source.
@@ -106,9 +108,11 @@ def resolve_credentials(settings: Settings | None = None, token: str | Secret | 
     found, section = _from_config_file(env_host)
     if found is not None:
         return found
+    notes: list[str] = []
     if env.get("DATABRICKS_RUNTIME_VERSION"):
-        return NotebookContextProvider(env_host)
-    sdk_note = ""
+        inside = _inside_databricks(env_host, notes)
+        if inside is not None:
+            return inside
     # The SDK can only help when something names a workspace or an auth type; otherwise it
     # would spend seconds probing for nothing.
     hinted = env_host or section or env.get("DATABRICKS_AUTH_TYPE") or env.get("ARM_CLIENT_ID")
@@ -116,15 +120,38 @@ def resolve_credentials(settings: Settings | None = None, token: str | Secret | 
         try:
             return SdkProvider(env_host or section.get("host", ""), timeout=_SDK_TIMEOUT)
         except AuthError as err:
-            sdk_note = f"; {err}"
+            notes.append(str(err))
     raise AuthError(
         "no Databricks credentials found (tried: token argument, DATABRICKS_TOKEN, "
-        f"DATABRICKS_CLIENT_ID/SECRET, {_config_file()}, notebook context, databricks-sdk)"
-        f"{sdk_note}; set DATABRICKS_HOST and DATABRICKS_TOKEN")
+        f"DATABRICKS_CLIENT_ID/SECRET, {_config_file()}, databricks-sdk runtime auth, notebook "
+        f"context, databricks-sdk){''.join(f'; {n}' for n in notes)}; "
+        "set DATABRICKS_HOST and DATABRICKS_TOKEN")
+
+
+def _inside_databricks(host: str, notes: list[str]) -> CredentialProvider | None:
+    """databricks-sdk's runtime strategy, then the notebook context; each refusal is noted.
+
+    The SDK's strategy reads the runtime's own ``dbruntime`` modules; where they are missing it
+    would build a remote dbutils with unified auth instead, so it is asked only where they exist.
+    """
+    if _installed("dbruntime") and _sdk_installed():
+        try:
+            return SdkProvider(host, timeout=_SDK_TIMEOUT, auth_type="runtime")
+        except AuthError as err:
+            notes.append(str(err))
+    try:
+        return NotebookContextProvider(host)
+    except AuthError as err:
+        notes.append(str(err))
+    return None
 
 
 def _sdk_installed() -> bool:
+    return _installed("databricks.sdk")
+
+
+def _installed(module: str) -> bool:
     try:
-        return importlib.util.find_spec("databricks.sdk") is not None
+        return importlib.util.find_spec(module) is not None
     except (ImportError, ValueError):
         return False

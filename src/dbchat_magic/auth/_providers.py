@@ -158,23 +158,31 @@ class NotebookContextProvider:
 
 
 class SdkProvider:
-    """databricks-sdk unified auth (OAuth U2M/M2M, Azure CLI/MSI, …), imported only when used."""
+    """databricks-sdk auth, imported only when used: its unified auth (OAuth U2M/M2M, Azure CLI/MSI,
+    …), or one named strategy: ``auth_type="runtime"`` is the Databricks runtime's own credentials
+    (native auth, then the REPL context, then the legacy notebook context)."""
 
-    source = "databricks-sdk unified auth"
-
-    def __init__(self, host: str = "", *, timeout: float = 10.0) -> None:
+    def __init__(self, host: str = "", *, timeout: float = 10.0,
+                 auth_type: str | None = None) -> None:
+        self.source = f"databricks-sdk {auth_type or 'unified'} auth"
+        what = self.source if auth_type else "databricks-sdk"
         try:
             from databricks.sdk.core import Config
         except ImportError:
             raise AuthError("databricks-sdk is not installed") from None
+        options: dict[str, Any] = {"http_timeout_seconds": int(timeout),
+                                   "retry_timeout_seconds": int(timeout)}
+        if auth_type:  # a named strategy finds its own host; an explicit one still wins below
+            options["auth_type"] = auth_type
+        else:
+            options["host"] = host or None
         try:
-            self._config = Config(host=host or None, http_timeout_seconds=int(timeout),
-                                  retry_timeout_seconds=int(timeout))
+            self._config = Config(**options)
             self._config.authenticate()
         except Exception as exc:
             first = scrub(str(exc)).splitlines()[0][:200] if str(exc) else type(exc).__name__
-            raise AuthError(f"databricks-sdk found no usable credentials: {first}") from None
-        self._host = normalise_host(self._config.host or host)
+            raise AuthError(f"{what} found no usable credentials: {first}") from None
+        self._host = normalise_host((host if auth_type else "") or self._config.host or host)
 
     @property
     def host(self) -> str:

@@ -28,6 +28,7 @@ from dbchat_magic.simulator._responders import (
 )
 from dbchat_magic.simulator._server import Simulator
 from dbchat_magic.simulator._stats import Disconnect, LogEntry, Stats
+from dbchat_magic.simulator._stream import Gate
 
 __all__ = [
     "CLAUDE",
@@ -42,6 +43,7 @@ __all__ = [
     "Disconnect",
     "Endpoint",
     "Fault",
+    "Gate",
     "LogEntry",
     "Reply",
     "Responder",

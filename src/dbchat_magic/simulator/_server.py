@@ -15,7 +15,7 @@ from dbchat_magic.simulator._faults import Fault, FaultBook
 from dbchat_magic.simulator._responders import Reply, Responder, ScriptedResponder, default_reply
 from dbchat_magic.simulator._state import ServerState
 from dbchat_magic.simulator._stats import Stats
-from dbchat_magic.simulator._stream import Chunking, Pacing
+from dbchat_magic.simulator._stream import Chunking, Gate, Pacing
 
 _UNSET: Any = object()
 
@@ -247,14 +247,17 @@ class Simulator:
         first_token_delay: float = _UNSET,
         chunking: Chunking = _UNSET,
         seed: int = _UNSET,
+        gate: Gate | None = _UNSET,
     ) -> None:
-        """Change pacing/chunking for later requests (``tokens_per_second=None`` = unpaced)."""
+        """Change pacing/chunking for later requests (``tokens_per_second=None`` = unpaced;
+        ``gate``: a `Gate` every later stream waits at, None to drop it)."""
         p = self.pacing
         self.pacing = Pacing(
             p.tokens_per_second if tokens_per_second is _UNSET else tokens_per_second,
             p.first_token_delay if first_token_delay is _UNSET else first_token_delay,
             p.chunking if chunking is _UNSET else chunking,
             p.seed if seed is _UNSET else seed,
+            p.gate if gate is _UNSET else gate,
         )
 
     def inject(

@@ -6,6 +6,7 @@ import asyncio
 import itertools
 import json
 import random
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -30,14 +31,42 @@ _SPECIAL_TAIL = ["<|eo", "t_id|>"]
 _U2028_TOKENS = [" line\u2028sep", " para\u2029sep", " next\u0085line"]
 
 
+class Gate:
+    """Holds every stream before its token number ``after_tokens`` until `open` is called.
+
+    Tests use it to see something happen mid-stream without racing the clock: the stream cannot
+    end before the test has looked. ``reached`` is set once a stream waits at the gate; a gate
+    left shut lets streams go on after ``limit`` seconds, so a failed test cannot hang a server.
+    """
+
+    def __init__(self, after_tokens: int, limit: float = 300.0) -> None:
+        self.after_tokens = after_tokens
+        self.limit = limit
+        self.reached = threading.Event()
+        self._open = threading.Event()
+
+    def open(self) -> None:
+        """Let waiting and later streams through."""
+        self._open.set()
+
+    async def wait(self) -> None:
+        """Wait at the gate (on the server's loop) until it opens or ``limit`` passes."""
+        self.reached.set()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.limit
+        while not self._open.is_set() and loop.time() < deadline:
+            await asyncio.sleep(0.02)
+
+
 @dataclass
 class Pacing:
-    """How fast and in what pieces a stream goes out."""
+    """How fast and in what pieces a stream goes out (and where it waits, see `Gate`)."""
 
     tokens_per_second: float | None = None
     first_token_delay: float = 0.0
     chunking: Chunking = "event"
     seed: int = 0
+    gate: Gate | None = None
 
     def __post_init__(self) -> None:
         if self.chunking not in CHUNKINGS:
@@ -289,6 +318,9 @@ async def send_events(
         tokens_out = 0
 
     for data, tokens in events:
+        if tokens and pacing.gate is not None and n_tokens == pacing.gate.after_tokens:
+            await flush()
+            await pacing.gate.wait()
         if tokens:
             if interval and not group_tokens:
                 delay = start + n_tokens * interval - loop.time()
