@@ -47,6 +47,8 @@ class ChatResult:
     status: Status = "pending"
     finish_reason: str | None = None
     error: str | None = None
+    error_kind: str | None = None  # the `DbChatError` class behind ``error`` ("AuthError")
+    error_hint: str | None = None  # that class's next step for the user
     model: str | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 

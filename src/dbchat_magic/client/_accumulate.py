@@ -1,7 +1,8 @@
 """Fill a live `ChatResult` from events: text, reasoning, usage (estimated when absent), metrics.
 
 The one writer of ``ChatResult.status``: `ResultFiller` while a request runs, `end_result` for a
-result no request will finish."""
+result no request will finish. A typed error (`DbChatError`) given to either is kept as its message,
+its kind and its hint (`ChatResult.error_kind`, ``error_hint``)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from dbchat_magic.client._errors import one_line
+from dbchat_magic.errors import DbChatError
 from dbchat_magic.events import ReasoningDelta, StreamEnd, StreamEvent, TextDelta, UsageUpdate
 from dbchat_magic.result import ChatResult, Metrics, Status, Usage
 from dbchat_magic.tokens import estimate_message_tokens, estimate_tokens
@@ -29,6 +32,7 @@ class ResultFiller:
         result.metrics = Metrics()
         result.status = "pending"
         result.finish_reason = result.error = result.model = None
+        result.error_kind = result.error_hint = None
         self._messages = messages
         self._t0 = time.perf_counter()
         self._first: float | None = None
@@ -83,7 +87,7 @@ class ResultFiller:
             self._reasoning.clear()
         self._synced = now
 
-    def finish(self, status: Status, *, error: str | None = None, retries: int = 0,
+    def finish(self, status: Status, *, error: str | DbChatError | None = None, retries: int = 0,
                warnings: Sequence[str] = ()) -> ChatResult:
         """Final text, usage (estimated if the server sent none), metrics, then the status."""
         now = time.perf_counter()
@@ -101,7 +105,7 @@ class ResultFiller:
         result.extras.pop("retrying", None)
         if warnings:
             result.extras["warnings"] = list(warnings)
-        result.error = error
+        _set_error(result, error)
         result.status = status  # last: readers see a complete result
         return result
 
@@ -120,12 +124,22 @@ class ResultFiller:
             usage.total_tokens = usage.prompt_tokens + usage.completion_tokens
 
 
-def end_result(result: ChatResult, status: Status, *, error: str | None = None) -> ChatResult:
+def end_result(result: ChatResult, status: Status, *,
+               error: str | DbChatError | None = None) -> ChatResult:
     """Make final a result that no request will finish: stopped before its request started,
     failed to start, or left live by an unexpected error (``error`` is kept only when the result
     has none). A result that is already final is left as it is."""
     if not result.done:
         if error is not None and result.error is None:
-            result.error = error
+            _set_error(result, error)
         result.status = status
     return result
+
+
+def _set_error(result: ChatResult, error: str | DbChatError | None) -> None:
+    """``error`` into the result: a typed one with its kind and hint, a string as it is."""
+    if isinstance(error, DbChatError):
+        result.error = one_line(str(error))
+        result.error_kind, result.error_hint = error.kind, error.hint
+    else:
+        result.error = error

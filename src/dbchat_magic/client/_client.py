@@ -180,7 +180,7 @@ class ChatClient:
             raise
         except DbChatError as err:
             _apply_unsent_usage(filler, state)
-            filler.finish("failed", error=one_line(str(err)), retries=state.retries,
+            filler.finish("failed", error=err, retries=state.retries,
                           warnings=state.warnings)
         except Exception as exc:  # a bug must not leave a live-looking result behind
             log.exception("unexpected error while streaming from %s", state.endpoint)

@@ -89,7 +89,7 @@ def build_request(shell: Any, line: str, cell: str | None) -> CellRequest:
     try:
         prepared = session.prepare(question, options, shell.user_ns)
     except DbChatError as err:
-        raise CellError(str(err)) from None
+        raise CellError.from_error(err) from err
     return CellRequest(shell=shell, args=args, session=session, prepared=prepared)
 
 
@@ -104,7 +104,7 @@ def check_options(session: Session, args: Any) -> None:
     try:
         settings = session.settings()
     except DbChatError as err:
-        raise CellError(str(err)) from None
+        raise CellError.from_error(err) from err
     for name, flag in _CHECKED_OPTIONS:
         value = getattr(args, name)
         if value is None:
@@ -112,7 +112,7 @@ def check_options(session: Session, args: Any) -> None:
         try:
             settings.replace(**{name: value})
         except DbChatError as err:
-            raise CellError(f"{flag}: {err}; nothing was sent") from None
+            raise CellError.from_error(err, f"{flag}: ", "; nothing was sent") from err
 
 
 def format_prompt(prepared: PreparedAsk) -> str:
@@ -138,7 +138,7 @@ def client_for(request: CellRequest) -> None:
     try:
         get_runner().client(request.prepared.settings)
     except DbChatError as err:
-        raise CellError(str(err)) from None
+        raise CellError.from_error(err) from err
 
 
 class _Stopper:

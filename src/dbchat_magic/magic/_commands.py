@@ -49,7 +49,7 @@ def run_command(shell: Any, line: str) -> Any:
     try:
         return handler(shell, rest)
     except DbChatError as err:
-        raise CellError(str(err)) from None
+        raise CellError.from_error(err) from err
 
 
 def _chat_name(rest: list[str]) -> tuple[str, list[str]]:

@@ -1,43 +1,36 @@
-"""Turn a short error message into "what happened — what to do next" for the answer view."""
+"""Turn an error into "what happened — what to do next" for the answer view.
+
+The next step comes from the error's type (`DbChatError.hint`, kept by a failed `ChatResult` as
+``error_hint``) or from the answer's status; the message text is never searched for a kind.
+"""
 
 from __future__ import annotations
 
 import re
 
-_HINTS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"does not exist|not found|RESOURCE_DOES_NOT_EXIST|\b404\b", re.I),
-     "`%dbchat endpoints` lists yours"),
-    (re.compile(r"permission|forbidden|unauthori[sz]ed|\b40[13]\b|credential|token", re.I),
-     "`%dbchat config` shows which credentials are used"),
-    (re.compile(r"rate limit|REQUEST_LIMIT_EXCEEDED|\b429\b|too many", re.I),
-     "wait a minute, or lower the request rate in the settings"),
-    (re.compile(r"timed? ?out|timeout", re.I),
-     "the endpoint may be scaling up from zero: ask again in a minute"),
-    (re.compile(r"connect|unreachable|refused|resolve|DNS|TLS|SSL", re.I),
-     "check the workspace host with `%dbchat config`"),
-    (re.compile(r"ended early|truncat|dropped", re.I),
-     "the partial answer is kept: ask again to get the rest"),
-)
+from dbchat_magic.errors import DbChatError
 
+_PARTIAL = ("stopped", "truncated")  # statuses that keep a partial answer
+_STATUS_HINTS = {"truncated": "the partial answer is kept: ask again to get the rest"}
 
 _HAS_NEXT_STEP = re.compile(r"[;:]\s*(set|run|check|try|use|wait|ask|pass)\b", re.I)
 """A message that already says what to do (the client's usually do) is kept as it is."""
 
 
-def explain_error(message: str | None, *, status: str = "failed") -> str:
-    """A one-line error with a next step; the message is kept as it is when it already has one.
+def explain_error(error: str | DbChatError | None, *, status: str = "failed",
+                  hint: str | None = None) -> str:
+    """A one-line error with its next step: ``hint``, else the typed error's own, else the one of
+    ``status``. A message that already names a next step is kept as it is.
 
-    ``explain_error("Endpoint with name 'x' does not exist.")`` →
+    ``explain_error(EndpointNotFound("Endpoint with name 'x' does not exist."))`` →
     ``"Endpoint with name 'x' does not exist. — `%dbchat endpoints` lists yours"``.
     """
-    text = " ".join((message or "").split())
+    if isinstance(error, DbChatError):
+        hint = hint or error.hint
+    text = " ".join(str(error or "").split())
+    hint = hint or _STATUS_HINTS.get(status)
     if not text:
-        if status in ("stopped", "truncated"):
-            return "the partial answer is kept"
-        return "the request failed"
-    if "`%dbchat" in text or " — " in text or _HAS_NEXT_STEP.search(text):
+        return "the partial answer is kept" if status in _PARTIAL else "the request failed"
+    if not hint or "`%dbchat" in text or " — " in text or _HAS_NEXT_STEP.search(text):
         return text
-    for pattern, hint in _HINTS:
-        if pattern.search(text):
-            return f"{text} — {hint}"
-    return text
+    return f"{text} — {hint}"

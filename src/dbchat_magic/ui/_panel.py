@@ -140,7 +140,7 @@ class ChatPanel:
             try:
                 prepared = self.session.prepare(question, None, self._user_namespace())
             except DbChatError as exc:
-                self._say(explain_error(str(exc)), error=True)
+                self._say(explain_error(exc), error=True)
                 return None
             turn = PanelTurn(prepared.question, prepared.endpoint)  # credentials redacted
             self.turns.append(turn)
@@ -156,7 +156,7 @@ class ChatPanel:
                 from dbchat_magic.client import end_result
 
                 failed = end_result(ChatResult(endpoint=prepared.endpoint), "failed",
-                                    error=str(exc))
+                                    error=exc)
                 self._answer_done(turn, failed)
                 return None
             self._handle = handle

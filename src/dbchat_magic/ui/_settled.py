@@ -146,7 +146,8 @@ def status_line(result: ChatResult) -> str:
         return ""
     word = STATUS_WORDS.get(result.status, result.status)
     icon = STATUS_ICONS.get(result.status, "·")
-    return f"{icon} {word}: {explain_error(result.error, status=result.status)}"
+    why = explain_error(result.error, status=result.status, hint=result.error_hint)
+    return f"{icon} {word}: {why}"
 
 
 def spec_outputs(result: ChatResult) -> list[Any]:
