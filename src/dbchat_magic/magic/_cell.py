@@ -10,40 +10,13 @@ import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
-
 from dbchat_magic.magic._errors import AnswerStopped, CellError
 from dbchat_magic.magic._interpolate import interpolate
+from dbchat_magic.magic._options import parse_options
 
 if TYPE_CHECKING:
     from dbchat_magic.result import ChatResult
     from dbchat_magic.session import AskHandle, PreparedAsk, Session
-
-
-@magic_arguments(name="%dbchat")
-@argument("-e", "--endpoint", metavar="NAME", help="serving endpoint for this question")
-@argument("-t", "--temperature", type=float, help="sampling temperature (e.g. 0.2)")
-@argument("-m", "--max-tokens", type=int, metavar="N", help="maximum tokens in the answer")
-@argument("-p", "--persona", metavar="NAME", help="persona for the system prompt (e.g. analyst)")
-@argument("-d", "--data", metavar="DF1,DF2", help="DataFrames to describe in the context")
-@argument("-o", "--output", metavar="VAR", help="store the ChatResult in this variable")
-@argument("-c", "--chat", metavar="NAME", default="default",
-          help="named conversation (default: one shared conversation)")
-@argument("--new", action="store_true", help="start this conversation afresh")
-@argument("--background", action="store_true",
-          help="return at once; the answer streams while other cells run")
-@argument("--show-prompt", action="store_true",
-          help="print exactly the messages that would be sent; send nothing")
-@argument("--no-history", action="store_true",
-          help="ask without earlier turns (and do not record this one)")
-@argument("question", nargs="*", help="question text (or write it in the cell body)")
-def dbchat_cell_help(line: str, cell: str) -> None:
-    """Ask the serving endpoint; the answer streams below and stays as Markdown when done.
-
-    ``{var}`` in the question is replaced by a notebook variable's value when it exists (JSON
-    and dict literals are left alone; ``{{var}}`` keeps the braces). The result lands in
-    ``_dbchat_last``.
-    """
 
 
 @dataclass
@@ -64,7 +37,7 @@ class CellRequest:
 
 def parse_cell(shell: Any, line: str, cell: str | None) -> tuple[Any, str]:
     """Options and the interpolated question; `CellError` when there is no question."""
-    args = parse_argstring(dbchat_cell_help, line)
+    args = parse_options(shell, line)
     raw = "\n".join(part for part in (" ".join(args.question), cell or "") if part.strip())
     if not raw.strip():
         raise CellError("no question: write it in the cell below %%dbchat (see %%dbchat?)")
@@ -130,7 +103,7 @@ def store_result(request: CellRequest, result: ChatResult) -> None:
         request.namespace[request.args.output] = result
 
 
-def client_for(request: CellRequest) -> None:
+def check_credentials(request: CellRequest) -> None:
     """Make (or reuse) the client now so missing credentials fail as one line before any view."""
     from dbchat_magic.errors import DbChatError
     from dbchat_magic.runner import get_runner
@@ -160,7 +133,7 @@ def run_cell(shell: Any, line: str, cell: str | None) -> None:
     if request.args.show_prompt:
         print(format_prompt(request.prepared))
         return
-    client_for(request)
+    check_credentials(request)
     if request.args.background:
         run_background(request)
     else:

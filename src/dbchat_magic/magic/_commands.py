@@ -11,21 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from dbchat_magic.magic._errors import CellError
+from dbchat_magic.magic._options import COMMANDS_HELP
 
-COMMANDS_HELP = """Manage dbchat from a line magic.
-
-  %dbchat config              effective settings and credential source (token redacted)
-  %dbchat use NAME            use endpoint or profile NAME (saved; from the next question on);
-                              a name the workspace does not list is refused
-  %dbchat endpoints           chat endpoints of the workspace
-  %dbchat history [-c CHAT]   questions and answers of a conversation
-  %dbchat reset [-c CHAT]     forget a conversation
-  %dbchat panel [-c CHAT]     open a ChatPanel (its own chat, or continue CHAT)
-  %dbchat export PATH [-c CHAT] [--force]
-                              save a conversation as Markdown (.md) or JSON (.json), with
-                              metrics; an existing file is only replaced with --force
-  %dbchat last                show the last answer (also in _dbchat_last)
-"""
 _ENDPOINTS_TIMEOUT = 30.0
 _USE_CHECK_TIMEOUT = 5.0
 """How long `%dbchat use NAME` waits for the endpoint list before saving NAME unchecked."""

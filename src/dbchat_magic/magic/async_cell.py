@@ -74,7 +74,7 @@ async def run_awaited(shell: Any, line: str, cell: str | None) -> None:
 
     line = interpolate(line, shell.user_ns).text  # IPython's {var} expansion of a magic's line
     request = cellmod.build_request(shell, line, cell)
-    cellmod.client_for(request)
+    cellmod.check_credentials(request)
     stopper = cellmod._Stopper()
     view = cellmod._view(request, stopper, awaited=True)
     view.show()

@@ -60,7 +60,7 @@ def error_bundle(errors: list[str], what: str = "Chart") -> dict[str, Any]:
     return {"text/plain": text, "text/html": body}
 
 
-def _error(errors: list[str], what: str = "Chart") -> RenderedSpec:
+def _error(errors: list[str]) -> RenderedSpec:
     """A rejected spec: no mimebundle (views list ``errors`` themselves), at most three errors."""
     return RenderedSpec("error", {}, [], errors[:MAX_ERRORS])
 
@@ -199,9 +199,7 @@ def render_spec(spec: Any, namespace: Mapping[str, Any], *, renderer: str = "svg
 
     errors = validate_spec(spec, namespace)
     if errors:
-        return _error(errors, str(spec.get("widget", "spec")).capitalize()
-                      if isinstance(spec, dict) and spec.get("widget") in (
-                          "chart", "table", "kpi") else "Spec")
+        return _error(errors)
     info = resolve_frame(spec, namespace)
     widget = spec["widget"]
     try:
@@ -217,8 +215,7 @@ def render_spec(spec: Any, namespace: Mapping[str, Any], *, renderer: str = "svg
         return _draw("chart", compiled.vegalite, renderer, _alt_text(spec, compiled.rows),
                      compiled.notes)
     except EmptyResult as exc:
-        return _error([str(exc)], widget.capitalize())
+        return _error([str(exc)])
     except Exception as exc:  # a frame engine failed (e.g. Spark): report it, never raise
         msg = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
-        return _error([f"data: could not compute the {widget}: {type(exc).__name__}: {msg}"],
-                      widget.capitalize())
+        return _error([f"data: could not compute the {widget}: {type(exc).__name__}: {msg}"])
