@@ -244,8 +244,8 @@ def _validate(s: Settings) -> None:
         _check_range(name, getattr(s, name), lo, None, integer=True)
     if s.max_retries > 10:
         raise ConfigError(f"max_retries must be at most 10 (got {s.max_retries})")
-    for name, lo in _FLOAT_FIELDS.items():
-        _check_range(name, getattr(s, name), lo, None, integer=False)
+    for name, low in _FLOAT_FIELDS.items():
+        _check_range(name, getattr(s, name), low, None, integer=False)
     for name in _BOOL_FIELDS:
         if not isinstance(getattr(s, name), bool):
             raise ConfigError(f"{name} must be true or false (got {getattr(s, name)!r})")

@@ -38,7 +38,7 @@ _CONNECTION_FIELDS = (
 _MAX_CLIENTS = 4
 
 
-class TaskFuture(concurrent.futures.Future):  # type: ignore[type-arg]
+class TaskFuture(concurrent.futures.Future):
     """A `Future` for a task on the runner loop that also knows when the task has really ended.
 
     ``cancel()`` returns at once (the loop cancels the task soon after); `wait_settled` blocks until

@@ -71,7 +71,7 @@ async def _read_h11(state: Any, stream: Any,
         while True:
             event = next_event()
             if event.__class__ is data_cls:
-                parts.append(event.data)  # type: ignore[union-attr]
+                parts.append(event.data)
             elif event is need_data:
                 if parts:
                     piece = b"".join(parts)

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import ssl
 import weakref
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -131,7 +131,7 @@ class ChatClient:
         return read_events(self._batches(messages, state, params))
 
     def _batches(self, messages: Sequence[Message], state: CallState,
-                 params: dict[str, Any]) -> AsyncIterator[list[StreamEvent]]:
+                 params: dict[str, Any]) -> AsyncGenerator[list[StreamEvent], None]:
         settings = self.settings
         deadlines = Deadlines(settings, state)
 

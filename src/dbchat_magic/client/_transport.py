@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 import httpx
@@ -174,7 +174,8 @@ async def _read_bounded(response: httpx.Response, limit: int) -> bytes:
 # -- reading ----------------------------------------------------------------------------------
 
 async def read_batches(opener: Callable[[], Awaitable[httpx.Response]], deadlines: Deadlines,
-                       wire: WireFormat = CHAT_COMPLETIONS) -> AsyncIterator[list[StreamEvent]]:
+                       wire: WireFormat = CHAT_COMPLETIONS,
+                       ) -> AsyncGenerator[list[StreamEvent], None]:
     """Open the response with ``opener`` and yield its events in batches, one non-empty list per
     network piece, read in the ``wire`` format: a stream (usual) or one JSON body (a server
     ignoring ``stream``). The last batch ends with `StreamEnd`. Closes the response however the
@@ -258,7 +259,8 @@ def _verdict(framing: Framing, normalizer: Normalizer, state: CallState) -> list
     return batch
 
 
-async def read_events(batches: AsyncIterator[list[StreamEvent]]) -> AsyncIterator[StreamEvent]:
+async def read_events(batches: AsyncGenerator[list[StreamEvent], None],
+                      ) -> AsyncIterator[StreamEvent]:
     """The events of `read_batches`, one at a time (closes ``batches`` when it ends)."""
     async with contextlib.aclosing(batches):
         async for batch in batches:

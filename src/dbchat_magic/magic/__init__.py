@@ -19,7 +19,7 @@ __all__ = ["DbChatMagics", "load_ipython_extension", "unload_ipython_extension"]
 class DbChatMagics(Magics):
     """``%%dbchat`` and ``%dbchat``."""
 
-    @cell_magic("dbchat")
+    @cell_magic("dbchat")  # type: ignore[arg-type]  # IPython types the decorator as taking Never
     @_options.cell_options
     def dbchat_cell(self, line: str, cell: str | None = None) -> None:
         """Ask the serving endpoint; the answer streams below and stays as Markdown when done.
@@ -32,7 +32,7 @@ class DbChatMagics(Magics):
 
         run_cell(self.shell, line, cell)
 
-    @line_magic("dbchat")
+    @line_magic("dbchat")  # type: ignore[arg-type]
     def dbchat_line(self, line: str) -> Any:
         """``%dbchat config|use NAME|endpoints|history|reset|panel|export PATH|last``."""
         from dbchat_magic.magic._commands import run_command
@@ -40,7 +40,7 @@ class DbChatMagics(Magics):
         return run_command(self.shell, line)
 
 
-DbChatMagics.dbchat_line.__doc__ = _options.COMMANDS_HELP  # ``%dbchat?`` lists every command
+DbChatMagics.dbchat_line.__doc__ = _options.COMMANDS_HELP  # type: ignore[assignment]  # ``%dbchat?`` lists every command
 
 
 def load_ipython_extension(ipython: Any) -> None:

@@ -32,7 +32,7 @@ class CellRequest:
     @property
     def namespace(self) -> dict[str, Any]:
         """The user's namespace (where ``_dbchat_last`` and ``-o VAR`` land)."""
-        return self.shell.user_ns  # type: ignore[no-any-return]
+        return self.shell.user_ns
 
 
 def parse_cell(shell: Any, line: str, cell: str | None) -> tuple[Any, str]:

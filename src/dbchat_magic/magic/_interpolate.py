@@ -113,7 +113,7 @@ def _item(value: Any, key: int | str) -> Any:
     if type(key) is not int:
         return Refused(f"a {base.__name__} takes a whole-number index (got {key!r})")
     try:
-        return base.__getitem__(value, key)  # type: ignore[index]
+        return base.__getitem__(value, key)
     except IndexError:
         return _MISSING
 

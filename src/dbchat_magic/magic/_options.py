@@ -56,10 +56,10 @@ def cell_options(func: F) -> F:
     """Decorate the ``%%dbchat`` magic with its options (``func.parser``, help in ``__doc__``)."""
     for add in reversed(_CELL_ARGUMENTS):  # as if written as decorators, first option on top
         func = add(func)
-    return magic_arguments(name="%dbchat")(func)  # type: ignore[no-any-return]
+    return magic_arguments(name="%dbchat")(func)
 
 
 def parse_options(shell: Any, line: str) -> argparse.Namespace:
     """The options of a ``%%dbchat`` line, read by the registered magic's parser (IPython's
     one-line ``UsageError`` when they are bad)."""
-    return parse_argstring(shell.find_cell_magic("dbchat"), line)  # type: ignore[no-any-return]
+    return parse_argstring(shell.find_cell_magic("dbchat"), line)

@@ -44,7 +44,7 @@ def build_data_context(namespace: Mapping[str, Any],
     """Describe explicit ``names`` (raising `FrameNotFound` for bad ones) or the most recently
     touched frames, each within ``frame_budget_tokens`` and all within ``budget_tokens``."""
     explicit = names is not None
-    chosen = resolve_explicit(namespace, names) if explicit else rank_frames(namespace)
+    chosen = resolve_explicit(namespace, names) if names is not None else rank_frames(namespace)
     head = f"{HEADING}\n{NOTICE}"
     if not chosen:
         return DataContext(truncate_to_tokens(f"{head}\n{NO_FRAMES}", budget_tokens))

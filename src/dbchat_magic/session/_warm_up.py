@@ -93,6 +93,8 @@ def warm_up_at_load(shell: Any) -> None:
 def stop_warm_up(shell: Any) -> None:
     """Remove the `warm_up_at_load` callback (``%unload_ext``)."""
     events = getattr(shell, "events", None)
-    for cb in list(events.callbacks.get("post_run_cell", ())) if events is not None else ():
+    if events is None:
+        return
+    for cb in list(events.callbacks.get("post_run_cell", ())):
         if isinstance(cb, _WarmAfterCell):
             events.unregister("post_run_cell", cb)

@@ -169,7 +169,7 @@ class App:
                 client_id, _, secret = base64.b64decode(auth[6:]).decode().partition(":")
         self._log_plain(req, None, 200, conn)
         if (client_id, secret) != self.state.oauth_client or self.state.token is None:
-            payload = {
+            payload: dict[str, Any] = {
                 "error": "invalid_client",
                 "error_description": "Client authentication failed",
             }

@@ -141,7 +141,8 @@ def _aggregate(question: str, default: str = "sum") -> str:
 
 def _measure(question: str, frame: FrameDesc) -> str | None:
     nums = frame.of_class("numeric")
-    return (_mentioned(question, nums) or nums or [None])[0]
+    found = _mentioned(question, nums) or nums
+    return found[0] if found else None
 
 
 def _spec_for(question: str, frame: FrameDesc) -> tuple[str, dict[str, Any]]:
@@ -159,7 +160,7 @@ def _spec_for(question: str, frame: FrameDesc) -> tuple[str, dict[str, Any]]:
         unit = unit or "day"
         if agg == "sum" and "daily" in q and "total" not in q:
             ychan["aggregate"] = agg = "mean" if "mean" in q else agg
-        spec = {
+        spec: dict[str, Any] = {
             "widget": "chart",
             "data": frame.name,
             "mark": "line",

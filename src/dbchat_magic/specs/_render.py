@@ -201,6 +201,8 @@ def render_spec(spec: Any, namespace: Mapping[str, Any], *, renderer: str = "svg
     if errors:
         return _error(errors)
     info = resolve_frame(spec, namespace)
+    if isinstance(info, str):  # validate_spec resolved it already; kept for the type
+        return _error([info])
     widget = spec["widget"]
     try:
         if widget == "table":

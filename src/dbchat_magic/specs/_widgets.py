@@ -68,7 +68,7 @@ def compile_kpi(spec: dict[str, Any], info: FrameInfo) -> tuple[dict[str, Any], 
     """(mimebundle, notes, value) for a KPI spec."""
     res = run_plan(info, kpi_plan(spec))
     value = res.frame["value"].iloc[0] if len(res.frame) else None
-    if hasattr(value, "item"):
+    if value is not None and hasattr(value, "item"):
         value = value.item()
     if value is None and spec["aggregate"] != "count":
         raise EmptyResult(f"data: no rows left in {info.name}" +

@@ -61,7 +61,7 @@ def _box_class() -> type:
     """A VBox whose text/plain repr is stable (nbval compares it; the default repr has ids)."""
     import ipywidgets
 
-    class AnswerBox(ipywidgets.VBox):  # type: ignore[misc]
+    class AnswerBox(ipywidgets.VBox):
         """Root widget of a `WidgetAnswerView`."""
 
         def __repr__(self) -> str:

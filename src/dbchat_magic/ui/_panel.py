@@ -31,7 +31,7 @@ _panel_numbers = itertools.count(1)
 def _panel_box() -> type:
     import ipywidgets
 
-    class PanelBox(ipywidgets.VBox):  # type: ignore[misc]
+    class PanelBox(ipywidgets.VBox):
         """Root widget of a `ChatPanel` with a stable text/plain repr."""
 
         def __repr__(self) -> str:
@@ -150,7 +150,7 @@ class ChatPanel:
             self._refresh_history()
             try:
                 handle = self.session.start(prepared, self._user_namespace(),
-                                            on_update=turn.view.update,
+                                            on_update=turn.view.update if turn.view else None,
                                             on_done=lambda r: self._answer_done(turn, r))
             except DbChatError as exc:
                 from dbchat_magic.client import end_result

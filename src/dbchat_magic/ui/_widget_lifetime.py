@@ -22,7 +22,7 @@ def live_widgets() -> Mapping[str, Any]:
     registry = getattr(module, "_instances", None)  # ipywidgets 8.x: a module-level dict
     if registry is None:  # ipywidgets 7.x (7.8.1 on Databricks): the class attribute
         registry = vars(module.Widget)["widgets"]  # vars(): 8.x would warn on Widget.widgets
-    return registry  # type: ignore[no-any-return]
+    return registry
 
 
 def open_comms() -> int:

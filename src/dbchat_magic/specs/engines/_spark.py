@@ -45,7 +45,7 @@ def _functions(df: Any) -> Any:
     if type(df).__module__.startswith("pyspark.sql.connect"):
         from pyspark.sql.connect import functions as F
     else:
-        from pyspark.sql import functions as F
+        from pyspark.sql import functions as F  # type: ignore[no-redef]
     return F
 
 
