@@ -1,4 +1,5 @@
-"""The raw Vega-Lite escape hatch: everything in DESIGN §5 is rejected; our data is injected."""
+"""The raw Vega-Lite escape hatch: what docs/design.md (trust) lists is rejected; our data is
+injected."""
 
 from __future__ import annotations
 

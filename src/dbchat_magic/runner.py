@@ -1,6 +1,7 @@
 """The package's one asyncio loop, running in a daemon thread, and a blocking wait that ■ can stop.
 
-All HTTP runs on this loop (DESIGN §3): a notebook cell never nests an event loop. A cell that must
+All HTTP runs on this loop (docs/design.md: Stop): a notebook cell never nests an event loop. A
+cell that must
 block submits a coroutine here and waits with `wait_interruptibly`; a kernel interrupt
 (KeyboardInterrupt in the main thread) cancels the task, waits until it has settled (the HTTP
 connection is closed by then) and re-raises.

@@ -1,4 +1,4 @@
-"""Can a Stop button be clicked while a blocking `%%dbchat` cell runs? (DESIGN §3)
+"""Can a Stop button be clicked while a blocking `%%dbchat` cell runs? (docs/design.md: Stop)
 
 A kernel handles a widget click during a running cell only on ipykernel ≥ 7.4, and only when the
 cell runs as top-level ``await`` (comm messages are dispatched while an async cell awaits). The

@@ -1,7 +1,8 @@
 """Run blocking ``%%dbchat`` cells as top-level ``await`` where that lets a Stop click arrive.
 
 On ipykernel ≥ 7.4 a cell that awaits lets the kernel dispatch comm messages (widget clicks)
-while it waits (DESIGN §3), so the inline Stop button works even though the cell still blocks until
+while it waits (docs/design.md: Stop), so the inline Stop button works even though the cell still
+blocks until
 the answer is complete. An input transformer rewrites ``%%dbchat …`` cells into
 ``await run_awaited(…)``; it is only installed where `stop.async_clicks_supported` says so, and
 ``DBCHAT_STOP_BUTTON=0`` turns it off.

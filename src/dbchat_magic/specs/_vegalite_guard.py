@@ -1,6 +1,7 @@
 """Guard for the raw Vega-Lite escape hatch: an allow-list (`vegalite_views.TOP`). Only known-safe
 keys and value types pass; anything that fetches, links, runs an expression or brings its own data
-is rejected with a "spec.path: message" line (DESIGN §5, §7). Our data is always injected."""
+is rejected with a "spec.path: message" line (docs/design.md: specs, trust). Our data is always
+injected."""
 
 from __future__ import annotations
 

@@ -77,7 +77,8 @@ def _hide(widget: Any, hidden: bool = True) -> None:
 class WidgetAnswerView:
     """ipywidgets 7/8 view: status (+ Stop or hint), reasoning, answer, error, specs, footer.
 
-    The answer Output is only ever changed by replacing ``outputs`` with one entry (DESIGN §3), and
+    The answer Output is only ever changed by replacing ``outputs`` with one entry (docs/design.md:
+    Stop), and
     renders are coalesced so a stream costs at most ``1/interval`` updates per second.
     """
 

@@ -19,7 +19,8 @@ class TextAnswerView:
     """Writes each new piece of the answer once; `finish` adds the status and metrics lines.
 
     Reasoning is not streamed (it would interleave with the answer); its length is noted at the end.
-    Inside a Jupyter kernel, output printed from another thread lands in the wrong cell (DESIGN §3),
+    Inside a Jupyter kernel, output printed from another thread lands in the wrong cell
+    (docs/design.md: Stop),
     so there only calls from the thread that made the view write; calls from other threads are
     skipped and the next call from that thread (the magic's tick, or `finish`) catches up.
     """
