@@ -1,10 +1,9 @@
 """The package's one asyncio loop, running in a daemon thread, and a blocking wait that ■ can stop.
 
 All HTTP runs on this loop (docs/design.md: Stop): a notebook cell never nests an event loop. A
-cell that must
-block submits a coroutine here and waits with `wait_interruptibly`; a kernel interrupt
-(KeyboardInterrupt in the main thread) cancels the task, waits until it has settled (the HTTP
-connection is closed by then) and re-raises.
+cell that must block submits a coroutine here and waits with `wait_interruptibly`; a kernel
+interrupt (KeyboardInterrupt in the main thread) cancels the task, waits until it has settled (the
+HTTP connection is closed by then) and re-raises.
 """
 
 from __future__ import annotations

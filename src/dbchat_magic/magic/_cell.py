@@ -17,6 +17,7 @@ from dbchat_magic.magic._options import parse_options
 if TYPE_CHECKING:
     from dbchat_magic.result import ChatResult
     from dbchat_magic.session import AskHandle, PreparedAsk, Session
+    from dbchat_magic.ui import AnswerView
 
 
 @dataclass
@@ -141,7 +142,7 @@ def run_cell(shell: Any, line: str, cell: str | None) -> None:
 
 
 def _view(request: CellRequest, stopper: _Stopper, *, background: bool = False,
-          awaited: bool = False) -> Any:
+          awaited: bool = False) -> AnswerView:
     from dbchat_magic.magic._stop import stop_mode
     from dbchat_magic.ui import make_answer_view
 
@@ -174,7 +175,8 @@ def run_blocking(request: CellRequest) -> ChatResult:
     return settle(request, view, handle, interrupted=interrupted)
 
 
-def settle(request: CellRequest, view: Any, handle: AskHandle, *, interrupted: bool) -> ChatResult:
+def settle(request: CellRequest, view: AnswerView, handle: AskHandle, *,
+           interrupted: bool) -> ChatResult:
     """Finish the view, display the settled outputs, store the result; raise after ■."""
     from IPython.display import display
 
@@ -224,11 +226,9 @@ def run_background(request: CellRequest) -> AskHandle:
     return handle
 
 
-def _retire(view: Any) -> None:
+def _retire(view: AnswerView) -> None:
     """The live view gives way to the settled outputs (text views have nothing to retire)."""
-    retire = getattr(view, "retire", None)
-    if retire is not None:
-        retire()
+    view.retire()
 
 
 def _reserve_output() -> Any:

@@ -2,8 +2,7 @@
 
 On ipykernel ≥ 7.4 a cell that awaits lets the kernel dispatch comm messages (widget clicks)
 while it waits (docs/design.md: Stop), so the inline Stop button works even though the cell still
-blocks until
-the answer is complete. An input transformer rewrites ``%%dbchat …`` cells into
+blocks until the answer is complete. An input transformer rewrites ``%%dbchat …`` cells into
 ``await run_awaited(…)``; it is only installed where `stop.async_clicks_supported` says so, and
 ``DBCHAT_STOP_BUTTON=0`` turns it off.
 Elsewhere cells take the plain blocking path with the "press ■ to stop" hint.

@@ -41,6 +41,9 @@ class AnswerView(Protocol):
     def settled_outputs(self, result: ChatResult) -> list[Any]:
         """Objects to display() after `finish` so the answer survives save/reload."""
 
+    def retire(self) -> None:
+        """The live view gives way to the settled outputs: close whatever it holds open."""
+
 
 def html_entry(markup: str, text: str) -> dict[str, Any]:
     """An Output-widget entry showing ``markup`` (already safe HTML); ``text`` is its plain form."""
@@ -78,8 +81,7 @@ class WidgetAnswerView:
     """ipywidgets 7/8 view: status (+ Stop or hint), reasoning, answer, error, specs, footer.
 
     The answer Output is only ever changed by replacing ``outputs`` with one entry (docs/design.md:
-    Stop), and
-    renders are coalesced so a stream costs at most ``1/interval`` updates per second.
+    Stop), and renders are coalesced so a stream costs at most ``1/interval`` updates per second.
     """
 
     def __init__(self, *, endpoint: str, on_stop: Callable[[], None] | None,

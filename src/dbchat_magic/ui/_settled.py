@@ -1,8 +1,7 @@
 """What an answer leaves in the notebook once it ends: plain outputs with stable text/plain.
 
 Every outside string reaches HTML only through `dbchat_magic.markup` (docs/design.md: trust): the
-answer as
-sanitized HTML, one-line notes and errors escaped.
+answer as sanitized HTML, one-line notes and errors escaped.
 """
 
 from __future__ import annotations

@@ -20,9 +20,9 @@ class TextAnswerView:
 
     Reasoning is not streamed (it would interleave with the answer); its length is noted at the end.
     Inside a Jupyter kernel, output printed from another thread lands in the wrong cell
-    (docs/design.md: Stop),
-    so there only calls from the thread that made the view write; calls from other threads are
-    skipped and the next call from that thread (the magic's tick, or `finish`) catches up.
+    (docs/design.md: Stop), so there only calls from the thread that made the view write; calls
+    from other threads are skipped and the next call from that thread (the magic's tick, or
+    `finish`) catches up.
     """
 
     def __init__(self, *, endpoint: str, stream: TextIO | None = None,
@@ -80,6 +80,9 @@ class TextAnswerView:
     def settled_outputs(self, result: ChatResult) -> list[Any]:
         """Only the rendered specs (charts/tables): the text and metrics were already printed."""
         return [item for item in spec_outputs(result) if isinstance(item, SpecOutput)]
+
+    def retire(self) -> None:
+        """Nothing to close: printed text stays where it is."""
 
     def _write_new(self, text: str) -> None:
         # If the text was rewritten upstream (not a continuation), print only the part past what we
