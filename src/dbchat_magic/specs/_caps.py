@@ -17,7 +17,7 @@ bounds is refused up front with a one-line "path: message". The bounds are gener
   dash segments 0 or ≥ 1 px
 - counts (tick counts, legend columns, density steps, ``nice``): ≤ 500; every number finite
 - area: views × the largest width × the largest height ≤ 25,000,000 px² (e.g. 100 panels of
-  400 × 400, or one 4,000 × 4,000 chart: ~5 s as PNG on a loaded 2-core machine)
+  400 × 400, or one 4,000 × 4,000 chart; its PNG time is in bench/RESULTS.md)
 """
 
 from __future__ import annotations
