@@ -33,8 +33,8 @@ import numpy as np
 import pandas as pd
 
 from dbchat_magic.specs import render_spec
-from dbchat_magic.specs.compile import compile_chart
-from dbchat_magic.specs.frames import describe_frame
+from dbchat_magic.specs._compile import compile_chart
+from dbchat_magic.specs._frames import describe_frame
 
 SIZES = (100_000, 1_000_000, 5_000_000)
 REPEAT = 5

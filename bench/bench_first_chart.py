@@ -53,7 +53,7 @@ FRAME = ("import numpy as np, pandas as pd\nrng = np.random.default_rng(0)\n"
          "sales = pd.DataFrame({'region': rng.choice(['EU', 'US', 'APAC'], 100_000),"
          " 'revenue': rng.random(100_000) * 100})")
 PROBE = """
-import time, dbchat_magic.session_specs as _ss
+import time, dbchat_magic.session._specs as _ss
 _bench, _orig_check = {}, _ss.LiveSpecs.check
 def _check(self):
     if "fence" not in _bench and self.result.text.count("```") >= 2:
@@ -155,9 +155,9 @@ def warm() -> list[tuple[Any, ...]]:
     import vl_convert as vlc
 
     from dbchat_magic.specs import render_spec
-    from dbchat_magic.specs.compile import compile_chart
-    from dbchat_magic.specs.frames import describe_frame
-    from dbchat_magic.specs.worker import shared_worker
+    from dbchat_magic.specs._compile import compile_chart
+    from dbchat_magic.specs._frames import describe_frame
+    from dbchat_magic.specs._worker import shared_worker
 
     rng = np.random.default_rng(0)
     df = pd.DataFrame({"region": rng.choice(["EU", "US", "APAC"], 100_000),
@@ -196,9 +196,9 @@ import jsonschema
 b = time.perf_counter()
 import altair
 c = time.perf_counter()
-from dbchat_magic.specs.compile import compile_chart
-from dbchat_magic.specs.frames import describe_frame
-from dbchat_magic.specs.validate import validate_spec
+from dbchat_magic.specs._compile import compile_chart
+from dbchat_magic.specs._frames import describe_frame
+from dbchat_magic.specs._validate import validate_spec
 df = pandas.DataFrame({"region": ["EU", "US"], "revenue": [1.0, 2.0]})
 spec = %r
 validate_spec(spec, {"sales": df}); compile_chart(spec, describe_frame("sales", df))

@@ -26,7 +26,7 @@ from typing import Any
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import KernelManager
 
-from dbchat_magic.magic.stop import ipykernel_version
+from dbchat_magic.magic._stop import ipykernel_version
 from dbchat_magic.simulator import LLAMA, Simulator
 
 TOKENS = 2000

@@ -49,7 +49,7 @@ PROBE_CODE = r'''
 import dataclasses as _dc, gc as _gc, json as _json, sys as _sys, time as _time, tracemalloc as _tm
 from dbchat_magic import ChatPanel
 from dbchat_magic.conversation import get_conversation as _conv
-from dbchat_magic.ui.widget_lifetime import live_widgets as _lw, open_comms as _oc
+from dbchat_magic.ui._widget_lifetime import live_widgets as _lw, open_comms as _oc
 
 panel = ChatPanel(list_endpoints=False, visible_turns=5)
 bg_last = None

@@ -162,6 +162,7 @@ apt_install chromium chromium "browser tests"
 apt_install java default-jre-headless "pyspark local mode"
 timed "set-up: virtual environments" scripts/setup-venvs.sh all
 timed "ruff" .venv/bin/ruff check src tests bench ci
+timed "mypy" scripts/typecheck.sh .venv/bin/python
 timed "build: wheel + sdist, twine check" build_dist
 
 # The Databricks stacks live in a shared cache (scripts/setup-venvs.sh): one test run at a time.

@@ -56,3 +56,9 @@ def chart(**kw: Any) -> dict[str, Any]:
                             "y": {"field": "revenue", "type": "quantitative", "aggregate": "sum"}}
     spec.update(kw)
     return spec
+
+
+def canon(rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    """Rows in a comparable form: sorted, each as sorted (column, value) pairs, floats rounded."""
+    return sorted(tuple(sorted((k, round(v, 6) if isinstance(v, float) else v)
+                               for k, v in row.items())) for row in rows)

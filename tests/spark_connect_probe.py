@@ -26,9 +26,9 @@ os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 import pandas as pd  # noqa: E402
 
 from dbchat_magic.prompts import describe_frames  # noqa: E402
-from dbchat_magic.prompts.context.parse import parse_data_context  # noqa: E402
+from dbchat_magic.prompts._context.parse import parse_data_context  # noqa: E402
 from dbchat_magic.specs import render_spec, validate_spec  # noqa: E402
-from dbchat_magic.specs.records import csv_values  # noqa: E402
+from dbchat_magic.specs._records import csv_values  # noqa: E402
 from engine_cases import SPECS, sales_frame  # noqa: E402  (tests/ is sys.path[0])
 
 SCRATCH = Path(sys.argv[1])

@@ -11,12 +11,12 @@ from collections.abc import AsyncIterator
 import httpx
 import orjson
 
+from client_helpers import expected_text
 from dbchat_magic.client._body import _h11_connection, body_pieces
 from dbchat_magic.client._normalize import ChunkNormalizer
 from dbchat_magic.events import ReasoningDelta, TextDelta, UsageUpdate
 from dbchat_magic.simulator import Simulator
 from dbchat_magic.sse import SSEDecoder
-from test_client_helpers import expected_text
 
 LLAMA = "databricks-meta-llama-3-3-70b-instruct"
 

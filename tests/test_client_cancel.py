@@ -9,11 +9,11 @@ import time
 
 import pytest
 
+from client_helpers import QUESTION, ask, client_for
 from dbchat_magic.client import ChatClient, ChatResult
 from dbchat_magic.config import Settings
 from dbchat_magic.errors import AuthError, RequestTimeout
 from dbchat_magic.simulator import Simulator
-from test_client_helpers import QUESTION, ask, client_for
 
 
 def test_cancel_closes_the_connection_at_once_and_keeps_partial_text(sim: Simulator) -> None:

@@ -7,9 +7,9 @@ import time
 
 import pytest
 
+from client_helpers import QUESTION, ask, client_for, expected_text
 from dbchat_magic.client import ChatResult
 from dbchat_magic.simulator import Simulator
-from test_client_helpers import QUESTION, ask, client_for, expected_text
 
 
 def test_429_with_retry_after_is_honoured(sim: Simulator) -> None:
@@ -202,3 +202,15 @@ def test_a_dropped_connection_is_retried_at_once_not_after_a_backoff(sim: Simula
     sim.inject("drop", times=2)  # a second drop in a row is no stale connection: back off
     r = ask(client_for(sim, retry_backoff=30, total_timeout=5))
     assert r.status == "failed" and "before an answer arrived" in r.error
+
+
+def test_a_failed_result_keeps_the_error_kind_and_its_hint(sim: Simulator) -> None:
+    from dbchat_magic.errors import EndpointNotFound, RateLimited
+
+    missing = ask(client_for(sim), endpoint="no-such-endpoint")
+    assert missing.status == "failed" and missing.error_kind == "EndpointNotFound"
+    assert missing.error_hint == EndpointNotFound.hint
+    sim.inject("429", times=1)
+    limited = ask(client_for(sim, max_retries=0))
+    assert limited.error_kind == "RateLimited" and limited.error_hint == RateLimited.hint
+    assert ask(client_for(sim)).error_kind is None  # a completed answer carries no kind

@@ -11,10 +11,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from client_helpers import QUESTION, ask, client_for
 from dbchat_magic.client import ChatClient
 from dbchat_magic.config import Settings
 from dbchat_magic.simulator import Simulator
-from test_client_helpers import QUESTION, ask, client_for
 
 
 def test_requests_per_minute_fail_fast(sim: Simulator) -> None:

@@ -7,11 +7,11 @@ import logging
 
 import pytest
 
+from client_helpers import QUESTION, ask
 from dbchat_magic.client import ChatClient
 from dbchat_magic.config import Settings
 from dbchat_magic.errors import DbChatError
 from dbchat_magic.simulator import Simulator
-from test_client_helpers import QUESTION, ask
 
 TOKEN = "dapi" + "5ec7e7000000000000000000000000ab"  # built: no token-shaped literal
 

@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from client_helpers import QUESTION, ask, client_for, expected_text
 from dbchat_magic.client import (
     ChatClient,
     ReasoningDelta,
@@ -18,7 +19,6 @@ from dbchat_magic.client import (
 )
 from dbchat_magic.config import Settings
 from dbchat_magic.simulator import Simulator
-from test_client_helpers import QUESTION, ask, client_for, expected_text
 
 
 def test_complete_fills_text_usage_metrics_and_model(sim: Simulator) -> None:

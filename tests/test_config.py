@@ -113,7 +113,7 @@ def test_missing_file_gives_defaults_and_bad_file_a_clear_error(tmp_path: Path) 
 
 def test_chart_renderer_choices_match_what_specs_can_draw() -> None:
     from dbchat_magic.config import CHART_RENDERERS
-    from dbchat_magic.specs.render import RENDERERS
+    from dbchat_magic.specs._render import RENDERERS
 
     assert set(CHART_RENDERERS) == set(RENDERERS)
     for name in RENDERERS:

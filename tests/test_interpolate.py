@@ -8,7 +8,7 @@ from types import SimpleNamespace
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dbchat_magic.magic.interpolate import interpolate
+from dbchat_magic.magic._interpolate import interpolate
 
 NS = {
     "region": "EMEA",

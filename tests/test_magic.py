@@ -23,7 +23,7 @@ def shell(sim: Simulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
     from IPython.core.interactiveshell import InteractiveShell
 
     from dbchat_magic.conversation import _forget_all
-    from dbchat_magic.session import _sessions
+    from dbchat_magic.session._pipeline import _sessions
 
     for key, value in sim.env().items():
         monkeypatch.setenv(key, value)
@@ -129,6 +129,8 @@ def test_setup_errors_are_one_line(shell, sim, monkeypatch, capsys):
     assert type(res.error_in_exec).__name__ in ("CellError",)
     assert res.error_in_exec._render_traceback_()[0].startswith("dbchat: ")
     assert "no_such_frame" in str(res.error_in_exec)
+    assert res.error_in_exec.kind == "FrameNotFound"  # the typed error is kept, not re-worded
+    assert res.error_in_exec.__cause__ is res.error_in_exec.error
     res = run(shell, "%%dbchat\n")  # IPython's own one-line UsageError for an empty body
     assert "cell body is empty" in str(res.error_in_exec)
     res = run(shell, "%%dbchat -t 0.1\n   \n")

@@ -7,7 +7,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from dbchat_magic.magic import async_cell, stop
+from dbchat_magic.magic import _stop as stop
+from dbchat_magic.magic import async_cell
 from dbchat_magic.magic.async_cell import rewrite_cell
 
 

@@ -7,8 +7,8 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dbchat_magic.prompts.budget import estimate_tokens, truncate_to_tokens
-from dbchat_magic.prompts.context.quoting import format_value, quote_text, safe_name
+from dbchat_magic.prompts._budget import estimate_tokens, truncate_to_tokens
+from dbchat_magic.prompts._context.quoting import format_value, quote_text, safe_name
 
 
 def test_estimate_is_about_four_ascii_chars_per_token():

@@ -19,7 +19,7 @@ from dbchat_magic.prompts import (
     trim_history,
     unregister_persona,
 )
-from dbchat_magic.prompts.context.parse import parse_data_context
+from dbchat_magic.prompts._context.parse import parse_data_context
 from dbchat_magic.simulator import SimRequest, Simulator
 
 RULES = "Answer charts as a ```dbchat-spec``` JSON block."
@@ -66,10 +66,10 @@ def test_parts_report_chars_and_tokens(ns):
     assert by["data context"].chars == len(context)
     assert by["data context"].tokens == estimate_tokens(context)
     assert c.tokens == sum(p.tokens for p in c.parts)
-    shown = c.show()
-    assert shown.splitlines()[0].startswith("persona ")
-    assert "--- system ---\nYou are a data analyst" in shown
-    assert shown.rstrip().endswith("--- user ---\nwhy?")
+    shown = c.show()  # the one --show-prompt listing (issue 10: was a second format)
+    assert shown.splitlines()[0].startswith("── message 1: system (")
+    assert " chars) ──\nYou are a data analyst" in shown
+    assert ": user (4 chars) ──\nwhy?\n\nParts:\n  persona " in shown
 
 
 def test_no_system_role_puts_the_system_text_in_the_last_user_message(ns):

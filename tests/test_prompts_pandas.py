@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.pandas import column, data_frames, range_indexes
 
 from dbchat_magic.prompts import describe_frames, estimate_tokens
-from dbchat_magic.prompts.context.parse import parse_data_context
+from dbchat_magic.prompts._context.parse import parse_data_context
 
 
 def _one(frame: object, name: str = "df", **kw: int):
@@ -229,7 +229,7 @@ def test_arrow_backed_dtypes():
 
 @pytest.mark.parametrize("n", [10_001, 123_457, 10_000_000, 10**12])
 def test_sample_positions_are_bounded_runs_covering_both_ends(n):
-    from dbchat_magic.prompts.context.pandas_frames import sample_positions
+    from dbchat_magic.prompts._context.pandas_frames import sample_positions
 
     pos = sample_positions(n)
     assert len(pos) == 10_000 and pos[0] == 0 and pos[-1] == n - 1

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from dbchat_magic.prompts import describe_frames, estimate_tokens, is_frame
-from dbchat_magic.prompts.context.parse import parse_data_context
+from dbchat_magic.prompts._context.parse import parse_data_context
 
 pl = pytest.importorskip("polars")
 pytestmark = pytest.mark.polars

@@ -15,8 +15,8 @@ from dbchat_magic.prompts import (
     frame_names,
     rank_frames,
 )
-from dbchat_magic.prompts.context.parse import parse_data_context
-from dbchat_magic.prompts.selection import FrameTracker, parse_names
+from dbchat_magic.prompts._context.parse import parse_data_context
+from dbchat_magic.prompts._selection import FrameTracker, parse_names
 
 
 def _frame(n: int = 5) -> pd.DataFrame:

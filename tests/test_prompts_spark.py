@@ -7,27 +7,14 @@ Needs pyspark and Java (current-stack venv only). One local session is shared by
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
 from dbchat_magic.prompts import build_data_context, describe_frames, estimate_tokens, is_frame
-from dbchat_magic.prompts.context.parse import parse_data_context
+from dbchat_magic.prompts._context.parse import parse_data_context
 
 pytest.importorskip("pyspark")
 pytestmark = [pytest.mark.spark, pytest.mark.timeout(600)]  # JVM start-up on a busy machine
-
-
-@pytest.fixture(scope="module")
-def spark() -> Iterator[Any]:
-    from pyspark.sql import SparkSession
-
-    session = (SparkSession.builder.master("local[1]").appName("dbchat-prompts-tests")
-               .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "1")
-               .getOrCreate())
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
 
 
 def test_spark_schema_and_sample_rows(spark):

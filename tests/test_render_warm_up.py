@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import time
 
-from dbchat_magic import session_specs
-from dbchat_magic.specs.worker import shared_worker
+from dbchat_magic.session import _warm_up
+from dbchat_magic.specs._worker import shared_worker
 
 
 def _callbacks(ip) -> list:
     return [cb for cb in ip.events.callbacks["post_run_cell"]
-            if isinstance(cb, session_specs._WarmAfterCell)]
+            if isinstance(cb, _warm_up._WarmAfterCell)]
 
 
 def test_load_ext_starts_the_worker_and_warms_after_the_loading_cell():
@@ -26,7 +26,7 @@ def test_load_ext_starts_the_worker_and_warms_after_the_loading_cell():
             assert time.monotonic() < deadline, "the render worker never started"
             time.sleep(0.05)
         ip.run_cell("1 + 1", store_history=False)
-        assert _callbacks(ip) == [] and session_specs._warm_started.is_set()
+        assert _callbacks(ip) == [] and _warm_up._warm_started.is_set()
     finally:
         ip.run_line_magic("unload_ext", "dbchat_magic")
 

@@ -11,14 +11,7 @@ from dbchat_magic.config import Settings
 from dbchat_magic.conversation import Conversation
 from dbchat_magic.errors import DbChatError
 from dbchat_magic.session import AskOptions, Session
-from dbchat_magic.simulator import CLAUDE, LLAMA, Simulator
-
-
-@pytest.fixture
-def env(sim: Simulator, monkeypatch: pytest.MonkeyPatch) -> Simulator:
-    for key, value in sim.env().items():
-        monkeypatch.setenv(key, value)
-    return sim
+from dbchat_magic.simulator import CLAUDE, LLAMA
 
 
 def _session(**settings) -> Session:
@@ -32,7 +25,7 @@ def test_prepare_composes_system_and_user_with_spec_rules_and_params():
     assert [m["role"] for m in p.messages] == ["system", "user"]
     assert "How many rows?" in p.messages[-1]["content"]
     assert "widget" in p.messages[0]["content"]  # specs.format_rules() went into the system prompt
-    assert p.params == {"endpoint": LLAMA, "temperature": 0.3, "max_tokens": 50}
+    assert (p.endpoint, p.params) == (LLAMA, {"temperature": 0.3, "max_tokens": 50})
     assert p.parts and all(part.chars >= 0 and part.tokens >= 0 for part in p.parts)
 
 
@@ -201,7 +194,7 @@ def test_history_holds_the_question_not_the_merged_system_text(env):
 
 
 def test_a_block_that_never_parsed_has_no_bundle_and_its_errors_show_once(env):
-    from dbchat_magic.ui.settled import SpecOutput, settled_outputs, spec_outputs
+    from dbchat_magic.ui._settled import SpecOutput, settled_outputs, spec_outputs
 
     broken = 'Here.\n```json\n{"widget": "chart", "data": sales,, "mark": }\n```\n'
     env.script("broken chart", broken)

@@ -10,6 +10,7 @@ import sys
 import httpx
 import pytest
 
+from client_helpers import http_client as client
 from dbchat_magic.simulator import (
     CLAUDE,
     EMBEDDINGS,
@@ -23,12 +24,6 @@ from dbchat_magic.simulator import (
 )
 
 QUESTION = [{"role": "user", "content": "What is the revenue by region?"}]
-
-
-def client(sim: Simulator, token: str | None = "default") -> httpx.Client:
-    value = sim.token if token == "default" else token
-    headers = {} if value is None else {"Authorization": f"Bearer {value}"}
-    return httpx.Client(base_url=sim.url, headers=headers, timeout=10)
 
 
 def stream_payloads(c: httpx.Client, url: str, body: dict) -> list[str]:

@@ -8,15 +8,11 @@ import time
 import httpx
 import pytest
 
+from client_helpers import http_client as client
 from dbchat_magic.simulator import CLAUDE, LLAMA, Simulator
 
 QUESTION = [{"role": "user", "content": "Summarise sales by month"}]
 URL = f"/serving-endpoints/{LLAMA}/invocations"
-
-
-def client(sim: Simulator) -> httpx.Client:
-    return httpx.Client(base_url=sim.url, headers={"Authorization": f"Bearer {sim.token}"},
-                        timeout=10)
 
 
 def raw_stream(sim: Simulator, body: dict | None = None, url: str = URL) -> bytes:

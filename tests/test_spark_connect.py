@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from dbchat_magic.prompts.context.spark_frames import costly_step
+from dbchat_magic.prompts._context.spark_frames import costly_step
+from engine_cases import canon
 
 # A hang guard only: a Connect server starts in ~40 s idle but took over 6 minutes on the 2-core
 # CI machine while seven other jobs ran.
@@ -34,11 +35,6 @@ def report(tmp_path_factory) -> dict[str, Any]:
                           text=True, timeout=1400, cwd=PROBE.parent.parent)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
-def _canon(rows: list[dict]) -> list[tuple]:
-    return sorted(tuple(sorted((k, round(v, 6) if isinstance(v, float) else v)
-                               for k, v in row.items())) for row in rows)
 
 
 def test_the_probe_really_used_spark_connect(report):
@@ -84,7 +80,7 @@ def test_connect_charts_match_pandas(report, name):
     got, want = report["specs"][name]["connect"], report["specs"][name]["pandas"]
     assert got["ok"], got["errors"]
     assert want["ok"], want["errors"]
-    assert got["rows"] and _canon(got["rows"]) == _canon(want["rows"])
+    assert got["rows"] and canon(got["rows"]) == canon(want["rows"])
     assert got["notes"] == want["notes"] and got["text"] == want["text"]
 
 
@@ -115,7 +111,7 @@ def test_connect_kpis_and_table_match_pandas(report):
 def test_connect_frames_aggregate_even_outside_connect_mode(report):
     got = report["specs"]["not_connect_mode"]  # pyspark.sql.functions would build classic columns
     assert got["ok"], got["errors"]
-    assert _canon(got["rows"]) == _canon(report["specs"]["line_daily_mean"]["pandas"]["rows"])
+    assert canon(got["rows"]) == canon(report["specs"]["line_daily_mean"]["pandas"]["rows"])
 
 
 def test_connect_vegalite_spec_samples_in_spark(report):

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dbchat_magic.specs.aggregate import truncate_dates
-from dbchat_magic.specs.fastagg import TimeKey, can_use, group_aggregate
-from dbchat_magic.specs.plan import Measure, nice_step
+from dbchat_magic.specs._plan import Measure, nice_step
+from dbchat_magic.specs.engines import truncate_dates
+from dbchat_magic.specs.engines._fastagg import TimeKey, can_use, group_aggregate
 
 MEASURES = [Measure("s", "v", "sum"), Measure("m", "v", "mean"), Measure("n", None, "count"),
             Measure("si", "i", "sum"), Measure("sb", "b", "sum")]
@@ -44,7 +44,7 @@ def test_fast_path_equals_pandas_groupby(df, key):
 
 
 def test_parallel_arrow_string_path_equals_pandas_groupby(df, monkeypatch):
-    from dbchat_magic.specs import fastagg
+    from dbchat_magic.specs.engines import _fastagg as fastagg
 
     if not hasattr(df["c"].array, "_pa_array"):
         pytest.skip("string column is not Arrow-backed here")
@@ -97,3 +97,10 @@ def test_time_bucket_codes_equal_truncate_then_groupby(unit):
     slow = pd.DataFrame({"s": g.v.sum(), "m": g.v.mean(), "n": g.size()})
     pd.testing.assert_frame_equal(fast, slow, check_dtype=False, check_index_type=False,
                                   check_freq=False)
+
+
+def test_every_time_unit_of_the_schema_has_one_bucket():
+    from dbchat_magic.specs._plan import TIME_BUCKETS
+    from dbchat_magic.specs._schema import TIME_UNITS
+
+    assert set(TIME_BUCKETS) == set(TIME_UNITS)

@@ -15,7 +15,7 @@ from dbchat_magic.session import AskOptions, Session
 from dbchat_magic.simulator import LLAMA, SimRequest, Simulator
 from dbchat_magic.simulator.demo_model import demo_model, parse_data_context, repair
 from dbchat_magic.specs import REPAIR_MARKER, extract_specs, repair_message, validate_spec
-from dbchat_magic.specs.records import csv_values
+from dbchat_magic.specs._records import csv_values
 
 
 @pytest.fixture(scope="module")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from dbchat_magic.specs.describe import describe_spec, specs_as_words
-from dbchat_magic.ui.settled import answer_html, answer_plain
+from dbchat_magic.specs._describe import describe_spec, specs_as_words
+from dbchat_magic.ui._settled import answer_html, answer_plain
 
 CHART = {"widget": "chart", "data": "sales", "mark": "bar", "title": "Revenue by region",
          "x": {"field": "region", "type": "nominal"},

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from dbchat_magic.specs import render_spec, validate_spec
-from dbchat_magic.specs.records import csv_values
-from engine_cases import SPECS, sales_frame
+from dbchat_magic.specs._records import csv_values
+from engine_cases import SPECS, canon, sales_frame
 
 
 @pytest.fixture(scope="module")
@@ -22,26 +22,6 @@ def _values(spec: dict, frame: object, renderer: str = "vegalite") -> tuple[list
     r = render_spec(spec, {"df": frame}, renderer=renderer)
     assert r.ok, r.errors
     return csv_values(r.vegalite["data"]), r.notes
-
-
-def _canon(rows: list[dict]) -> list[tuple]:
-    out = []
-    for row in rows:
-        out.append(tuple(sorted((k, round(v, 6) if isinstance(v, float) else v)
-                                for k, v in row.items())))
-    return sorted(out)
-
-
-@pytest.fixture(scope="module")
-def spark():
-    pytest.importorskip("pyspark")
-    from pyspark.sql import SparkSession
-
-    session = (SparkSession.builder.master("local[1]").appName("dbchat-specs-tests")
-               .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "2")
-               .config("spark.sql.session.timeZone", "UTC")
-               .config("spark.sql.execution.arrow.pyspark.enabled", "true").getOrCreate())
-    yield session  # not stopped: one SparkSession serves every Spark test of the run
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +41,7 @@ def test_spark_matches_pandas(sdf, pdf, name):
         assert sorted(r["max_units"] for r in got) == sorted(r["max_units"] for r in want)
         assert len(got) == 100 and notes[0].startswith("Showing the top 100 of more categories")
         return
-    assert _canon(got) == _canon(want)
+    assert canon(got) == canon(want)
     assert notes == want_notes
 
 
@@ -113,7 +93,7 @@ def test_polars_matches_pandas(pdf, name):
         assert sorted(r["max_units"] for r in got) == sorted(r["max_units"] for r in want)
         assert notes == want_notes
         return
-    assert _canon(got) == _canon(want)
+    assert canon(got) == canon(want)
     assert notes == want_notes
     assert _values(spec, frame.lazy())[0] == got
 

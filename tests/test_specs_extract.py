@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from dbchat_magic.specs import extract_specs
-from dbchat_magic.specs.lenient_json import LenientJSONError, loads_lenient
+from dbchat_magic.specs._lenient_json import LenientJSONError, loads_lenient
 
 CORPUS = Path(__file__).parent / "spec_corpus"
 EXPECTED: dict[str, list[dict]] = json.loads((CORPUS / "expected.json").read_text("utf-8"))

@@ -1,4 +1,5 @@
-"""The raw Vega-Lite escape hatch: everything in DESIGN §5 is rejected; our data is injected."""
+"""The raw Vega-Lite escape hatch: what docs/design.md (trust) lists is rejected; our data is
+injected."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pandas as pd
 import pytest
 
 from dbchat_magic.specs import render_spec, validate_spec
-from dbchat_magic.specs.vegalite_guard import guard_errors
+from dbchat_magic.specs._vegalite_guard import guard_errors
 
 
 @pytest.fixture

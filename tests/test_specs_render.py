@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from dbchat_magic.specs import RENDERERS, RenderedSpec, render_spec
-from dbchat_magic.specs.records import csv_values
+from dbchat_magic.specs._records import csv_values
 from engine_cases import chart
 
 N = 50_000

@@ -9,12 +9,13 @@ from typing import Any
 
 import pytest
 
+from dbchat_magic.errors import EndpointNotFound
 from dbchat_magic.result import ChatResult, Metrics, Usage
 from dbchat_magic.ui import make_answer_view
-from dbchat_magic.ui.answer_view import STOP_HINT, WidgetAnswerView
-from dbchat_magic.ui.environment import ipywidgets_major
-from dbchat_magic.ui.settled import SettledLine, SpecOutput
-from dbchat_magic.ui.text_view import TextAnswerView
+from dbchat_magic.ui._answer_view import STOP_HINT, WidgetAnswerView
+from dbchat_magic.ui._environment import ipywidgets_major
+from dbchat_magic.ui._settled import SettledLine, SpecOutput
+from dbchat_magic.ui._text_view import TextAnswerView
 from ui_helpers import CommRecorder, all_state
 
 ipywidgets = pytest.importorskip("ipywidgets")
@@ -143,7 +144,8 @@ def test_hint_mode_has_no_dead_button() -> None:
 def test_failed_answer_keeps_partial_text_and_says_what_to_do() -> None:
     view = _view()
     result = ChatResult(endpoint="nope", text="partial answer", status="failed",
-                        error="Endpoint with name 'nope' does not exist.")
+                        error="Endpoint with name 'nope' does not exist.",
+                        error_kind="EndpointNotFound", error_hint=EndpointNotFound.hint)
     view.finish(result, settle=False)
     assert "`%dbchat endpoints` lists yours" in view.error.value
     assert view.answer.outputs[0]["data"]["text/plain"] == "partial answer"

@@ -14,8 +14,8 @@ from dbchat_magic.simulator import LLAMA, Simulator
 pytest.importorskip("ipywidgets")
 
 from dbchat_magic.ui import ChatPanel
-from dbchat_magic.ui.answer_view import WidgetAnswerView
-from dbchat_magic.ui.widget_lifetime import close_tree, live_widgets, tree
+from dbchat_magic.ui._answer_view import WidgetAnswerView
+from dbchat_magic.ui._widget_lifetime import close_tree, live_widgets, tree
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ import pytest
 from dbchat_magic.config import Settings
 from dbchat_magic.conversation import Conversation
 from dbchat_magic.session import Session
-from dbchat_magic.simulator import LLAMA, Simulator
-from dbchat_magic.ui.answer_view import WidgetAnswerView
+from dbchat_magic.simulator import LLAMA
+from dbchat_magic.ui._answer_view import WidgetAnswerView
 from ui_helpers import CommRecorder
 
 pytest.importorskip("ipywidgets")
@@ -24,13 +24,6 @@ CHART = ('{"widget": "chart", "data": "sales", "mark": "bar", '
          '"y": {"field": "revenue", "type": "quantitative", "aggregate": "sum"}}')
 TAIL = " ".join(f"word{i}" for i in range(150))
 REPLY = f"Revenue by region:\n\n```json\n{CHART}\n```\n\n{TAIL}\n"
-
-
-@pytest.fixture
-def env(sim: Simulator, monkeypatch: pytest.MonkeyPatch) -> Simulator:
-    for key, value in sim.env().items():
-        monkeypatch.setenv(key, value)
-    return sim
 
 
 @pytest.fixture
@@ -97,7 +90,7 @@ def test_chart_shows_under_the_streaming_answer_before_it_ends(env, counted_rend
 
 
 def test_settling_clears_the_live_chart_so_the_settled_outputs_hold_it_once(env) -> None:
-    from dbchat_magic.ui.settled import SpecOutput
+    from dbchat_magic.ui._settled import SpecOutput
 
     ns = {"sales": pd.DataFrame({"region": ["EU", "US"], "revenue": [1.0, 2.0]})}
     env.script("revenue chart", REPLY)

@@ -22,15 +22,6 @@ from ui_helpers import all_state
 pytest.importorskip("ipywidgets")
 
 
-@pytest.fixture
-def live(sim: Simulator, monkeypatch: pytest.MonkeyPatch) -> Simulator:
-    """The simulator's credentials in the environment and its Llama endpoint chosen."""
-    for key, value in sim.env().items():
-        monkeypatch.setenv(key, value)
-    Settings().replace(endpoint=LLAMA).save()
-    return sim
-
-
 def _text(turn_view: object) -> str:
     outputs = turn_view.answer.outputs  # type: ignore[attr-defined]
     return outputs[0]["data"]["text/plain"] if outputs else ""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from dbchat_magic.config import Settings
-from dbchat_magic.ui.settings_row import SettingsRow
+from dbchat_magic.ui._settings_row import SettingsRow
 
 pytest.importorskip("ipywidgets")
 

@@ -5,10 +5,18 @@ from __future__ import annotations
 import io
 import threading
 
+from dbchat_magic.errors import (
+    AuthError,
+    EndpointNotFound,
+    RateLimited,
+    RequestTimeout,
+    ServerError,
+)
 from dbchat_magic.result import ChatResult, Metrics, Usage
-from dbchat_magic.ui import environment, explain_error, format_metrics, format_status
-from dbchat_magic.ui.settled import SpecOutput, settled_outputs
-from dbchat_magic.ui.text_view import TextAnswerView
+from dbchat_magic.ui import _environment as environment
+from dbchat_magic.ui import explain_error, format_metrics, format_status
+from dbchat_magic.ui._settled import SpecOutput, settled_outputs
+from dbchat_magic.ui._text_view import TextAnswerView
 
 
 def _result(**kw: object) -> ChatResult:
@@ -45,11 +53,17 @@ def test_status_words() -> None:
 
 
 def test_error_hints_give_a_next_step() -> None:
-    assert explain_error("Endpoint with name 'x' does not exist.") == (
+    assert explain_error(EndpointNotFound("Endpoint with name 'x' does not exist.")) == (
         "Endpoint with name 'x' does not exist. — `%dbchat endpoints` lists yours")
-    assert "`%dbchat config`" in explain_error("403 PERMISSION_DENIED: no access")
-    assert "wait a minute" in explain_error("429 REQUEST_LIMIT_EXCEEDED after 3 retries")
-    assert "scaling up" in explain_error("no first byte within 30 s (timeout)")
+    assert "`%dbchat config`" in explain_error(AuthError("403 PERMISSION_DENIED: no access"))
+    assert "wait a minute" in explain_error(RateLimited("429 REQUEST_LIMIT_EXCEEDED after 3 "
+                                                        "retries"))
+    assert "scaling up" in explain_error(RequestTimeout("no first byte within 30 s (timeout)"))
+    # the kind comes from the type, never from the words of the message
+    assert explain_error("403 PERMISSION_DENIED: no access") == "403 PERMISSION_DENIED: no access"
+    assert explain_error(ServerError("HTTP 404 from a proxy")) == "HTTP 404 from a proxy"
+    assert "lists yours" in explain_error("gone", hint=EndpointNotFound.hint)
+    assert "ask again" in explain_error("the connection dropped mid-answer", status="truncated")
     already = "endpoint 'x' does not exist — `%dbchat endpoints` lists yours"
     assert explain_error(already) == already
     own = "no Databricks credentials found; set DATABRICKS_HOST and DATABRICKS_TOKEN"
@@ -110,7 +124,8 @@ def test_text_view_settles_only_specs() -> None:
 
 
 def test_settled_outputs_of_a_failure_keep_partial_text() -> None:
-    result = _result(status="failed", text="half", error="Endpoint with name 'x' does not exist.")
+    result = _result(status="failed", text="half", error="Endpoint with name 'x' does not exist.",
+                     error_kind="EndpointNotFound", error_hint=EndpointNotFound.hint)
     items = settled_outputs(result)
     assert items[0].text == "half" and items[0].html == "<p>half</p>\n"
     assert repr(items[1]).startswith("✗ failed: Endpoint with name 'x' does not exist. — ")
@@ -127,7 +142,7 @@ def test_environment_outside_a_kernel() -> None:
 def test_spec_json_is_folded_away_with_its_fence() -> None:
     from pathlib import Path
 
-    from dbchat_magic.ui.settled import answer_html
+    from dbchat_magic.ui._settled import answer_html
 
     text = (Path(__file__).parent / "spec_corpus" / "04_two_specs.md").read_text()
     folded = answer_html(text, fold=True)

@@ -19,6 +19,7 @@ _LAZY = {
     "Settings": "dbchat_magic.config",
     "ChatPanel": "dbchat_magic.ui",
     "Conversation": "dbchat_magic.conversation",
+    "DbChatError": "dbchat_magic.errors",
 }
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "ChatPanel",
     "ChatResult",
     "Conversation",
+    "DbChatError",
     "Metrics",
     "Settings",
     "Usage",
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
     from dbchat_magic.client import ChatClient
     from dbchat_magic.config import Settings
     from dbchat_magic.conversation import Conversation
+    from dbchat_magic.errors import DbChatError
     from dbchat_magic.result import ChatResult, Metrics, Usage
     from dbchat_magic.ui import ChatPanel
 

@@ -20,9 +20,12 @@ from typing import Any
 from dbchat_magic.errors import ConfigError
 from dbchat_magic.hosts import check_host
 
+__all__ = ["CHART_RENDERERS", "RATE_LIMIT_MODES", "URL_STYLES", "Profile", "Settings", "config_dir",
+           "default_path"]
+
 URL_STYLES = ("databricks", "openai")
 RATE_LIMIT_MODES = ("wait", "fail")
-CHART_RENDERERS = ("svg", "png", "html", "vega", "vegalite", "text")  # = specs.render.RENDERERS
+CHART_RENDERERS = ("svg", "png", "html", "vega", "vegalite", "text")  # also specs.RENDERERS
 # Keys that must never be written to or read from the settings file.
 _SECRET_KEYS = frozenset({"token", "password", "client_secret", "api_key", "secret"})
 
@@ -241,8 +244,8 @@ def _validate(s: Settings) -> None:
         _check_range(name, getattr(s, name), lo, None, integer=True)
     if s.max_retries > 10:
         raise ConfigError(f"max_retries must be at most 10 (got {s.max_retries})")
-    for name, lo in _FLOAT_FIELDS.items():
-        _check_range(name, getattr(s, name), lo, None, integer=False)
+    for name, low in _FLOAT_FIELDS.items():
+        _check_range(name, getattr(s, name), low, None, integer=False)
     for name in _BOOL_FIELDS:
         if not isinstance(getattr(s, name), bool):
             raise ConfigError(f"{name} must be true or false (got {getattr(s, name)!r})")

@@ -14,6 +14,10 @@ from typing import Any
 
 from dbchat_magic.markup import safe_inline, safe_markdown
 from dbchat_magic.result import ChatResult
+from dbchat_magic.tokens import estimate_tokens
+
+__all__ = ["DEFAULT_NAME", "Conversation", "Turn", "conversation_names", "get_conversation",
+           "new_conversation"]
 
 DEFAULT_NAME = "default"
 _HISTORY_STATUSES = frozenset({"completed", "truncated", "stopped"})
@@ -69,7 +73,8 @@ class Conversation:
         """Earlier turns as chat messages (``user``/``assistant`` pairs), oldest first.
 
         Failed turns and empty answers are left out; a stopped answer is sent as the partial text
-        it is. With ``budget_tokens`` only the newest turns that fit (≈4 chars per token) are kept.
+        it is. With ``budget_tokens`` only the newest turns that fit (`estimate_tokens`, plus a
+        few tokens of role framing per message) are kept.
         """
         pairs: list[list[dict[str, str]]] = []
         for turn in self.turns:
@@ -83,7 +88,7 @@ class Conversation:
             kept: list[list[dict[str, str]]] = []
             used = 0
             for pair in reversed(pairs):
-                cost = sum(len(m["content"]) for m in pair) // 4 + 8
+                cost = sum(estimate_tokens(m["content"]) + 4 for m in pair)
                 if used + cost > budget_tokens:
                     break
                 kept.append(pair)

@@ -1,12 +1,46 @@
-"""Typed errors with short, actionable messages. Messages never contain a credential."""
+"""Typed errors with short, actionable messages. Messages never contain a credential.
+
+The exception tree::
+
+    DbChatError
+    ├── ConfigError (also a ValueError)
+    ├── AuthError
+    ├── EndpointNotFound
+    ├── BadRequest
+    ├── RateLimited
+    ├── ServerError
+    ├── ConnectError
+    ├── RequestTimeout
+    └── StreamFailed
+
+``prompts.FrameNotFound`` is a `ConfigError`. Each class carries ``hint``, the next step a user
+can take (None where the message itself says it); a failed `ChatResult` keeps the class name and the
+hint, so the UI never reads the kind back out of the message text.
+"""
 
 from __future__ import annotations
+
+from typing import ClassVar
+
+__all__ = [
+    "AuthError",
+    "BadRequest",
+    "ConfigError",
+    "ConnectError",
+    "DbChatError",
+    "EndpointNotFound",
+    "RateLimited",
+    "RequestTimeout",
+    "ServerError",
+    "StreamFailed",
+]
 
 
 class DbChatError(Exception):
     """Base class: ``str(err)`` is a one-line message fit to show a user."""
 
     status_code: int | None = None
+    hint: ClassVar[str | None] = None
 
     def __init__(
         self, message: str, *, status_code: int | None = None, request_id: str | None = None
@@ -20,6 +54,11 @@ class DbChatError(Exception):
     def __str__(self) -> str:
         return self.message
 
+    @property
+    def kind(self) -> str:
+        """The error's class name (``"AuthError"``): what a failed result keeps."""
+        return type(self).__name__
+
 
 class ConfigError(DbChatError, ValueError):
     """A setting is missing or invalid (the message names the field)."""
@@ -28,9 +67,13 @@ class ConfigError(DbChatError, ValueError):
 class AuthError(DbChatError):
     """401/403 or no credentials (the message names the credential source, never the token)."""
 
+    hint = "`%dbchat config` shows which credentials are used"
+
 
 class EndpointNotFound(DbChatError):
     """404: the serving endpoint does not exist (or its model was retired)."""
+
+    hint = "`%dbchat endpoints` lists yours"
 
 
 class BadRequest(DbChatError):
@@ -40,8 +83,11 @@ class BadRequest(DbChatError):
 class RateLimited(DbChatError):
     """429 after all retries, or the client-side budget is exhausted in fail-fast mode."""
 
-    def __init__(self, message: str, *, retry_after: float | None = None, **kw: object) -> None:
-        super().__init__(message, **kw)  # type: ignore[arg-type]
+    hint = "wait a minute, or lower the request rate in the settings"
+
+    def __init__(self, message: str, *, retry_after: float | None = None,
+                 status_code: int | None = None, request_id: str | None = None) -> None:
+        super().__init__(message, status_code=status_code, request_id=request_id)
         self.retry_after = retry_after
 
 
@@ -52,9 +98,13 @@ class ServerError(DbChatError):
 class ConnectError(DbChatError):
     """The host could not be reached (refused, DNS, TLS)."""
 
+    hint = "check the workspace host with `%dbchat config`"
+
 
 class RequestTimeout(DbChatError):
     """Connect, first-byte, between-chunks or total timeout."""
+
+    hint = "the endpoint may be scaling up from zero: ask again in a minute"
 
 
 class StreamFailed(DbChatError):

@@ -12,6 +12,8 @@ import re
 
 from dbchat_magic.errors import ConfigError
 
+__all__ = ["check_host"]
+
 _AUTHORITY_END = re.compile(r"[/?#\\]")
 
 

@@ -8,13 +8,15 @@ from typing import Any, Literal
 
 from dbchat_magic.markup import escape, markdown_html
 
+__all__ = ["FINAL_STATUSES", "ChatResult", "Metrics", "Status", "Usage"]
+
 Status = Literal["pending", "streaming", "completed", "stopped", "failed", "truncated"]
 FINAL_STATUSES: frozenset[str] = frozenset({"completed", "stopped", "failed", "truncated"})
 
 
 @dataclass(slots=True)
 class Usage:
-    """Token counts; ``estimated`` is True when we counted (≈4 chars/token), not the server."""
+    """Token counts; ``estimated``: we counted (`dbchat_magic.tokens`), not the server."""
 
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
@@ -45,6 +47,8 @@ class ChatResult:
     status: Status = "pending"
     finish_reason: str | None = None
     error: str | None = None
+    error_kind: str | None = None  # the `DbChatError` class behind ``error`` ("AuthError")
+    error_hint: str | None = None  # that class's next step for the user
     model: str | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 

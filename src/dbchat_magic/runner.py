@@ -1,9 +1,9 @@
 """The package's one asyncio loop, running in a daemon thread, and a blocking wait that ■ can stop.
 
-All HTTP runs on this loop (DESIGN §3): a notebook cell never nests an event loop. A cell that must
-block submits a coroutine here and waits with `wait_interruptibly`; a kernel interrupt
-(KeyboardInterrupt in the main thread) cancels the task, waits until it has settled (the HTTP
-connection is closed by then) and re-raises.
+All HTTP runs on this loop (docs/design.md: Stop): a notebook cell never nests an event loop. A
+cell that must block submits a coroutine here and waits with `wait_interruptibly`; a kernel
+interrupt (KeyboardInterrupt in the main thread) cancels the task, waits until it has settled (the
+HTTP connection is closed by then) and re-raises.
 """
 
 from __future__ import annotations
@@ -25,8 +25,10 @@ if TYPE_CHECKING:
     from dbchat_magic.client import ChatClient
     from dbchat_magic.config import Settings
 
-T = TypeVar("T")
-log = logging.getLogger(__name__)
+__all__ = ["Runner", "TaskFuture", "get_runner", "wait_interruptibly"]
+
+_T = TypeVar("_T")
+_log = logging.getLogger(__name__)
 
 _CONNECTION_FIELDS = (
     "host", "url_style", "connect_timeout", "first_byte_timeout", "gap_timeout", "total_timeout",
@@ -36,7 +38,7 @@ _CONNECTION_FIELDS = (
 _MAX_CLIENTS = 4
 
 
-class TaskFuture(concurrent.futures.Future):  # type: ignore[type-arg]
+class TaskFuture(concurrent.futures.Future):
     """A `Future` for a task on the runner loop that also knows when the task has really ended.
 
     ``cancel()`` returns at once (the loop cancels the task soon after); `wait_settled` blocks until
@@ -81,7 +83,7 @@ class Runner:
         """True when called from the runner's own thread."""
         return threading.current_thread() is self._thread
 
-    def submit(self, coro: Coroutine[Any, Any, T], *,
+    def submit(self, coro: Coroutine[Any, Any, _T], *,
                on_skipped: Callable[[], None] | None = None) -> TaskFuture:
         """Schedule ``coro`` on the loop; returns at once with a `TaskFuture` for its result.
 
@@ -95,7 +97,7 @@ class Runner:
         fut = TaskFuture()
         entered = False
 
-        async def guarded() -> T:
+        async def guarded() -> _T:
             nonlocal entered
             if fut.cancelled():
                 _skip(coro, on_skipped)
@@ -133,7 +135,7 @@ class Runner:
         self.loop.call_soon_threadsafe(start)
         return fut
 
-    def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
+    def run(self, coro: Coroutine[Any, Any, _T], timeout: float | None = None) -> _T:
         """Run ``coro`` on the loop and block for its result (not interruptible: short calls)."""
         if self.in_loop_thread():
             raise RuntimeError("Runner.run() called from the runner thread would deadlock")
@@ -193,7 +195,7 @@ def _skip(coro: Coroutine[Any, Any, Any], on_skipped: Callable[[], None] | None)
         try:
             on_skipped()
         except Exception:
-            log.exception("on_skipped callback failed")
+            _log.exception("on_skipped callback failed")
 
 
 def _client_key(settings: Settings) -> tuple[Any, ...]:
@@ -217,8 +219,9 @@ def get_runner() -> Runner:
         return _runner
 
 
-def wait_interruptibly(future: concurrent.futures.Future[T], tick: Callable[[], None] | None = None,
-                       interval: float = 0.1, settle_timeout: float = 5.0) -> T:
+def wait_interruptibly(future: concurrent.futures.Future[_T],
+                       tick: Callable[[], None] | None = None, interval: float = 0.1,
+                       settle_timeout: float = 5.0) -> _T:
     """Block until ``future`` is done, calling ``tick()`` every ``interval`` seconds.
 
     On KeyboardInterrupt (■ / SIGINT in the main thread) the future is cancelled, the call waits

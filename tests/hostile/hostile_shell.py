@@ -16,7 +16,7 @@ def magic_shell(sim: Simulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any
     from IPython.core.interactiveshell import InteractiveShell
 
     from dbchat_magic.conversation import _forget_all
-    from dbchat_magic.session import _sessions
+    from dbchat_magic.session._pipeline import _sessions
 
     for key, value in sim.env().items():
         monkeypatch.setenv(key, value)

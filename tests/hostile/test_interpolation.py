@@ -15,7 +15,7 @@ from hostile_shell import magic_shell
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dbchat_magic.magic.interpolate import interpolate
+from dbchat_magic.magic._interpolate import interpolate
 from dbchat_magic.simulator import LLAMA, Simulator
 
 CALLS: list[str] = []

@@ -82,8 +82,8 @@ def test_a_refused_new_cell_keeps_the_conversation(shell: Any, sim: Simulator) -
 
 
 def test_the_awaited_cell_route_validates_the_same_way(shell: Any, sim: Simulator) -> None:
+    from dbchat_magic.magic._errors import CellError
     from dbchat_magic.magic.async_cell import run_awaited
-    from dbchat_magic.magic.errors import CellError
 
     with pytest.raises(CellError, match=r"-m/--max-tokens: max_tokens must be at least 1"):
         asyncio.run(run_awaited(shell, f"-e {LLAMA} -m -5", "hello"))
@@ -170,7 +170,7 @@ def test_use_is_accepted_with_a_note_when_nothing_listens(
 
 def test_use_gives_up_on_a_silent_server_and_closes_the_request(
         shell: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    from dbchat_magic.magic import commands
+    from dbchat_magic.magic import _commands as commands
 
     closed = threading.Event()
     with socket.socket() as server:

@@ -67,7 +67,7 @@ def test_all_payloads_in_one_answer_through_the_live_renderer() -> None:
 
 
 def test_the_settled_outputs_and_result_repr_escape_outside_text() -> None:
-    from dbchat_magic.ui.settled import AnswerOutput, SettledLine, answer_html
+    from dbchat_magic.ui._settled import AnswerOutput, SettledLine, answer_html
 
     text = combined("http://127.0.0.1:9/beacon")
     assert_safe_html(AnswerOutput(text).html)
@@ -239,7 +239,7 @@ def test_a_huge_paragraph_is_not_rendered_whole_on_every_tick() -> None:
 def test_tables_and_kpis_of_hostile_data_are_escaped() -> None:
     pd = pytest.importorskip("pandas")
     from dbchat_magic.specs import render_spec
-    from dbchat_magic.ui.settled import SpecOutput
+    from dbchat_magic.ui._settled import SpecOutput
     from hostile.html_check import elements
 
     evil = '<img src=x onerror="alert(1)">'

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from dbchat_magic.specs import render_spec, validate_spec
-from dbchat_magic.specs.caps import (
+from dbchat_magic.specs._caps import (
     MAX_AREA,
     MAX_BINS,
     MAX_DATA_BYTES,
@@ -23,7 +23,7 @@ from dbchat_magic.specs.caps import (
     MAX_VIEWS,
     cap_errors,
 )
-from dbchat_magic.specs.textclean import REPLACEMENT, clean_text, clean_tree
+from dbchat_magic.specs._textclean import REPLACEMENT, clean_text, clean_tree
 
 CONTROLS = ["\x00", "\x01", "\x08", "\x0b", "\x0c", "\x0e", "\x1b", "\x1f", "\ud800", "\udfff",
             "\ufffe", "\uffff"]

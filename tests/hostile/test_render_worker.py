@@ -21,11 +21,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from dbchat_magic.specs import _worker as worker_mod
 from dbchat_magic.specs import render_spec
-from dbchat_magic.specs import worker as worker_mod
+from dbchat_magic.specs._render import VEGALITE_V5, chart_bundle
 from dbchat_magic.specs._render_worker import TEST_HOOKS_ENV
-from dbchat_magic.specs.render import VEGALITE_V5, chart_bundle
-from dbchat_magic.specs.worker import (
+from dbchat_magic.specs._worker import (
     CRASHED,
     RenderError,
     RendererUnavailable,
@@ -197,7 +197,7 @@ def test_chart_bundle_falls_back_to_the_vega_lite_mimetype(monkeypatch):
 
 
 def test_render_spec_reports_a_crash_and_keeps_going(monkeypatch):
-    import dbchat_magic.specs.textclean as textclean
+    import dbchat_magic.specs._textclean as textclean
 
     frame = pd.DataFrame({"region": ["EU", "US"], "revenue": [1.0, 2.0]})
     spec = {"widget": "chart", "data": "df", "mark": "bar", "title": "a\x01b",
@@ -224,7 +224,7 @@ def test_the_worker_exits_when_stdin_closes(make_worker):
 def test_the_worker_never_outlives_its_parent(tmp_path: Path):
     code = textwrap.dedent("""
         import os, sys
-        from dbchat_magic.specs.worker import RenderWorker
+        from dbchat_magic.specs._worker import RenderWorker
         w = RenderWorker()
         w.start()
         print(w.pid, flush=True)

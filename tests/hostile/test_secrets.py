@@ -14,6 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from client_helpers import ask
 from dbchat_magic.auth import REDACTED, ScrubFilter, Secret, redact, resolve_credentials
 from dbchat_magic.client import ChatClient
 from dbchat_magic.config import Profile, Settings
@@ -22,7 +23,6 @@ from dbchat_magic.errors import ConfigError, DbChatError
 from dbchat_magic.prompts import compose
 from dbchat_magic.session import Session
 from dbchat_magic.simulator import LLAMA, Simulator
-from test_client_helpers import ask
 
 
 def _token() -> str:
@@ -260,7 +260,7 @@ def test_a_credential_in_earlier_history_is_redacted(token: str) -> None:
 
 
 def test_show_prompt_shows_the_redacted_text_and_the_note(token: str) -> None:
-    from dbchat_magic.magic.cell import format_prompt
+    from dbchat_magic.magic._cell import format_prompt
 
     Secret(token)
     session = Session(Conversation("show"), settings=lambda: Settings(endpoint=LLAMA))

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from dbchat_magic.specs import render_spec, validate_spec
-from dbchat_magic.specs.vegalite_guard import guard_errors, referenced_fields
+from dbchat_magic.specs._vegalite_guard import guard_errors, referenced_fields
 
 X = {"field": "region", "type": "nominal"}
 Y = {"field": "revenue", "type": "quantitative", "aggregate": "sum"}

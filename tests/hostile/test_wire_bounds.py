@@ -11,12 +11,12 @@ from collections.abc import Iterator
 
 import pytest
 
+from client_helpers import QUESTION, ask, client_for
 from dbchat_magic.client import TextDelta
 from dbchat_magic.config import Settings
 from dbchat_magic.errors import ConfigError, StreamFailed
 from dbchat_magic.simulator import Simulator
 from dbchat_magic.simulator._responders import tokenize
-from test_client_helpers import QUESTION, ask, client_for
 
 REPLY = "one two three four five six seven eight nine ten"
 TOKENS = tokenize(REPLY)

@@ -30,15 +30,12 @@ from typing import Any
 
 import pytest
 
+from dbchat_magic.auth import CHAIN_ENV
 from dbchat_magic.simulator import LLAMA, Simulator
 
 jupyter_client = pytest.importorskip("jupyter_client")
 
 STARTUP_TIMEOUT = 90.0
-_CREDENTIAL_VARS = (
-    "DATABRICKS_HOST", "DATABRICKS_TOKEN", "DATABRICKS_CONFIG_PROFILE", "DATABRICKS_CONFIG_FILE",
-    "DATABRICKS_CLIENT_ID", "DATABRICKS_CLIENT_SECRET", "DATABRICKS_RUNTIME_VERSION",
-)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -210,7 +207,7 @@ class KernelHarness:
 
 def kernel_environment(sim: Simulator, config_dir: Path) -> dict[str, str]:
     """os.environ without Databricks credentials, plus the simulator's and a private config dir."""
-    env = {k: v for k, v in os.environ.items() if k not in _CREDENTIAL_VARS}
+    env = {k: v for k, v in os.environ.items() if k not in CHAIN_ENV}
     env.update(sim.env())
     env["DBCHAT_CONFIG_DIR"] = str(config_dir)
     env["DATABRICKS_CONFIG_FILE"] = str(config_dir / "no-databrickscfg")

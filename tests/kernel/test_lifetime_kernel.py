@@ -16,7 +16,7 @@ import pytest
 from dbchat_magic.simulator import Simulator
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
-COUNT = ("from dbchat_magic.ui.widget_lifetime import live_widgets as _lw, open_comms as _oc\n"
+COUNT = ("from dbchat_magic.ui._widget_lifetime import live_widgets as _lw, open_comms as _oc\n"
          "import json as _j\nprint(_j.dumps([len(_lw()), _oc()]))")
 
 

@@ -38,7 +38,7 @@ def _spec_line(kernel: KernelHarness, var: str, expr: str) -> str:
 def test_a_renderer_crash_leaves_the_kernel_and_its_variables(kernel: KernelHarness):
     _setup(kernel)
     crash = kernel.execute(
-        "from dbchat_magic.specs.worker import RenderFailed, shared_worker\n"
+        "from dbchat_magic.specs._worker import RenderFailed, shared_worker\n"
         "spec = {'mark': 'bar', 'title': 'a\\x01b', 'data': {'values': [{'k': 'a', 'v': 1}]},\n"
         "        'encoding': {'x': {'field': 'k'}, 'y': {'field': 'v'}}}\n"
         "try:\n    shared_worker().svg(spec)  # uncleaned: vl-convert panics in the worker\n"
@@ -53,8 +53,8 @@ def test_a_crash_while_answering_keeps_the_answer_and_the_next_chart_works(
     spec = {"widget": "chart", "data": "rk_sales", "mark": "bar", "title": "T\x01",
             "x": {"field": "region", "type": "nominal"},
             "y": {"field": "revenue", "type": "quantitative", "aggregate": "sum"}}
-    patch = kernel.execute("import dbchat_magic.specs.textclean as _tc\n"
-                           "from dbchat_magic.specs.worker import shared_worker\n"
+    patch = kernel.execute("import dbchat_magic.specs._textclean as _tc\n"
+                           "from dbchat_magic.specs._worker import shared_worker\n"
                            "shared_worker().start()\n_starts = shared_worker().starts\n"
                            "_keep = _tc.clean_tree\n_tc.clean_tree = lambda tree: tree")
     assert patch.status == "ok", patch.outputs

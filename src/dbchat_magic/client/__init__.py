@@ -5,7 +5,7 @@
 this package does not import databricks-sdk.
 """
 
-from dbchat_magic.client._accumulate import estimate_tokens
+from dbchat_magic.client._accumulate import end_result
 from dbchat_magic.client._client import ChatClient, EndpointInfo
 from dbchat_magic.client._ratelimit import RateLimiter
 from dbchat_magic.client._request import MAX_BODY_BYTES, chat_url
@@ -26,5 +26,5 @@ __all__ = [
     "Usage",
     "UsageUpdate",
     "chat_url",
-    "estimate_tokens",
+    "end_result",
 ]

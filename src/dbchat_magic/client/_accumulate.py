@@ -1,4 +1,8 @@
-"""Fill a live `ChatResult` from events: text, reasoning, usage (estimated when absent), metrics."""
+"""Fill a live `ChatResult` from events: text, reasoning, usage (estimated when absent), metrics.
+
+The one writer of ``ChatResult.status``: `ResultFiller` while a request runs, `end_result` for a
+result no request will finish. A typed error (`DbChatError`) given to either is kept as its message,
+its kind and its hint (`ChatResult.error_kind`, ``error_hint``)."""
 
 from __future__ import annotations
 
@@ -6,28 +10,14 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from dbchat_magic.client._errors import one_line
+from dbchat_magic.errors import DbChatError
 from dbchat_magic.events import ReasoningDelta, StreamEnd, StreamEvent, TextDelta, UsageUpdate
-from dbchat_magic.result import ChatResult, Metrics, Usage
+from dbchat_magic.result import ChatResult, Metrics, Status, Usage
+from dbchat_magic.tokens import estimate_message_tokens, estimate_tokens
 
-CHARS_PER_TOKEN = 4
 _SYNC_SECONDS = 0.005  # long answers: re-join the text at most this often (O(n) per join)
 _SHORT = 8192  # shorter answers are joined on every delta
-
-
-def estimate_tokens(text: str) -> int:
-    """About one token per four characters (at least 1 for non-empty text)."""
-    return max(1, round(len(text) / CHARS_PER_TOKEN)) if text else 0
-
-
-def _content_chars(messages: Sequence[Mapping[str, Any]]) -> int:
-    total = 0
-    for m in messages:
-        content = m.get("content")
-        if isinstance(content, str):
-            total += len(content)
-        elif isinstance(content, list):
-            total += sum(len(str(b.get("text", ""))) for b in content if isinstance(b, dict))
-    return total
 
 
 class ResultFiller:
@@ -35,13 +25,14 @@ class ResultFiller:
 
     def __init__(self, result: ChatResult, endpoint: str,
                  messages: Sequence[Mapping[str, Any]]) -> None:
-        self.r = result
+        self.result = result
         result.endpoint = endpoint
         result.text = result.reasoning = ""
         result.usage = Usage()
         result.metrics = Metrics()
         result.status = "pending"
         result.finish_reason = result.error = result.model = None
+        result.error_kind = result.error_hint = None
         self._messages = messages
         self._t0 = time.perf_counter()
         self._first: float | None = None
@@ -52,31 +43,27 @@ class ResultFiller:
 
     def apply(self, ev: StreamEvent) -> None:
         """Take one event into the result (long texts are joined by `tick`, at most every 5 ms)."""
-        cls = ev.__class__
-        r = self.r
-        if cls is TextDelta or cls is ReasoningDelta:
+        result = self.result
+        if isinstance(ev, TextDelta | ReasoningDelta):
             if self._first is None:
                 now = self._first = time.perf_counter()
-                r.metrics.time_to_first_token = now - self._t0
-                r.status = "streaming"
-            if cls is TextDelta:
-                self._text.append(ev.text)  # type: ignore[union-attr]
-            else:
-                self._reasoning.append(ev.text)  # type: ignore[union-attr]
-            if len(r.text) < _SHORT:
+                result.metrics.time_to_first_token = now - self._t0
+                result.status = "streaming"
+            (self._text if ev.__class__ is TextDelta else self._reasoning).append(ev.text)
+            if len(result.text) < _SHORT:
                 self._sync(self._synced)
-        elif cls is UsageUpdate:
-            u = r.usage
-            if ev.prompt_tokens is not None:  # type: ignore[union-attr]
-                u.prompt_tokens = ev.prompt_tokens  # type: ignore[union-attr]
-            if ev.completion_tokens is not None:  # type: ignore[union-attr]
-                u.completion_tokens = ev.completion_tokens  # type: ignore[union-attr]
-            if ev.total_tokens is not None:  # type: ignore[union-attr]
-                u.total_tokens = ev.total_tokens  # type: ignore[union-attr]
-        elif cls is StreamEnd:
-            self.end = ev  # type: ignore[assignment]
-            r.finish_reason = ev.finish_reason  # type: ignore[union-attr]
-            r.model = ev.model  # type: ignore[union-attr]
+        elif isinstance(ev, UsageUpdate):
+            usage = result.usage
+            if ev.prompt_tokens is not None:
+                usage.prompt_tokens = ev.prompt_tokens
+            if ev.completion_tokens is not None:
+                usage.completion_tokens = ev.completion_tokens
+            if ev.total_tokens is not None:
+                usage.total_tokens = ev.total_tokens
+        else:
+            self.end = ev
+            result.finish_reason = ev.finish_reason
+            result.model = ev.model
 
     def tick(self) -> None:
         """After a batch of events: join pending text into the result if 5 ms have passed."""
@@ -87,41 +74,72 @@ class ResultFiller:
 
     def retrying(self, retries: int, reason: str) -> None:
         """A retry is about to wait: readers see the count (and why) while the answer is pending."""
-        self.r.metrics.retries = retries
-        self.r.extras["retrying"] = reason
+        self.result.metrics.retries = retries
+        self.result.extras["retrying"] = reason
 
     def _sync(self, now: float) -> None:
-        r = self.r
+        result = self.result
         if self._text:
-            r.text += "".join(self._text)
+            result.text += "".join(self._text)
             self._text.clear()
         if self._reasoning:
-            r.reasoning += "".join(self._reasoning)
+            result.reasoning += "".join(self._reasoning)
             self._reasoning.clear()
         self._synced = now
 
-    def finish(self, status: str, *, error: str | None = None, retries: int = 0,
+    def finish(self, status: Status, *, error: str | DbChatError | None = None, retries: int = 0,
                warnings: Sequence[str] = ()) -> ChatResult:
         """Final text, usage (estimated if the server sent none), metrics, then the status."""
         now = time.perf_counter()
         self._sync(now)
-        r, m, u = self.r, self.r.metrics, self.r.usage
-        m.total_time = now - self._t0
-        m.retries = retries
-        if u.completion_tokens is None:
-            u.completion_tokens = estimate_tokens(r.text) + estimate_tokens(r.reasoning)
-            u.estimated = True
-        if u.prompt_tokens is None:
-            u.prompt_tokens = max(1, round(_content_chars(self._messages) / CHARS_PER_TOKEN))
-            u.estimated = True
-        if u.total_tokens is None or u.estimated:
-            u.total_tokens = u.prompt_tokens + u.completion_tokens
-        if self._first is not None and u.completion_tokens:
+        result = self.result
+        metrics = result.metrics
+        metrics.total_time = now - self._t0
+        metrics.retries = retries
+        self._settle_usage()
+        usage = result.usage
+        if self._first is not None and usage.completion_tokens:
             span = now - self._first
-            m.tokens_per_second = u.completion_tokens / (span if span > 1e-3 else m.total_time)
-        r.extras.pop("retrying", None)
+            metrics.tokens_per_second = usage.completion_tokens / (
+                span if span > 1e-3 else metrics.total_time)
+        result.extras.pop("retrying", None)
         if warnings:
-            r.extras["warnings"] = list(warnings)
-        r.error = error
-        r.status = status  # type: ignore[assignment]  # last: readers see a complete result
-        return r
+            result.extras["warnings"] = list(warnings)
+        _set_error(result, error)
+        result.status = status  # last: readers see a complete result
+        return result
+
+    def _settle_usage(self) -> None:
+        """Estimate what the server did not count (`dbchat_magic.tokens`)."""
+        result = self.result
+        usage = result.usage
+        if usage.completion_tokens is None:
+            usage.completion_tokens = estimate_tokens(result.text) + estimate_tokens(
+                result.reasoning)
+            usage.estimated = True
+        if usage.prompt_tokens is None:
+            usage.prompt_tokens = max(1, estimate_message_tokens(self._messages))
+            usage.estimated = True
+        if usage.total_tokens is None or usage.estimated:
+            usage.total_tokens = usage.prompt_tokens + usage.completion_tokens
+
+
+def end_result(result: ChatResult, status: Status, *,
+               error: str | DbChatError | None = None) -> ChatResult:
+    """Make final a result that no request will finish: stopped before its request started,
+    failed to start, or left live by an unexpected error (``error`` is kept only when the result
+    has none). A result that is already final is left as it is."""
+    if not result.done:
+        if error is not None and result.error is None:
+            _set_error(result, error)
+        result.status = status
+    return result
+
+
+def _set_error(result: ChatResult, error: str | DbChatError | None) -> None:
+    """``error`` into the result: a typed one with its kind and hint, a string as it is."""
+    if isinstance(error, DbChatError):
+        result.error = one_line(str(error))
+        result.error_kind, result.error_hint = error.kind, error.hint
+    else:
+        result.error = error

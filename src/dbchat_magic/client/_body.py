@@ -2,8 +2,8 @@
 
 httpx hands over a streamed HTTP/1.1 body one HTTP chunk at a time through five async-generator
 layers (httpx → httpcore pool → connection) and an exception-mapping context manager per chunk;
-for a chat stream (one chunk per token) that plumbing costs more than parsing the token (measured
-~10 µs of ~22 µs per token). For a plain httpcore HTTP/1.1 connection we ask its h11 state machine
+for a chat stream (one chunk per token) that plumbing costs more than parsing the token (figures in
+bench/RESULTS.md, "Engine"). For a plain httpcore HTTP/1.1 connection we ask its h11 state machine
 for the body directly and join all chunks of one network read into one piece. h11 still parses
 the framing, so the connection ends in the state httpcore expects and goes back to the pool as
 before. Anything else (HTTP/2, proxies, mock transports, content-encoding, other httpcore
@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-# h11 and httpcore are imported on the first request, as httpx itself does (~25 ms at import).
+# h11 and httpcore are imported on the first request, as httpx itself does (not at import).
 
 _READ_BYTES = 64 * 1024  # httpcore's own read size
 
@@ -71,7 +71,7 @@ async def _read_h11(state: Any, stream: Any,
         while True:
             event = next_event()
             if event.__class__ is data_cls:
-                parts.append(event.data)  # type: ignore[union-attr]
+                parts.append(event.data)
             elif event is need_data:
                 if parts:
                     piece = b"".join(parts)

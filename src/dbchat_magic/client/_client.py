@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import ssl
 import weakref
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +31,7 @@ from dbchat_magic.config import Settings
 from dbchat_magic.errors import AuthError, DbChatError, RequestTimeout
 from dbchat_magic.events import StreamEvent
 from dbchat_magic.result import ChatResult
+from dbchat_magic.tokens import estimate_tokens
 
 log = scrubbed_logger("dbchat_magic.client")
 Message = Mapping[str, Any]
@@ -130,23 +131,25 @@ class ChatClient:
         return read_events(self._batches(messages, state, params))
 
     def _batches(self, messages: Sequence[Message], state: CallState,
-                 params: dict[str, Any]) -> AsyncIterator[list[StreamEvent]]:
-        s = self.settings
-        dl = Deadlines(s, state)
+                 params: dict[str, Any]) -> AsyncGenerator[list[StreamEvent], None]:
+        settings = self.settings
+        deadlines = Deadlines(settings, state)
 
         async def opener() -> httpx.Response:
             provider = self._require_provider()
             state.host, state.source = provider.host, provider.source
-            body = chat_body(messages, endpoint=state.endpoint, url_style=s.url_style,
-                             temperature=params.pop("temperature", s.temperature),
-                             max_tokens=params.pop("max_tokens", s.max_tokens), extra=params)
+            body = chat_body(messages, endpoint=state.endpoint, url_style=settings.url_style,
+                             temperature=params.pop("temperature", settings.temperature),
+                             max_tokens=params.pop("max_tokens", settings.max_tokens),
+                             extra=params)
             if self._limiter is not None:
-                state.reservation = await self._limiter.acquire(state.endpoint, len(body) // 4)
-            dl.start()
-            url = chat_url(provider.host, state.endpoint, s.url_style)
-            return await open_stream(self._pool(), provider, url, body, dl, self._backoff)
+                tokens = estimate_tokens(body.decode("utf-8", "replace"))  # the whole request
+                state.reservation = await self._limiter.acquire(state.endpoint, tokens)
+            deadlines.start()
+            url = chat_url(provider.host, state.endpoint, settings.url_style)
+            return await open_stream(self._pool(), provider, url, body, deadlines, self._backoff)
 
-        return read_batches(opener, dl)
+        return read_batches(opener, deadlines)
 
     async def complete(self, messages: Sequence[Message], *, endpoint: str | None = None,
                        result: ChatResult | None = None,
@@ -177,7 +180,7 @@ class ChatClient:
             raise
         except DbChatError as err:
             _apply_unsent_usage(filler, state)
-            filler.finish("failed", error=one_line(str(err)), retries=state.retries,
+            filler.finish("failed", error=err, retries=state.retries,
                           warnings=state.warnings)
         except Exception as exc:  # a bug must not leave a live-looking result behind
             log.exception("unexpected error while streaming from %s", state.endpoint)

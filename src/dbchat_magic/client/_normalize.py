@@ -1,11 +1,13 @@
-"""Chunk JSON → typed events: string or block content, reasoning, usage, and Llama special tokens
-stripped even when a token is split across chunks."""
+"""Chat completion chunks → typed events (the `Normalizer` of `CHAT_COMPLETIONS`): string or block
+content, reasoning, usage, error objects, and Llama special tokens stripped even when a token is
+split across chunks."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
 
+from dbchat_magic.client._wire import ReportedError
 from dbchat_magic.events import ReasoningDelta, StreamEvent, TextDelta, UsageUpdate
 
 _SPECIAL_NAMES = ("begin_of_text", "end_of_text", "start_header_id", "end_header_id", "eom_id",
@@ -113,7 +115,12 @@ class ChunkNormalizer:
         return out
 
     def add(self, chunk: dict[str, Any], out: list[StreamEvent]) -> None:
-        """Append the events of one chunk (reasoning, text, usage, in that order) to ``out``."""
+        """Append the events of one chunk (reasoning, text, usage, in that order) to ``out``;
+        `ReportedError` when the chunk is an error object (``error`` / ``error_code``)."""
+        if "error_code" in chunk or "error" in chunk:
+            message = stream_error(chunk)
+            if message:
+                raise ReportedError(message)
         choices = chunk.get("choices")
         if choices:
             choice = choices[0]
@@ -169,6 +176,11 @@ class ChunkNormalizer:
             return None
         self._sent_usage = self._usage
         return _usage_event(self._usage)
+
+    @property
+    def finished(self) -> bool:
+        """True once a chunk carried a finish_reason."""
+        return self.finish_reason is not None
 
     @property
     def total_tokens(self) -> int | None:

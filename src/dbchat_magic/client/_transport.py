@@ -1,15 +1,17 @@
-"""One chat request on the wire: send with retries before the first byte, then read the SSE
-stream to events, with first-byte/gap/total deadlines; drain after ``[DONE]`` to keep the
-connection for the next request. A body not declared ``text/event-stream`` that starts with
-``{`` is one JSON completion. Memory is bounded: ``max_event_bytes`` per SSE line/event,
-``max_body_bytes`` per whole body, 64 KiB of an error body."""
+"""One chat request on the wire. `open_stream` sends it, retrying before the first byte;
+`read_batches` reads the answer: the deadline loop (`BodyReader`) hands each network piece to a
+framing (bytes → JSON payloads) and a normalizer (payloads → events, `_wire`), `_verdict` says how
+the stream ended, and after ``[DONE]`` the rest is drained so the connection serves the next
+request. A body not declared ``text/event-stream`` that starts with ``{`` is one JSON completion.
+Memory is bounded: ``max_event_bytes`` per SSE line/event, ``max_body_bytes`` per whole body,
+64 KiB of an error body."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 
 import httpx
 import orjson
@@ -24,21 +26,115 @@ from dbchat_magic.client._errors import (
     one_line,
     parse_error_body,
 )
-from dbchat_magic.client._normalize import ChunkNormalizer, stream_error
+from dbchat_magic.client._formats import CHAT_COMPLETIONS, WireFormat, framing_for
+from dbchat_magic.client._reader import BodyReader
 from dbchat_magic.client._retry import RETRY_STATUSES, Backoff, parse_retry_after
+from dbchat_magic.client._wire import Framing, Normalizer, ReportedError, SSEFraming
 from dbchat_magic.errors import DbChatError, RequestTimeout, StreamFailed
 from dbchat_magic.events import StreamEnd, StreamEvent
-from dbchat_magic.sse import EventTooLarge, SSEDecoder
 
 log = scrubbed_logger("dbchat_magic.client")
 
 _ERROR_BODY_LIMIT = 64 * 1024
 _DRAIN_LIMIT = 64 * 1024
-_SNIFF_LIMIT = 64 * 1024  # blank bytes read before deciding a body without a stream type is SSE
-_DONE = b"[DONE]"
-
-
 _STALE = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
+
+
+# -- sending ----------------------------------------------------------------------------------
+
+@dataclass(slots=True)
+class _Failed:
+    """Why one attempt failed, and whether (and how soon) it may be retried."""
+
+    failure: DbChatError
+    retryable: bool
+    retry_after: float | None = None
+    stale: bool = False  # a pooled connection the server had just dropped: retry at once
+
+
+async def open_stream(http: httpx.AsyncClient, provider: CredentialProvider, url: str,
+                      body: bytes, deadlines: Deadlines, backoff: Backoff) -> httpx.Response:
+    """POST the request; retry 429/5xx and transient connection errors (Retry-After honoured,
+    bounded by ``max_retries`` and the total deadline); return the open 2xx response."""
+    state = deadlines.state
+    while True:
+        outcome = await _attempt(http, provider, url, body, deadlines)
+        if isinstance(outcome, httpx.Response):
+            return outcome
+        delay = _retry_delay(outcome, deadlines, backoff)
+        if delay is None:
+            raise outcome.failure
+        log.info("retrying %s in %.2f s: %s", state.endpoint, delay, outcome.failure)
+        state.retries += 1
+        if state.on_retry is not None:
+            state.on_retry(state.retries, str(outcome.failure))
+        await asyncio.sleep(delay)
+
+
+def _retry_delay(failed: _Failed, deadlines: Deadlines, backoff: Backoff) -> float | None:
+    """Seconds to wait before retrying, None when the failure is final."""
+    retries = deadlines.state.retries
+    if not failed.retryable:
+        return None
+    delay = 0.0 if failed.stale else backoff.delay(retries, failed.retry_after)
+    if (delay is None or retries >= deadlines.settings.max_retries
+            or deadlines.loop.time() + delay >= deadlines.total):
+        return None
+    return delay
+
+
+async def _attempt(http: httpx.AsyncClient, provider: CredentialProvider, url: str, body: bytes,
+                   deadlines: Deadlines) -> httpx.Response | _Failed:
+    """Send once, within the first-byte deadline: the open 2xx response or why it failed."""
+    headers = await provider.headers()
+    headers["Accept"] = "text/event-stream"
+    headers["Content-Type"] = "application/json"
+    request = http.build_request("POST", url, content=body, headers=headers)
+    first = deadlines.arm_first_byte()
+    response: httpx.Response | None = None
+    try:
+        response = await http.send(request, stream=True)
+        return await _check_response(response, deadlines, first)
+    except asyncio.CancelledError:
+        if response is not None:
+            await response.aclose()
+        if deadlines.watchdog.absorb():
+            raise deadlines.error() from None
+        raise
+    except httpx.HTTPError as exc:
+        # The connection closed under a sent request: most likely a pooled connection the
+        # server had just dropped. A fresh one usually works, so the first retry is at once.
+        return _Failed(_transport_error(exc, deadlines), _retryable_transport_error(exc),
+                       stale=isinstance(exc, _STALE) and deadlines.state.retries == 0)
+    finally:
+        deadlines.watchdog.disarm()
+
+
+async def _check_response(response: httpx.Response, deadlines: Deadlines,
+                          first: float) -> httpx.Response | _Failed:
+    """The response if it is an answer; an HTTP error as `_Failed`; a page or a redirect raises."""
+    state, status = deadlines.state, response.status_code
+    ctype = response.headers.get("content-type", "")
+    if 200 <= status < 300 and "html" in ctype:
+        await response.aclose()  # a login or proxy page answering with 200
+        raise StreamFailed(f"{state.host} answered with an HTML page instead of a stream: "
+                           "check the host setting (it must be the workspace URL)")
+    if 300 <= status < 400:
+        await response.aclose()
+        where = one_line(response.headers.get("location", "elsewhere"), 80)
+        raise DbChatError(f"{state.host} redirected the request (HTTP {status}) to {where}: "
+                          "check the host setting (it must be the workspace URL)",
+                          status_code=status)
+    if status < 400:
+        return response
+    deadlines.arm(first, "first_byte")
+    raw = await _read_bounded(response, _ERROR_BODY_LIMIT)
+    await response.aclose()
+    retry_after = parse_retry_after(response.headers.get("retry-after"))
+    failure = http_error(status, parse_error_body(raw, ctype), endpoint=state.endpoint,
+                         host=state.host, source=state.source, retries=state.retries,
+                         retry_after=retry_after)
+    return _Failed(failure, status in RETRY_STATUSES, retry_after)
 
 
 def _retryable_transport_error(exc: httpx.HTTPError) -> bool:
@@ -50,11 +146,12 @@ def _retryable_transport_error(exc: httpx.HTTPError) -> bool:
                       httpx.WriteError | httpx.PoolTimeout)
 
 
-def _transport_error(exc: httpx.HTTPError, dl: Deadlines) -> DbChatError:
-    s, state = dl.s, dl.state
+def _transport_error(exc: httpx.HTTPError, deadlines: Deadlines) -> DbChatError:
+    settings, state = deadlines.settings, deadlines.state
     if isinstance(exc, httpx.ConnectTimeout):
-        return RequestTimeout(f"could not connect to {state.host} within {s.connect_timeout:g} s "
-                              "(connect_timeout); check the workspace host and your network")
+        return RequestTimeout(f"could not connect to {state.host} within "
+                              f"{settings.connect_timeout:g} s (connect_timeout); check the "
+                              "workspace host and your network")
     if isinstance(exc, httpx.TimeoutException):
         return RequestTimeout(f"sending the request to {state.host} timed out "
                               f"({type(exc).__name__})")
@@ -74,173 +171,96 @@ async def _read_bounded(response: httpx.Response, limit: int) -> bytes:
     return b"".join(parts)[:limit]
 
 
-async def open_stream(http: httpx.AsyncClient, provider: CredentialProvider, url: str,
-                      body: bytes, dl: Deadlines, backoff: Backoff) -> httpx.Response:
-    """POST the request; retry 429/5xx and transient connection errors (Retry-After honoured,
-    bounded by ``max_retries`` and the total deadline); return the open 2xx response."""
-    s, state, wd = dl.s, dl.state, dl.wd
-    while True:
-        headers = await provider.headers()
-        headers["Accept"] = "text/event-stream"
-        headers["Content-Type"] = "application/json"
-        request = http.build_request("POST", url, content=body, headers=headers)
-        first = dl.arm_first_byte()
-        failure: DbChatError | None = None
-        retry_after: float | None = None
-        response: httpx.Response | None = None
-        try:
-            response = await http.send(request, stream=True)
-            ctype = response.headers.get("content-type", "")
-            if 200 <= response.status_code < 300 and "html" in ctype:
-                await response.aclose()  # a login or proxy page answering with 200
-                raise StreamFailed(f"{state.host} answered with an HTML page instead of a stream: "
-                                   "check the host setting (it must be the workspace URL)")
-            if 300 <= response.status_code < 400:
-                await response.aclose()
-                where = one_line(response.headers.get("location", "elsewhere"), 80)
-                raise DbChatError(f"{state.host} redirected the request (HTTP "
-                                  f"{response.status_code}) to {where}: check the host setting "
-                                  "(it must be the workspace URL)",
-                                  status_code=response.status_code)
-            if response.status_code >= 400:
-                dl.arm(first, "first_byte")
-                raw = await _read_bounded(response, _ERROR_BODY_LIMIT)
-                await response.aclose()
-                status = response.status_code
-                retry_after = parse_retry_after(response.headers.get("retry-after"))
-                err = parse_error_body(raw, ctype)
-                failure = http_error(status, err, endpoint=state.endpoint, host=state.host,
-                                     source=state.source, retries=state.retries,
-                                     retry_after=retry_after)
-                retryable = status in RETRY_STATUSES
-            else:
-                return response
-        except asyncio.CancelledError:
-            if response is not None:
-                await response.aclose()
-            if wd.absorb():
-                raise dl.error() from None
-            raise
-        except httpx.HTTPError as exc:
-            failure = _transport_error(exc, dl)
-            retryable = _retryable_transport_error(exc)
-            # The connection closed under a sent request: most likely a pooled connection the
-            # server had just dropped. A fresh one usually works, so the first retry is at once.
-            stale = isinstance(exc, _STALE) and state.retries == 0
-        else:
-            stale = False
-        finally:
-            wd.disarm()
-        delay = (0.0 if stale else backoff.delay(state.retries, retry_after)) if retryable else None
-        if (delay is None or state.retries >= s.max_retries
-                or dl.loop.time() + delay >= dl.total):
-            raise failure
-        log.info("retrying %s in %.2f s: %s", state.endpoint, delay, failure)
-        state.retries += 1
-        if state.on_retry is not None:
-            state.on_retry(state.retries, str(failure))
-        await asyncio.sleep(delay)
+# -- reading ----------------------------------------------------------------------------------
 
-
-async def read_batches(opener: Callable[[], Awaitable[httpx.Response]],
-                       dl: Deadlines) -> AsyncIterator[list[StreamEvent]]:
+async def read_batches(opener: Callable[[], Awaitable[httpx.Response]], deadlines: Deadlines,
+                       wire: WireFormat = CHAT_COMPLETIONS,
+                       ) -> AsyncGenerator[list[StreamEvent], None]:
     """Open the response with ``opener`` and yield its events in batches, one non-empty list per
-    network piece: SSE (usual) or one JSON body (a server ignoring ``stream``). The last batch
-    ends with `StreamEnd`. Closes the response however the iteration ends."""
+    network piece, read in the ``wire`` format: a stream (usual) or one JSON body (a server
+    ignoring ``stream``). The last batch ends with `StreamEnd`. Closes the response however the
+    iteration ends.
+
+    The loop below is the deadline loop: `BodyReader` reads each piece within its deadline, the
+    framing and the normalizer turn it into events (kept inline: it runs once per token)."""
     try:
         response = await opener()
     except BaseException:
-        dl.close()
+        deadlines.close()
         raise
+    state = deadlines.state
     try:
-        ctype = response.headers.get("content-type", "")
-        chunks = body_pieces(response)
-        if not ctype.startswith("text/event-stream"):
-            # Not declared a stream: a whole JSON completion (declared, or sniffed: "{" first).
-            is_json, chunks = await _sniff(chunks, dl, ctype.startswith("application/json"))
-            if is_json:
-                yield await _whole_body(chunks, dl)
-                return
-        state, wd, loop, gap, total = dl.state, dl.wd, dl.loop, dl.s.gap_timeout, dl.total
-        normalizer = state.normalizer = ChunkNormalizer()
-        add = normalizer.add
-        feed = SSEDecoder(max_event_bytes=dl.s.max_event_bytes).feed
-        too_large: EventTooLarge | None = None
-        loads = orjson.loads
-        # The default loop's clock is time.monotonic: call it directly on the hot path.
-        now = time.monotonic if type(loop).time is asyncio.BaseEventLoop.time else loop.time
-        done = first = False
-        dl.arm(dl.first_byte, "first_byte")
-        while not done:
-            try:
-                chunk = await chunks.__anext__()
-            except StopAsyncIteration:
-                break
-            except asyncio.CancelledError:
-                if wd.absorb():
-                    raise dl.error() from None
-                raise
-            except httpx.HTTPError as exc:
-                log.info("stream from %s ended: %s", state.endpoint, exc)
-                state.truncation = "the connection dropped mid-answer"
-                break
-            wd.deadline = None  # consumer time between chunks never counts
+        reader = BodyReader(body_pieces(response), deadlines)
+        normalizer = state.normalizer = wire.normalizer()
+        framing = await _framing(response, reader, deadlines)
+        if framing is None:
+            yield await _whole_body(reader, normalizer, state, deadlines.settings.max_body_bytes)
+            return
+        read, feed, add = reader.next, framing.feed, normalizer.add
+        while not framing.ended and (piece := await read()) is not None:
             batch: list[StreamEvent] = []
             try:
-                sses = feed(chunk)
-            except EventTooLarge as exc:  # the events before the oversized one still count
-                sses, too_large, done = exc.events, exc, True
-            for sse in sses:
-                raw = sse.raw_data
-                if raw == _DONE:
-                    done = True
-                    break
-                try:
-                    obj = loads(raw)
-                except orjson.JSONDecodeError:
-                    state.warnings.append("skipped a malformed chunk from the endpoint")
-                    log.info("skipped a malformed chunk from %s: %.80r", state.endpoint, raw)
-                    continue
-                if obj.__class__ is not dict:
-                    continue
-                if "error_code" in obj or "error" in obj:
-                    if batch and stream_error(obj):
-                        yield batch  # what came before the error is kept
-                        batch = []
-                    _raise_stream_error(obj, state)
-                add(obj, batch)
+                for payload in feed(piece):
+                    add(payload, batch)
+            except ReportedError as err:
+                if batch:
+                    yield batch  # what came before the error is kept
+                raise _reported(err, framing, state) from None
+            if framing.malformed:
+                _skip_malformed(framing, state)
             if batch:
                 yield batch
-            deadline = now() + gap
-            if not first or not wd.scheduled or deadline >= total:  # first chunk: gap takes over
-                first = True
-                dl.arm(deadline, "gap")
-            else:
-                wd.deadline = deadline
-        wd.deadline = None
-        if too_large is not None:
-            raise StreamFailed(f"endpoint '{state.endpoint}' sent an SSE line or event larger "
-                               f"than {_size(too_large.limit)} (max_event_bytes); the partial "
-                               "answer is kept. Raise max_event_bytes if that is expected")
-        if done:
-            await _drain(chunks, dl)
-        batch = normalizer.flush()
-        finished = done or normalizer.finish_reason is not None
-        if not finished and state.truncation is None:
-            state.truncation = ("the stream stopped without [DONE] or a finish_reason "
-                                "(dropped by a proxy?)")
-        state.total_tokens = normalizer.total_tokens
-        batch.append(StreamEnd("completed" if finished else "truncated",
-                               normalizer.finish_reason, normalizer.model))
-        yield batch
+        yield await _end(reader, framing, normalizer, state)
     finally:
-        dl.close()
+        deadlines.close()
         await response.aclose()
-        if dl.state.reservation is not None and dl.state.total_tokens:
-            dl.state.reservation.settle(dl.state.total_tokens)
+        if state.reservation is not None and state.total_tokens:
+            state.reservation.settle(state.total_tokens)
 
 
-async def read_events(batches: AsyncIterator[list[StreamEvent]]) -> AsyncIterator[StreamEvent]:
+async def _framing(response: httpx.Response, reader: BodyReader,
+                   deadlines: Deadlines) -> Framing | None:
+    """How to read this body; None for one JSON completion (declared, or ``{`` comes first)."""
+    ctype = response.headers.get("content-type", "")
+    max_event_bytes = deadlines.settings.max_event_bytes
+    framing = framing_for(ctype, max_event_bytes)
+    if framing is not None:
+        return framing
+    if ctype.startswith("application/json") or await reader.sniff_json():
+        return None
+    return SSEFraming(max_event_bytes)
+
+
+async def _end(reader: BodyReader, framing: Framing, normalizer: Normalizer,
+               state: CallState) -> list[StreamEvent]:
+    """After the deadline loop: fail an oversized event, note a dropped connection, drain the
+    rest after ``[DONE]``, and give the verdict."""
+    if framing.too_large is not None:
+        raise _too_large(framing, state)
+    if reader.dropped is not None:
+        log.info("stream from %s ended: %s", state.endpoint, reader.dropped)
+        state.truncation = "the connection dropped mid-answer"
+    elif framing.done:
+        await _drain(reader)
+    return _verdict(framing, normalizer, state)
+
+
+def _verdict(framing: Framing, normalizer: Normalizer, state: CallState) -> list[StreamEvent]:
+    """The last batch: what the normalizer held back, then `StreamEnd` — "completed" when the
+    body's end marker or a finish reason arrived, else "truncated" (``state.truncation`` why)."""
+    batch = normalizer.flush()
+    finished = framing.done or normalizer.finished
+    if not finished and state.truncation is None:
+        state.truncation = ("the stream stopped without [DONE] or a finish_reason "
+                            "(dropped by a proxy?)")
+    state.total_tokens = normalizer.total_tokens
+    batch.append(StreamEnd("completed" if finished else "truncated",
+                           normalizer.finish_reason, normalizer.model))
+    return batch
+
+
+async def read_events(batches: AsyncGenerator[list[StreamEvent], None],
+                      ) -> AsyncIterator[StreamEvent]:
     """The events of `read_batches`, one at a time (closes ``batches`` when it ends)."""
     async with contextlib.aclosing(batches):
         async for batch in batches:
@@ -248,11 +268,71 @@ async def read_events(batches: AsyncIterator[list[StreamEvent]]) -> AsyncIterato
                 yield ev
 
 
-def _raise_stream_error(obj: dict, state: CallState) -> None:
-    message = stream_error(obj)
-    if message:
-        raise StreamFailed(f"endpoint '{state.endpoint}' reported an error mid-answer: "
-                           f"{one_line(message, 200)}")
+async def _whole_body(reader: BodyReader, normalizer: Normalizer, state: CallState,
+                      limit: int) -> list[StreamEvent]:
+    """One JSON chat completion (a server that ignored ``stream``) as events; `StreamFailed`
+    past ``max_body_bytes``, when the connection breaks or when it is no JSON object."""
+    ep = state.endpoint
+    body = bytearray()
+    while (piece := await reader.next()) is not None:
+        body += piece
+        if len(body) > limit:
+            raise StreamFailed(f"the answer body from endpoint '{ep}' is larger than "
+                               f"{_size(limit)} (max_body_bytes); raise max_body_bytes if "
+                               "that is expected")
+    if reader.dropped is not None:
+        why = one_line(str(reader.dropped), 120) or type(reader.dropped).__name__
+        raise StreamFailed(f"the connection broke while the answer body from endpoint '{ep}' "
+                           f"was read: {why}")
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise StreamFailed(f"endpoint '{ep}' sent a body that is not JSON") from None
+    if not isinstance(payload, dict):
+        raise StreamFailed(f"endpoint '{ep}' sent an unexpected JSON body")
+    events: list[StreamEvent] = []
+    try:
+        normalizer.add(payload, events)
+    except ReportedError as err:
+        raise _reported(err, None, state) from None
+    events += normalizer.flush()
+    state.total_tokens = normalizer.total_tokens
+    events.append(StreamEnd("completed", normalizer.finish_reason, normalizer.model))
+    return events
+
+
+async def _drain(reader: BodyReader) -> None:
+    """Read to the end after ``[DONE]`` so the connection goes back to the pool (bounded; a gap
+    or a broken connection just ends it: the answer is complete)."""
+    size = 0
+    with contextlib.suppress(RequestTimeout):
+        while size < _DRAIN_LIMIT:
+            piece = await reader.next()
+            if piece is None:
+                return
+            size += len(piece)
+
+
+def _skip_malformed(framing: Framing, state: CallState) -> None:
+    for raw in framing.malformed:
+        state.warnings.append("skipped a malformed chunk from the endpoint")
+        log.info("skipped a malformed chunk from %s: %.80r", state.endpoint, raw)
+    framing.malformed.clear()
+
+
+def _reported(err: ReportedError, framing: Framing | None, state: CallState) -> StreamFailed:
+    """The failure for an error the server reported (malformed payloads before it noted)."""
+    if framing is not None and framing.malformed:
+        _skip_malformed(framing, state)
+    return StreamFailed(f"endpoint '{state.endpoint}' reported an error mid-answer: "
+                        f"{one_line(str(err), 200)}")
+
+
+def _too_large(framing: Framing, state: CallState) -> StreamFailed:
+    limit = framing.too_large.limit if framing.too_large is not None else 0
+    return StreamFailed(f"endpoint '{state.endpoint}' sent an SSE line or event larger than "
+                        f"{_size(limit)} (max_event_bytes); the partial answer is kept. Raise "
+                        "max_event_bytes if that is expected")
 
 
 def _size(n: int) -> str:
@@ -261,110 +341,3 @@ def _size(n: int) -> str:
         if n >= 1 << shift and n % (1 << shift) == 0:
             return f"{n >> shift} {unit}"
     return f"{n:,} bytes"
-
-
-async def _prefixed(head: list[bytes], rest: AsyncIterator[bytes],
-                    error: BaseException | None) -> AsyncIterator[bytes]:
-    """The pieces `_sniff` read, then (its read error or) the rest."""
-    for piece in head:
-        yield piece
-    if error is not None:
-        raise error
-    async for piece in rest:
-        yield piece
-
-
-async def _sniff(chunks: AsyncIterator[bytes], dl: Deadlines,
-                 declared: bool) -> tuple[bool, AsyncIterator[bytes]]:
-    """Whether a body that is not declared a stream is one JSON object (declared JSON, or ``{``
-    is its first non-blank byte), and its pieces with what was read put back."""
-    if declared:
-        return True, chunks
-    head: list[bytes] = []
-    size = 0
-    error: BaseException | None = None
-    dl.arm(dl.first_byte, "first_byte")
-    try:
-        while size < _SNIFF_LIMIT:
-            piece = await chunks.__anext__()
-            head.append(piece)
-            size += len(piece)
-            if piece.strip():
-                break
-    except StopAsyncIteration:
-        pass
-    except asyncio.CancelledError:
-        if dl.wd.absorb():
-            raise dl.error() from None
-        raise
-    except httpx.HTTPError as exc:
-        error = exc  # raised again where the stream is read, after what came before it
-    finally:
-        dl.wd.disarm()
-    return b"".join(head).lstrip()[:1] == b"{", _prefixed(head, chunks, error)
-
-
-async def _read_whole(chunks: AsyncIterator[bytes], dl: Deadlines) -> bytearray:
-    """The whole body, first piece within the first-byte deadline, then each within the gap;
-    `StreamFailed` past ``max_body_bytes`` or when the connection breaks."""
-    limit, ep = dl.s.max_body_bytes, dl.state.endpoint
-    body = bytearray()
-    deadline, what = dl.first_byte, "first_byte"
-    try:
-        while True:
-            dl.arm(deadline, what)
-            try:
-                body += await chunks.__anext__()
-            except StopAsyncIteration:
-                return body
-            if len(body) > limit:
-                raise StreamFailed(f"the answer body from endpoint '{ep}' is larger than "
-                                   f"{_size(limit)} (max_body_bytes); raise max_body_bytes if "
-                                   "that is expected")
-            deadline, what = dl.loop.time() + dl.s.gap_timeout, "gap"
-    except asyncio.CancelledError:
-        if dl.wd.absorb():
-            raise dl.error() from None
-        raise
-    except httpx.HTTPError as exc:
-        raise StreamFailed(f"the connection broke while the answer body from endpoint '{ep}' "
-                           f"was read: {one_line(str(exc), 120) or type(exc).__name__}") from None
-    finally:
-        dl.wd.disarm()
-
-
-async def _whole_body(chunks: AsyncIterator[bytes], dl: Deadlines) -> list[StreamEvent]:
-    """One JSON chat completion (a server that ignored ``stream``) as events."""
-    normalizer = ChunkNormalizer()
-    try:
-        obj = orjson.loads(await _read_whole(chunks, dl))
-    except orjson.JSONDecodeError:
-        raise StreamFailed(f"endpoint '{dl.state.endpoint}' sent a body that is not JSON") \
-            from None
-    if not isinstance(obj, dict):
-        raise StreamFailed(f"endpoint '{dl.state.endpoint}' sent an unexpected JSON body")
-    if "error_code" in obj or "error" in obj:
-        _raise_stream_error(obj, dl.state)
-    events = normalizer.events(obj) + normalizer.flush()
-    dl.state.total_tokens = normalizer.total_tokens
-    events.append(StreamEnd("completed", normalizer.finish_reason, normalizer.model))
-    return events
-
-
-async def _drain(chunks: AsyncIterator[bytes], dl: Deadlines) -> None:
-    """Read to the end after ``[DONE]`` so the connection goes back to the pool (bounded)."""
-    size = 0
-    try:
-        while size < _DRAIN_LIMIT:
-            dl.arm(dl.loop.time() + dl.s.gap_timeout, "gap")
-            try:
-                size += len(await chunks.__anext__())
-            finally:
-                dl.wd.disarm()
-    except StopAsyncIteration:
-        return
-    except asyncio.CancelledError:
-        if not dl.wd.absorb():
-            raise
-    except httpx.HTTPError:
-        return

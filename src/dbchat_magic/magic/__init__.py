@@ -10,41 +10,44 @@ from typing import Any
 
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 
+from dbchat_magic.magic import _options
+
+__all__ = ["DbChatMagics", "load_ipython_extension", "unload_ipython_extension"]
+
 
 @magics_class
 class DbChatMagics(Magics):
     """``%%dbchat`` and ``%dbchat``."""
 
-    @cell_magic("dbchat")
+    @cell_magic("dbchat")  # type: ignore[arg-type]  # IPython types the decorator as taking Never
+    @_options.cell_options
     def dbchat_cell(self, line: str, cell: str | None = None) -> None:
-        """Ask the serving endpoint; see ``%%dbchat?`` for options."""
-        from dbchat_magic.magic.cell import run_cell
+        """Ask the serving endpoint; the answer streams below and stays as Markdown when done.
+
+        ``{var}`` in the question is replaced by a notebook variable's value when it exists (JSON
+        and dict literals are left alone; ``{{var}}`` keeps the braces). The result lands in
+        ``_dbchat_last``.
+        """
+        from dbchat_magic.magic._cell import run_cell
 
         run_cell(self.shell, line, cell)
 
-    @line_magic("dbchat")
+    @line_magic("dbchat")  # type: ignore[arg-type]
     def dbchat_line(self, line: str) -> Any:
         """``%dbchat config|use NAME|endpoints|history|reset|panel|export PATH|last``."""
-        from dbchat_magic.magic.commands import run_command
+        from dbchat_magic.magic._commands import run_command
 
         return run_command(self.shell, line)
 
 
-def _attach_help() -> None:
-    """Give ``%%dbchat?`` the full option list without importing heavy modules at load time."""
-    from dbchat_magic.magic.cell import dbchat_cell_help
-    from dbchat_magic.magic.commands import COMMANDS_HELP
-
-    DbChatMagics.dbchat_cell.__doc__ = dbchat_cell_help.__doc__
-    DbChatMagics.dbchat_line.__doc__ = COMMANDS_HELP
+DbChatMagics.dbchat_line.__doc__ = _options.COMMANDS_HELP  # type: ignore[assignment]  # ``%dbchat?`` lists every command
 
 
 def load_ipython_extension(ipython: Any) -> None:
     """Register the magics (``%load_ext dbchat_magic``)."""
-    _attach_help()
     ipython.register_magics(DbChatMagics)
     from dbchat_magic.magic.async_cell import install
-    from dbchat_magic.session_specs import warm_up_at_load
+    from dbchat_magic.session import warm_up_at_load
 
     install(ipython)
     warm_up_at_load(ipython)  # the chart render worker starts in the background
@@ -53,7 +56,7 @@ def load_ipython_extension(ipython: Any) -> None:
 def unload_ipython_extension(ipython: Any) -> None:
     """Remove the magics and the async-cell input transformer."""
     from dbchat_magic.magic.async_cell import uninstall
-    from dbchat_magic.session_specs import stop_warm_up
+    from dbchat_magic.session import stop_warm_up
 
     uninstall(ipython)
     stop_warm_up(ipython)

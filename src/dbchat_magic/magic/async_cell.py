@@ -1,8 +1,8 @@
 """Run blocking ``%%dbchat`` cells as top-level ``await`` where that lets a Stop click arrive.
 
 On ipykernel ≥ 7.4 a cell that awaits lets the kernel dispatch comm messages (widget clicks)
-while it waits (DESIGN §3), so the inline Stop button works even though the cell still blocks until
-the answer is complete. An input transformer rewrites ``%%dbchat …`` cells into
+while it waits (docs/design.md: Stop), so the inline Stop button works even though the cell still
+blocks until the answer is complete. An input transformer rewrites ``%%dbchat …`` cells into
 ``await run_awaited(…)``; it is only installed where `stop.async_clicks_supported` says so, and
 ``DBCHAT_STOP_BUTTON=0`` turns it off.
 Elsewhere cells take the plain blocking path with the "press ■ to stop" hint.
@@ -17,7 +17,7 @@ import asyncio
 import os
 from typing import TYPE_CHECKING, Any
 
-from dbchat_magic.magic.stop import async_clicks_supported
+from dbchat_magic.magic._stop import async_clicks_supported
 
 if TYPE_CHECKING:
     from dbchat_magic.result import ChatResult
@@ -69,12 +69,12 @@ def uninstall(shell: Any) -> None:
 
 async def run_awaited(shell: Any, line: str, cell: str | None) -> None:
     """The awaited form of a blocking ``%%dbchat`` cell, with a working Stop button."""
-    from dbchat_magic.magic import cell as cellmod
-    from dbchat_magic.magic.interpolate import interpolate
+    from dbchat_magic.magic import _cell as cellmod
+    from dbchat_magic.magic._interpolate import interpolate
 
     line = interpolate(line, shell.user_ns).text  # IPython's {var} expansion of a magic's line
     request = cellmod.build_request(shell, line, cell)
-    cellmod.client_for(request)
+    cellmod.check_credentials(request)
     stopper = cellmod._Stopper()
     view = cellmod._view(request, stopper, awaited=True)
     view.show()

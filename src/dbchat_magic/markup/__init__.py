@@ -1,4 +1,5 @@
-"""Outside text → safe HTML, Markdown or terminal text: the one owner of that rule (DESIGN §7).
+"""Outside text → safe HTML, Markdown or terminal text: the one owner of that rule (docs/design.md:
+trust).
 
 Everything not written by the package (model text and reasoning, spec fields, DataFrame values,
 server messages, endpoint and host names) passes through here before it becomes markup:

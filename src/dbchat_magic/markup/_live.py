@@ -1,10 +1,11 @@
 """Re-render a growing Markdown answer cheaply: finished blocks are rendered once and kept.
 
-markdown-it-py costs ~2 ms per KB, so re-rendering a 20 KB answer ten times a second would eat
-the kernel. While an answer streams, text only grows; a block that ended (a blank line, then a
-new top-level block that no later text can join) renders the same whatever follows, so only the
-text after the last such boundary is rendered again. Each part is sanitized on its own (safe
-concatenated). The final render of a finished answer is the whole text (`markdown_html`).
+Rendering costs time in proportion to the text (bench/RESULTS.md, "Sanitizer"), so re-rendering a
+long answer ten times a second would eat the kernel. While an answer streams, text only grows; a
+block that ended (a blank line, then a new top-level block that no later text can join) renders the
+same whatever follows, so only the text after the last such boundary is rendered again. Each part
+is sanitized on its own (safe concatenated). The final render of a finished answer is the whole
+text (`markdown_html`).
 """
 
 from __future__ import annotations

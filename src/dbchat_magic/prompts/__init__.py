@@ -6,17 +6,18 @@ section on its own. polars and pyspark are imported only when such frames are in
 
 from __future__ import annotations
 
-from dbchat_magic.prompts.budget import estimate_tokens, truncate_to_tokens
-from dbchat_magic.prompts.compose import ComposedPrompt, PromptPart, compose, trim_history
-from dbchat_magic.prompts.data_context import DataContext, build_data_context, describe_frames
-from dbchat_magic.prompts.personas import (
+from dbchat_magic.prompts._budget import truncate_to_tokens
+from dbchat_magic.prompts._compose import ComposedPrompt, PromptPart, compose, trim_history
+from dbchat_magic.prompts._data_context import DataContext, build_data_context, describe_frames
+from dbchat_magic.prompts._personas import (
     Persona,
     get_persona,
     list_personas,
     register_persona,
     unregister_persona,
 )
-from dbchat_magic.prompts.selection import FrameNotFound, frame_names, is_frame, rank_frames
+from dbchat_magic.prompts._selection import FrameNotFound, frame_names, is_frame, rank_frames
+from dbchat_magic.tokens import estimate_tokens
 
 __all__ = [
     "ComposedPrompt",

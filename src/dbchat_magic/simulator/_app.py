@@ -9,7 +9,7 @@ import json
 import logging
 import time
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from dbchat_magic.simulator._endpoints import Endpoint
 from dbchat_magic.simulator._faults import (
@@ -27,6 +27,7 @@ from dbchat_magic.simulator._responders import (
     count_tokens,
     default_reasoning,
 )
+from dbchat_magic.simulator._state import ServerState
 from dbchat_magic.simulator._stats import Disconnect, LogEntry
 from dbchat_magic.simulator._stream import (
     Answer,
@@ -40,19 +41,16 @@ from dbchat_magic.simulator._stream import (
 )
 from dbchat_magic.simulator._validate import refuse_chat
 
-if TYPE_CHECKING:
-    from dbchat_magic.simulator._server import Simulator
-
 _log = logging.getLogger(__name__)
 _CHAT_PREFIX = "/serving-endpoints/"
 _LIST_PATH = "/api/2.0/serving-endpoints"
 
 
 class App:
-    """Serves one simulator's connections on its event loop."""
+    """Serves one simulator's connections on its event loop, as its `ServerState` says."""
 
-    def __init__(self, sim: Simulator):
-        self.sim = sim
+    def __init__(self, state: ServerState) -> None:
+        self.state = state
         self._connections = 0
 
     async def handle_connection(
@@ -60,12 +58,12 @@ class App:
     ) -> None:
         """Serve requests on one connection until it closes (HTTP/1.1 keep-alive)."""
         self._connections += 1
-        self.sim.stats.connections_opened += 1
+        self.state.stats.connections_opened += 1
         conn = Connection(reader, writer, self._connections)
         try:
             while True:
-                if not await conn.next_request_started(self.sim.idle_timeout):
-                    self.sim.stats.idle_closed += 1
+                if not await conn.next_request_started(self.state.idle_timeout):
+                    self.state.stats.idle_closed += 1
                     break
                 try:
                     request = await conn.read_request()
@@ -85,7 +83,7 @@ class App:
         keep = req.keep_alive
         path = req.path.rstrip("/") or "/"
         if path == "/_sim/stats" and req.method == "GET":
-            await conn.send_json(200, self.sim.stats.as_json(), keep_alive=keep)
+            await conn.send_json(200, self.state.stats.as_json(), keep_alive=keep)
             return keep
         if path == "/oidc/v1/token" and req.method == "POST":
             return await self._oauth_token(conn, req)
@@ -103,7 +101,7 @@ class App:
         return await self._chat(conn, req, path)
 
     def _check_auth(self, req: Request) -> ErrorResponse | None:
-        token = self.sim.token
+        token = self.state.token
         if token is None:
             return None
         auth = req.headers.get("authorization", "")
@@ -130,7 +128,7 @@ class App:
 
     def _log_plain(self, req: Request, endpoint: str | None, status: int, conn: Connection) -> None:
         entry = LogEntry(
-            self.sim.stats.requests + 1,
+            self.state.stats.requests + 1,
             req.method,
             req.path,
             endpoint,
@@ -138,7 +136,7 @@ class App:
             started=time.monotonic(),
             connection=conn.number,
         )
-        self.sim.stats.record_request(entry, _try_json(req.body), req.headers)
+        self.state.stats.record_request(entry, _try_json(req.body), req.headers)
 
     async def _list(self, conn: Connection, req: Request, path: str) -> bool:
         keep = req.keep_alive
@@ -147,7 +145,7 @@ class App:
             err = databricks_error(405, "BAD_REQUEST", f"Method {req.method} not allowed on {path}")
             return await self._send_error(conn, err, keep_alive=keep)
         name = path[len(_LIST_PATH) + 1 :]
-        endpoints = self.sim.endpoints
+        endpoints = self.state.endpoints
         if not name:
             payload = {"endpoints": [e.as_json() for e in endpoints.values()]}
             await conn.send_json(200, payload, keep_alive=keep)
@@ -170,15 +168,15 @@ class App:
             with contextlib.suppress(ValueError):
                 client_id, _, secret = base64.b64decode(auth[6:]).decode().partition(":")
         self._log_plain(req, None, 200, conn)
-        if (client_id, secret) != self.sim.oauth_client or self.sim.token is None:
-            payload = {
+        if (client_id, secret) != self.state.oauth_client or self.state.token is None:
+            payload: dict[str, Any] = {
                 "error": "invalid_client",
                 "error_description": "Client authentication failed",
             }
             await conn.send_json(401, payload, keep_alive=req.keep_alive)
             return req.keep_alive
         payload = {
-            "access_token": self.sim.token,
+            "access_token": self.state.token,
             "token_type": "Bearer",
             "expires_in": 3600,
             "scope": form.get("scope", "all-apis"),
@@ -200,26 +198,27 @@ class App:
             )
             return await self._send_error(conn, err, keep_alive=keep)
         entry = LogEntry(
-            self.sim.stats.requests + 1,
+            self.state.stats.requests + 1,
             req.method,
             path,
             name if isinstance(name, str) else None,
             started=time.monotonic(),
             connection=conn.number,
         )
-        self.sim.stats.record_request(entry, body if isinstance(body, dict) else None, req.headers)
-        faults = self.sim.faults.take(entry.endpoint)
+        self.state.stats.record_request(entry, body if isinstance(body, dict) else None,
+                                        req.headers)
+        faults = self.state.faults.take(entry.endpoint)
         entry.faults = [f.name for f in faults]
         if entry.faults == ["drop"]:
             entry.status = 0  # no response at all
             conn.abort()
             return False
-        error = refuse_chat(req, body, entry.endpoint, self.sim.endpoints, faults)
+        error = refuse_chat(req, body, entry.endpoint, self.state.endpoints, faults)
         if error is not None:
             entry.status = error.status
             return await self._send_error(conn, error, keep_alive=keep)
         assert isinstance(body, dict) and entry.endpoint is not None
-        endpoint = self.sim.endpoints[entry.endpoint]
+        endpoint = self.state.endpoints[entry.endpoint]
         by_name = {f.name: f for f in faults}
         try:
             answer, prompt_tokens = self._answer(req, body, endpoint, by_name)
@@ -265,10 +264,10 @@ class App:
         n = (
             body.get("reply_tokens")
             or req.headers.get("x-sim-reply-tokens")
-            or self.sim.reply_tokens
+            or self.state.reply_tokens
         )
         request = SimRequest(endpoint.name, body["messages"], body, dict(req.headers), int(n))
-        reply = as_reply(self.sim.responder(request))
+        reply = as_reply(self.state.responder(request))
         max_tokens = body.get("max_tokens")
         max_tokens = max_tokens if isinstance(max_tokens, int) and max_tokens > 0 else None
         answer = plan_answer(reply, endpoint, faults, max_tokens, default_reasoning(request))
@@ -276,7 +275,7 @@ class App:
         return answer, prompt
 
     def _pacing(self, faults: dict[str, Fault]) -> Pacing:
-        base = self.sim.pacing
+        base = self.state.pacing
         over: dict[str, Any] = {}
         for fault in faults.values():
             over.update({k: v for k, v in fault.params.items() if k in _PACING_FIELDS})
@@ -332,7 +331,7 @@ class App:
         if went_away or error is not None:
             now = time.monotonic()
             sending.cancel()
-            self.sim.stats.disconnects.append(
+            self.state.stats.disconnects.append(
                 Disconnect(now, entry.tokens_sent, entry.endpoint, entry.number)
             )
             conn.abort()

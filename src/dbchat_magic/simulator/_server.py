@@ -13,6 +13,7 @@ from dbchat_magic.simulator._app import App
 from dbchat_magic.simulator._endpoints import Endpoint, coerce_endpoints
 from dbchat_magic.simulator._faults import Fault, FaultBook
 from dbchat_magic.simulator._responders import Reply, Responder, ScriptedResponder, default_reply
+from dbchat_magic.simulator._state import ServerState
 from dbchat_magic.simulator._stats import Stats
 from dbchat_magic.simulator._stream import Chunking, Gate, Pacing
 
@@ -42,24 +43,85 @@ class Simulator:
         seed: int = 0,
         idle_timeout: float | None = None,
     ) -> None:
-        self.token = token
-        self.endpoints: dict[str, Endpoint] = coerce_endpoints(endpoints)
-        self.pacing = Pacing(tokens_per_second, first_token_delay, chunking, seed)
         self._scripts = ScriptedResponder(fallback=responder or default_reply)
-        self.reply_tokens = reply_tokens
-        # Close a keep-alive connection that waits longer than this for its next request, as
-        # the load balancers in front of Databricks do (None: keep idle connections forever).
-        self.idle_timeout = idle_timeout
-        self.oauth_client: tuple[str, str] = ("sim-client", "sim-secret")
-        self.stats = Stats()
-        self.faults = FaultBook()
+        self._state = ServerState(
+            token=token, endpoints=coerce_endpoints(endpoints),
+            pacing=Pacing(tokens_per_second, first_token_delay, chunking, seed),
+            responder=self._scripts, reply_tokens=reply_tokens, idle_timeout=idle_timeout,
+            oauth_client=("sim-client", "sim-secret"), stats=Stats(), faults=FaultBook())
         self._requested_port = port
         self._port: int | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._server: asyncio.base_events.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
-        self._app = App(self)
+        self._app = App(self._state)
+
+    # -- state (read by the request handler) -----------------------------------------------------
+
+    @property
+    def token(self) -> str | None:
+        """The bearer token requests must carry (None: no check)."""
+        return self._state.token
+
+    @token.setter
+    def token(self, value: str | None) -> None:
+        self._state.token = value
+
+    @property
+    def endpoints(self) -> dict[str, Endpoint]:
+        """The served endpoints by name."""
+        return self._state.endpoints
+
+    @endpoints.setter
+    def endpoints(self, value: dict[str, Endpoint]) -> None:
+        self._state.endpoints = value
+
+    @property
+    def pacing(self) -> Pacing:
+        """Token rate, first-token delay, chunking and seed of later answers (`set_pacing`)."""
+        return self._state.pacing
+
+    @pacing.setter
+    def pacing(self, value: Pacing) -> None:
+        self._state.pacing = value
+
+    @property
+    def reply_tokens(self) -> int:
+        """How many tokens the default responder answers with."""
+        return self._state.reply_tokens
+
+    @reply_tokens.setter
+    def reply_tokens(self, value: int) -> None:
+        self._state.reply_tokens = value
+
+    @property
+    def idle_timeout(self) -> float | None:
+        """Seconds a keep-alive connection may wait for its next request (None: forever)."""
+        return self._state.idle_timeout
+
+    @idle_timeout.setter
+    def idle_timeout(self, value: float | None) -> None:
+        self._state.idle_timeout = value
+
+    @property
+    def oauth_client(self) -> tuple[str, str]:
+        """The OAuth client id and secret ``POST /oidc/v1/token`` accepts."""
+        return self._state.oauth_client
+
+    @oauth_client.setter
+    def oauth_client(self, value: tuple[str, str]) -> None:
+        self._state.oauth_client = value
+
+    @property
+    def stats(self) -> Stats:
+        """What the simulator saw: requests, connections, bodies, headers, the log."""
+        return self._state.stats
+
+    @property
+    def faults(self) -> FaultBook:
+        """The pending faults (`inject` adds to them)."""
+        return self._state.faults
 
     # -- lifecycle -------------------------------------------------------------------------------
 

@@ -24,6 +24,8 @@ from typing import Any
 
 from dbchat_magic.simulator._responders import Reply, SimRequest, content_text
 
+__all__ = ["REPAIR_MARKER", "FrameDesc", "demo_model", "parse_data_context", "repair"]
+
 REPAIR_MARKER = "Fix the widget spec"
 _FRAME = re.compile(r"^### (\w+) \((.+?), ([\d,?]+) rows × (\d+) columns?\)\s*$")
 _COLUMN = re.compile(r"^- (.+?): ([^;]+?)(?:; (.*))?$")
@@ -139,7 +141,8 @@ def _aggregate(question: str, default: str = "sum") -> str:
 
 def _measure(question: str, frame: FrameDesc) -> str | None:
     nums = frame.of_class("numeric")
-    return (_mentioned(question, nums) or nums or [None])[0]
+    found = _mentioned(question, nums) or nums
+    return found[0] if found else None
 
 
 def _spec_for(question: str, frame: FrameDesc) -> tuple[str, dict[str, Any]]:
@@ -157,7 +160,7 @@ def _spec_for(question: str, frame: FrameDesc) -> tuple[str, dict[str, Any]]:
         unit = unit or "day"
         if agg == "sum" and "daily" in q and "total" not in q:
             ychan["aggregate"] = agg = "mean" if "mean" in q else agg
-        spec = {
+        spec: dict[str, Any] = {
             "widget": "chart",
             "data": frame.name,
             "mark": "line",

@@ -4,11 +4,13 @@ KPI offline. Model-written code is never executed and nothing is fetched."""
 
 from __future__ import annotations
 
-from dbchat_magic.specs.extract import ExtractedSpec, extract_specs
-from dbchat_magic.specs.render import RENDERERS, RenderedSpec, render_spec
-from dbchat_magic.specs.repair import REPAIR_MARKER, repair_message
-from dbchat_magic.specs.schema import SPEC_SCHEMA, SPEC_VERSION, format_rules
-from dbchat_magic.specs.validate import validate_spec
+from dbchat_magic.specs._describe import block_span, describe_spec, replace_specs, specs_as_words
+from dbchat_magic.specs._extract import ExtractedSpec, extract_specs
+from dbchat_magic.specs._render import RENDERERS, RenderedSpec, render_spec
+from dbchat_magic.specs._repair import REPAIR_MARKER, repair_message
+from dbchat_magic.specs._schema import SPEC_SCHEMA, SPEC_VERSION, format_rules
+from dbchat_magic.specs._validate import validate_spec
+from dbchat_magic.specs._worker import RenderWorker, shared_worker
 
 __all__ = [
     "RENDERERS",
@@ -16,10 +18,16 @@ __all__ = [
     "SPEC_SCHEMA",
     "SPEC_VERSION",
     "ExtractedSpec",
+    "RenderWorker",
     "RenderedSpec",
+    "block_span",
+    "describe_spec",
     "extract_specs",
     "format_rules",
     "render_spec",
     "repair_message",
+    "replace_specs",
+    "shared_worker",
+    "specs_as_words",
     "validate_spec",
 ]

@@ -9,27 +9,39 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 _LAZY = {
-    "make_answer_view": "dbchat_magic.ui.answer_view",
-    "AnswerView": "dbchat_magic.ui.answer_view",
-    "WidgetAnswerView": "dbchat_magic.ui.answer_view",
-    "TextAnswerView": "dbchat_magic.ui.text_view",
-    "format_metrics": "dbchat_magic.ui.metrics_format",
-    "format_status": "dbchat_magic.ui.metrics_format",
-    "explain_error": "dbchat_magic.ui.error_hints",
-    "ChatPanel": "dbchat_magic.ui.panel",
+    "make_answer_view": "dbchat_magic.ui._answer_view",
+    "AnswerView": "dbchat_magic.ui._answer_view",
+    "StopMode": "dbchat_magic.ui._answer_view",
+    "WidgetAnswerView": "dbchat_magic.ui._answer_view",
+    "TextAnswerView": "dbchat_magic.ui._text_view",
+    "format_metrics": "dbchat_magic.ui._metrics_format",
+    "format_status": "dbchat_magic.ui._metrics_format",
+    "explain_error": "dbchat_magic.ui._error_hints",
+    "ChatPanel": "dbchat_magic.ui._panel",
+    "ipykernel_version": "dbchat_magic.ui._environment",
+    "live_widgets": "dbchat_magic.ui._widget_lifetime",
+    "open_comms": "dbchat_magic.ui._widget_lifetime",
 }
 
 __all__ = [
-    "AnswerView", "ChatPanel", "TextAnswerView", "WidgetAnswerView", "explain_error",
-    "format_metrics", "format_status", "make_answer_view",
+    "AnswerView", "ChatPanel", "StopMode", "TextAnswerView", "WidgetAnswerView", "explain_error",
+    "format_metrics", "format_status", "ipykernel_version", "live_widgets", "make_answer_view",
+    "open_comms",
 ]
 
 if TYPE_CHECKING:
-    from dbchat_magic.ui.answer_view import AnswerView, WidgetAnswerView, make_answer_view
-    from dbchat_magic.ui.error_hints import explain_error
-    from dbchat_magic.ui.metrics_format import format_metrics, format_status
-    from dbchat_magic.ui.panel import ChatPanel
-    from dbchat_magic.ui.text_view import TextAnswerView
+    from dbchat_magic.ui._answer_view import (
+        AnswerView,
+        StopMode,
+        WidgetAnswerView,
+        make_answer_view,
+    )
+    from dbchat_magic.ui._environment import ipykernel_version
+    from dbchat_magic.ui._error_hints import explain_error
+    from dbchat_magic.ui._metrics_format import format_metrics, format_status
+    from dbchat_magic.ui._panel import ChatPanel
+    from dbchat_magic.ui._text_view import TextAnswerView
+    from dbchat_magic.ui._widget_lifetime import live_widgets, open_comms
 
 
 def __getattr__(name: str) -> Any:

@@ -1,0 +1,236 @@
+"""``%dbchat`` line commands: config, use, endpoints, history, reset, panel, export, last.
+
+Nothing here ever prints a credential: settings hold none; only the credential *source* is shown.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shlex
+from pathlib import Path
+from typing import Any
+
+from dbchat_magic.magic._errors import CellError
+from dbchat_magic.magic._options import COMMANDS_HELP
+
+_ENDPOINTS_TIMEOUT = 30.0
+_USE_CHECK_TIMEOUT = 5.0
+"""How long `%dbchat use NAME` waits for the endpoint list before saving NAME unchecked."""
+
+
+def run_command(shell: Any, line: str) -> Any:
+    """Dispatch one ``%dbchat`` line; errors end as one short line (`CellError`)."""
+    from dbchat_magic.errors import DbChatError
+
+    try:
+        words = shlex.split(line)
+    except ValueError as err:
+        raise CellError(f"could not parse {line!r}: {err}") from None
+    if not words or words[0] in ("help", "-h", "--help"):
+        print(COMMANDS_HELP)
+        return None
+    name, rest = words[0], words[1:]
+    handler = _HANDLERS.get(name)
+    if handler is None:
+        raise CellError(f"unknown command {name!r}; try: {', '.join(_HANDLERS)}")
+    try:
+        return handler(shell, rest)
+    except DbChatError as err:
+        raise CellError.from_error(err) from err
+
+
+def _chat_name(rest: list[str]) -> tuple[str, list[str]]:
+    """Pull ``-c NAME`` / ``--chat NAME`` out of ``rest``."""
+    name = "default"
+    left: list[str] = []
+    it = iter(rest)
+    for word in it:
+        if word in ("-c", "--chat"):
+            name = next(it, None) or name
+        else:
+            left.append(word)
+    return name, left
+
+
+def _config(shell: Any, rest: list[str]) -> None:
+    from dbchat_magic.config import Settings
+    from dbchat_magic.errors import DbChatError
+
+    settings = Settings.load()
+    print(format_settings(settings))
+    try:
+        from dbchat_magic.auth import resolve_credentials
+
+        creds = resolve_credentials(settings)
+        source = f"{creds.source} (token never shown)"
+        print(f"{'workspace host':<22} {creds.host}")
+    except DbChatError as err:
+        source = f"none found ({err})"
+    print(f"{'credentials':<22} {source}")
+    from dbchat_magic.magic.async_cell import rewrite_cell
+
+    awaited = rewrite_cell in (getattr(shell, "input_transformers_cleanup", None) or ())
+    how = "Stop button (awaited cells, ipykernel ≥ 7.4)" if awaited else "press ■ (interrupt)"
+    print(f"{'stop a blocking cell':<22} {how}")
+
+
+def format_settings(settings: Any) -> str:
+    """Effective settings, one per line; profiles listed by name and endpoint."""
+    lines = []
+    for f in dataclasses.fields(settings):
+        value = getattr(settings, f.name)
+        if f.name == "host" and not value:
+            value = "(from the credentials)"
+        elif f.name == "profiles":
+            value = ", ".join(f"{n} → {getattr(p, 'endpoint', p)}" for n, p in value.items()) or "-"
+        lines.append(f"{f.name:<22} {value}")
+    return "\n".join(lines)
+
+
+def _use(shell: Any, rest: list[str]) -> None:
+    from dbchat_magic.config import Settings
+
+    if len(rest) != 1:
+        raise CellError("usage: %dbchat use NAME (an endpoint or a profile)")
+    target = rest[0]
+    settings = Settings.load()
+    note = None
+    if target in settings.profiles:
+        settings = settings.use(target)
+        what = f"profile {target!r} (endpoint {settings.endpoint!r})"
+    else:
+        settings = settings.replace(endpoint=target)
+        note = _check_listed(settings, target)
+        what = f"endpoint {target!r}"
+    settings.save()
+    print(f"now using {what}; saved, applies to the next question")
+    if note:
+        print(f"note: {note}")
+
+
+def _check_listed(settings: Any, target: str) -> str | None:
+    """Refuse ``target`` unless the workspace lists it; None when listed, a note when unknowable."""
+    import difflib
+
+    names = _listed_names(settings)
+    if isinstance(names, str):
+        return f"{target!r} was not checked: {names}"
+    if target in names:
+        return None
+    near = difflib.get_close_matches(target, [*names, *settings.profiles], n=3, cutoff=0.6)
+    hint = (f"did you mean {', '.join(near)}?" if near
+            else "`%dbchat endpoints` lists the chat endpoints")
+    raise CellError(f"{target!r} is neither a profile nor a chat endpoint of this workspace; "
+                    f"{hint} (nothing saved)")
+
+
+def _listed_names(settings: Any) -> list[str] | str:
+    """The workspace's chat endpoint names, or why they could not be read (short timeout)."""
+    import concurrent.futures
+
+    from dbchat_magic.errors import DbChatError
+    from dbchat_magic.runner import get_runner
+
+    runner = get_runner()
+    try:
+        future = runner.submit(runner.client(settings).list_endpoints())
+    except DbChatError as err:  # e.g. no credentials yet: choosing the endpoint first is fine
+        return f"the endpoint list could not be read ({err})"
+    try:
+        return [info.name for info in future.result(_USE_CHECK_TIMEOUT)]
+    except concurrent.futures.TimeoutError:
+        future.cancel()
+        return f"the endpoint list did not arrive within {_USE_CHECK_TIMEOUT:g} s"
+    except DbChatError as err:
+        return f"the endpoint list could not be read ({err})"
+    except Exception as err:  # advisory check: an unexpected failure must not block `use`
+        return f"the endpoint list could not be read ({type(err).__name__})"
+
+
+def _endpoints(shell: Any, rest: list[str]) -> None:
+    from dbchat_magic.config import Settings
+    from dbchat_magic.markup import one_line
+    from dbchat_magic.runner import get_runner
+
+    settings = Settings.load()
+    runner = get_runner()
+    found = runner.run(runner.client(settings).list_endpoints(), timeout=_ENDPOINTS_TIMEOUT)
+    if not found:
+        print("no chat endpoints found in this workspace")
+        return
+    current = settings.endpoint
+    for info in found:  # names and tasks come from the server: printed cleaned
+        mark = "*" if info.name == current else " "
+        state = "ready" if info.ready else "not ready"
+        print(f"{mark} {one_line(info.name):<40} {state:<10} {one_line(info.task or '')}")
+    print("(* = current; switch with %dbchat use NAME)")
+
+
+def _history(shell: Any, rest: list[str]) -> None:
+    from dbchat_magic.conversation import get_conversation
+    from dbchat_magic.markup import one_line
+    from dbchat_magic.specs import specs_as_words
+
+    name, _ = _chat_name(rest)
+    conv = get_conversation(name)
+    if not conv.turns:
+        print(f"conversation {name!r} is empty")
+        return
+    for i, turn in enumerate(conv.turns, 1):
+        answer = one_line(specs_as_words(turn.answer))  # outside text: no escape sequences
+        short = answer[:117] + "…" if len(answer) > 120 else answer
+        print(f"{i}. Q: {one_line(turn.question)}\n   A ({turn.result.status}): {short}")
+
+
+def _reset(shell: Any, rest: list[str]) -> None:
+    from dbchat_magic.conversation import get_conversation
+
+    name, _ = _chat_name(rest)
+    get_conversation(name).reset()
+    print(f"conversation {name!r} reset")
+
+
+def _panel(shell: Any, rest: list[str]) -> Any:
+    """A new, independent ChatPanel; with ``-c CHAT`` it continues that named conversation."""
+    from dbchat_magic.session import get_session
+    from dbchat_magic.ui import ChatPanel
+
+    if any(word in ("-c", "--chat") for word in rest):
+        name, _ = _chat_name(rest)
+        return ChatPanel(session=get_session(name), namespace=shell.user_ns)
+    return ChatPanel(namespace=shell.user_ns)
+
+
+def _export(shell: Any, rest: list[str]) -> None:
+    from dbchat_magic.conversation import get_conversation
+
+    name, left = _chat_name(rest)
+    force = "--force" in left
+    left = [word for word in left if word != "--force"]
+    if len(left) != 1:
+        raise CellError("usage: %dbchat export PATH [-c CHAT] [--force] (.md or .json)")
+    path = Path(left[0]).expanduser()
+    conv = get_conversation(name)
+    text = conv.to_json() if path.suffix.lower() == ".json" else conv.to_markdown()
+    try:
+        with path.open("w" if force else "x", encoding="utf-8") as fh:  # "x": never overwrite
+            fh.write(text + "\n")
+    except FileExistsError:
+        raise CellError(f"{path} already exists; nothing written "
+                        "(add --force to overwrite it)") from None
+    except OSError as err:
+        raise CellError(f"could not write {path}: {err.strerror}") from None
+    print(f"exported {len(conv)} turns of {name!r} to {path}")
+
+
+def _last(shell: Any, rest: list[str]) -> Any:
+    last = shell.user_ns.get("_dbchat_last")
+    if last is None:
+        print("no answer yet: ask with %%dbchat")
+    return last
+
+
+_HANDLERS = {
+    "config": _config, "use": _use, "endpoints": _endpoints, "history": _history,
+    "reset": _reset, "panel": _panel, "export": _export, "last": _last,
+}

@@ -1,0 +1,65 @@
+"""The options of ``%%dbchat`` and the text of ``%dbchat help``: light (IPython only), so the
+extension loads fast and the magics carry their full help from the start.
+
+`cell_options` is IPython's own `magic_arguments` construction: it gives the cell magic its parser
+and appends the option list to its docstring (``%%dbchat?``); `parse_options` reads a line with the
+parser of the magic the shell has registered.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+COMMANDS_HELP = """Manage dbchat from a line magic.
+
+  %dbchat config              effective settings and credential source (token redacted)
+  %dbchat use NAME            use endpoint or profile NAME (saved; from the next question on);
+                              a name the workspace does not list is refused
+  %dbchat endpoints           chat endpoints of the workspace
+  %dbchat history [-c CHAT]   questions and answers of a conversation
+  %dbchat reset [-c CHAT]     forget a conversation
+  %dbchat panel [-c CHAT]     open a ChatPanel (its own chat, or continue CHAT)
+  %dbchat export PATH [-c CHAT] [--force]
+                              save a conversation as Markdown (.md) or JSON (.json), with
+                              metrics; an existing file is only replaced with --force
+  %dbchat last                show the last answer (also in _dbchat_last)
+"""
+
+_CELL_ARGUMENTS = (
+    argument("-e", "--endpoint", metavar="NAME", help="serving endpoint for this question"),
+    argument("-t", "--temperature", type=float, help="sampling temperature (e.g. 0.2)"),
+    argument("-m", "--max-tokens", type=int, metavar="N", help="maximum tokens in the answer"),
+    argument("-p", "--persona", metavar="NAME",
+             help="persona for the system prompt (e.g. analyst)"),
+    argument("-d", "--data", metavar="DF1,DF2", help="DataFrames to describe in the context"),
+    argument("-o", "--output", metavar="VAR", help="store the ChatResult in this variable"),
+    argument("-c", "--chat", metavar="NAME", default="default",
+             help="named conversation (default: one shared conversation)"),
+    argument("--new", action="store_true", help="start this conversation afresh"),
+    argument("--background", action="store_true",
+             help="return at once; the answer streams while other cells run"),
+    argument("--show-prompt", action="store_true",
+             help="print exactly the messages that would be sent; send nothing"),
+    argument("--no-history", action="store_true",
+             help="ask without earlier turns (and do not record this one)"),
+    argument("question", nargs="*", help="question text (or write it in the cell body)"),
+)
+
+
+def cell_options(func: F) -> F:
+    """Decorate the ``%%dbchat`` magic with its options (``func.parser``, help in ``__doc__``)."""
+    for add in reversed(_CELL_ARGUMENTS):  # as if written as decorators, first option on top
+        func = add(func)
+    return magic_arguments(name="%dbchat")(func)
+
+
+def parse_options(shell: Any, line: str) -> argparse.Namespace:
+    """The options of a ``%%dbchat`` line, read by the registered magic's parser (IPython's
+    one-line ``UsageError`` when they are bad)."""
+    return parse_argstring(shell.find_cell_magic("dbchat"), line)

@@ -1,0 +1,166 @@
+"""One question's pipeline: compose → stream on the runner loop → specs (validate, one repair turn,
+render) → record the turn. Used by the `%%dbchat` magic (blocking or background) and the ChatPanel.
+
+Settings are read fresh on every `Session.prepare`, so `%dbchat use NAME` or a panel change applies
+to the next question without a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from dbchat_magic.conversation import Conversation, get_conversation
+from dbchat_magic.errors import ConfigError
+from dbchat_magic.result import ChatResult
+from dbchat_magic.runner import get_runner, wait_interruptibly
+from dbchat_magic.session._ask import AskHandle, AskOptions, PreparedAsk
+from dbchat_magic.session._specs import LiveSpecs, apply_specs
+from dbchat_magic.session._warm_up import renderer_name, warm_up_renderer
+
+if TYPE_CHECKING:
+    from dbchat_magic.client import ChatClient
+    from dbchat_magic.config import Settings
+
+
+class Session:
+    """Asks questions in one `Conversation`; settings are read fresh on every question."""
+
+    def __init__(self, conversation: Conversation,
+                 settings: Callable[[], Settings] | None = None) -> None:
+        self.conversation = conversation
+        self._settings = settings
+
+    def settings(self) -> Settings:
+        """The current settings (the provider given, else the persisted settings file)."""
+        if self._settings is not None:
+            return self._settings()
+        from dbchat_magic.config import Settings
+
+        return Settings.load()
+
+    def prepare(self, question: str, options: AskOptions | None = None,
+                namespace: Mapping[str, Any] | None = None) -> PreparedAsk:
+        """Compose the messages for ``question`` (raises `ConfigError`/`FrameNotFound` early)."""
+        from dbchat_magic import prompts, specs
+
+        options = options or AskOptions()
+        settings = self.settings()
+        endpoint = options.endpoint or settings.endpoint
+        if not endpoint:
+            raise ConfigError("no endpoint chosen: run `%dbchat use NAME` or pass -e NAME "
+                              "(`%dbchat endpoints` lists yours)")
+        history = [] if options.no_history else self.conversation.history_messages()
+        composed = prompts.compose(
+            question, namespace=namespace or {}, frames=options.frames, history=history,
+            persona=options.persona or settings.persona, format_rules=specs.format_rules(),
+            settings=settings)
+        params: dict[str, Any] = {
+            "temperature": settings.temperature if options.temperature is None
+            else options.temperature,
+            "max_tokens": settings.max_tokens if options.max_tokens is None else options.max_tokens,
+        }
+        return PreparedAsk(prompt=composed, endpoint=endpoint, params=params, settings=settings,
+                           options=options)
+
+    def start(self, prepared: PreparedAsk, namespace: Mapping[str, Any] | None = None, *,
+              on_update: Callable[[ChatResult], None] | None = None,
+              on_done: Callable[[ChatResult], None] | None = None) -> AskHandle:
+        """Start the pipeline on the runner loop and return at once.
+
+        ``on_update(result)`` runs on the loop thread after each streamed event; ``on_done(result)``
+        once at the very end (also when stopped or failed). Raises `DbChatError` at once when no
+        client can be made (e.g. missing credentials).
+        """
+        runner = get_runner()
+        client = runner.client(prepared.settings)
+        from dbchat_magic.client import end_result  # loaded with the client just made
+
+        if any(p.name == "data context" and p.chars for p in prepared.parts):
+            warm_up_renderer(renderer_name(prepared.settings))  # frames asked about: charts likely
+        result = ChatResult(endpoint=prepared.endpoint)
+        if prepared.notes:
+            result.extras["prompt_notes"] = list(prepared.notes)
+        coro = self._pipeline(client, prepared, dict(namespace or {}), result, on_update, on_done)
+
+        def stopped_before_start() -> None:
+            end_result(result, "stopped")
+            self._settle(prepared, result, on_done)
+
+        return AskHandle(prepared, result, runner.submit(coro, on_skipped=stopped_before_start))
+
+    def ask_blocking(self, prepared: PreparedAsk, namespace: Mapping[str, Any] | None = None, *,
+                     on_tick: Callable[[], None] | None = None,
+                     on_update: Callable[[ChatResult], None] | None = None,
+                     on_start: Callable[[AskHandle], None] | None = None) -> ChatResult:
+        """Ask and wait, calling ``on_tick()`` every 0.1 s; ■ (KeyboardInterrupt) stops the answer.
+
+        After ■ the connection is closed and the partial result comes back with status "stopped"
+        (the interrupt is not re-raised: check ``result.status``).
+        """
+        handle = self.start(prepared, namespace, on_update=on_update)
+        if on_start is not None:
+            on_start(handle)
+        with contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):
+            wait_interruptibly(handle.future, on_tick)
+        handle.wait(5.0)
+        from dbchat_magic.client import end_result
+
+        return end_result(handle.result, "stopped")
+
+    async def _pipeline(self, client: ChatClient, prepared: PreparedAsk,
+                        namespace: dict[str, Any], result: ChatResult,
+                        on_update: Callable[[ChatResult], None] | None,
+                        on_done: Callable[[ChatResult], None] | None) -> ChatResult:
+        from dbchat_magic.client import end_result
+
+        live = LiveSpecs(result, namespace, renderer_name(prepared.settings), on_update)
+
+        def on_event(_event: object) -> None:
+            live.check()
+            if on_update is not None:
+                on_update(result)
+
+        try:
+            await client.complete(prepared.messages, endpoint=prepared.endpoint, result=result,
+                                  on_event=on_event, **prepared.request_params())
+            await live.drain()
+            if result.ok:
+                await apply_specs(client, prepared, namespace, result, rendered=live.rendered)
+        except asyncio.CancelledError:
+            end_result(result, "stopped")
+            raise
+        finally:
+            live.cancel()
+            # an unexpected error: never leave a live-looking result behind
+            end_result(result, "failed", error="the answer ended unexpectedly")
+            self._settle(prepared, result, on_done)
+        return result
+
+    def _settle(self, prepared: PreparedAsk, result: ChatResult,
+                on_done: Callable[[ChatResult], None] | None) -> None:
+        """Record the turn and tell ``on_done`` (once per question, however it ended)."""
+        if not prepared.options.no_history:
+            # the question only: with system_role off the last user message also holds the
+            # system text, which must not repeat in every later turn's history
+            self.conversation.add(prepared.question, result)
+        if on_done is not None:
+            with contextlib.suppress(Exception):
+                on_done(result)
+
+
+_sessions: dict[str, Session] = {}
+
+
+def get_session(name: str = "default", *, new: bool = False,
+                settings: Callable[[], Settings] | None = None) -> Session:
+    """The `Session` of the conversation called ``name``; ``new=True`` starts that chat afresh."""
+    from dbchat_magic.conversation import new_conversation
+
+    session = _sessions.get(name)
+    if new or session is None:
+        conv = new_conversation(name) if new else get_conversation(name)
+        session = _sessions[name] = Session(conv, settings)
+    return session
