@@ -143,7 +143,8 @@ def test_the_transcript_draws_charts_as_images(live: Simulator) -> None:
     panel.ask("Draw the revenue chart")
     assert panel.wait(60) is not None
     bundle = panel.transcript()
-    assert '<img alt="' in bundle["text/html"] and "data:image/svg+xml;base64," in bundle["text/html"]
+    markup = bundle["text/html"]
+    assert '<img alt="' in markup and "data:image/svg+xml;base64," in markup
     assert "<dbchat chart>" in bundle["text/plain"]
     panel.close()
 

@@ -9,7 +9,9 @@ usable; after save + kernel shutdown + reopen the conversation is there as plain
 from __future__ import annotations
 
 import json
+import shutil
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -167,3 +169,24 @@ def test_panel_is_a_chat_that_survives_a_reload(lab: NotebookPage, lab_server: L
         lab.screenshot(f"13-panel-{theme}-{second}-reopened")
     finally:
         _set_theme(lab_server, "light")
+
+
+def test_the_stored_chat_panel_notebook_opens_showing_its_conversation(
+        lab: NotebookPage, lab_server: LabServer) -> None:
+    """notebooks/03 as stored (untrusted, no widget state) shows the transcript, not a stub."""
+    source = Path(__file__).resolve().parents[2] / "notebooks" / "03_chat_panel.ipynb"
+    shutil.copy(source, lab_server.root / "stored-03.ipynb")
+    stored = json.loads(source.read_text())
+    panel_cell = next(i for i, c in enumerate(stored["cells"])
+                      if "ChatPanel(" in "".join(c["source"]) and c["cell_type"] == "code")
+    for width in (1400, 800):
+        lab.page.set_viewport_size({"width": width, "height": 1000})
+        lab.open("stored-03.ipynb")
+        wait_for(lambda: "What drove revenue growth" in lab.output_text(panel_cell), 60,
+                 "the stored transcript to show")
+        shown = lab.output_text(panel_cell)
+        assert shown.count("You") >= 3 and LLAMA in shown and "tokens" in shown, shown
+        assert "<dbchat panel>" not in shown and "model not found" not in shown, shown
+        lab.cell(panel_cell).scroll_into_view_if_needed()
+        lab.screenshot(f"13-stored-03-{width}")
+        lab_server.shutdown_kernels()

@@ -36,9 +36,9 @@ def _assistant_html(turn: TranscriptTurn) -> str:
     if turn.result is None:
         body = f"<small>{escape(PENDING)}</small>"
     else:
-        body = "".join(item.as_html() for item in settled_outputs(turn.result))
-    return (f'<div class="dbchat-bubble dbchat-assistant"><div class="dbchat-role">'
-            f"{escape(turn.endpoint)}</div>{body}</div>")
+        body = "".join(f"<div>{item.as_html()}</div>" for item in settled_outputs(turn.result))
+    return (f'<div class="dbchat-bubble dbchat-assistant"><div class="dbchat-role"><b>'
+            f"{escape(turn.endpoint)}</b></div>{body}</div>")
 
 
 def _assistant_text(turn: TranscriptTurn) -> str:
@@ -53,8 +53,8 @@ def transcript_html(turns: Sequence[TranscriptTurn], title: str) -> str:
     parts = [f'<div class="dbchat-transcript"><style>{TRANSCRIPT_CSS}</style>',
              f'<div class="dbchat-role">{escape(_heading(turns, title))}</div>']
     for turn in shown:
-        parts.append(f'<div class="dbchat-bubble dbchat-user"><div class="dbchat-role">You</div>'
-                     f'<div class="dbchat-text">{escape(turn.question)}</div></div>')
+        parts.append(f'<div class="dbchat-bubble dbchat-user"><div class="dbchat-role"><b>You'
+                     f'</b></div><div class="dbchat-text">{escape(turn.question)}</div></div>')
         parts.append(_assistant_html(turn))
     parts.append("</div>")
     return "".join(parts)
