@@ -179,3 +179,11 @@ def test_a_named_conversation_shows_its_earlier_turns(live: Simulator) -> None:
         first.close()
     finally:
         _forget_all(["i13-shared"])
+
+
+def test_the_transcript_output_is_off_on_databricks(live: Simulator,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    assert ChatPanel(list_endpoints=False, namespace={}).keep_transcript
+    monkeypatch.setenv("DATABRICKS_RUNTIME_VERSION", "18.0")
+    assert not ChatPanel(list_endpoints=False, namespace={}).keep_transcript
+    assert ChatPanel(list_endpoints=False, namespace={}, transcript=True).keep_transcript

@@ -79,6 +79,31 @@ def _ask_with_enter(lab: NotebookPage, question: str, prefix: str, total: int) -
     wait_for(lambda: box.input_value() == "", 30, "the question box to be emptied after sending")
 
 
+def _ask_several_lines(lab: NotebookPage) -> None:
+    """¶: Enter and Shift+Enter make new lines (the cell does not run), Send sends both lines."""
+    cell = lab.cell(0)
+    before = lab.prompt(0)
+    cell.locator(".dbchat-several-lines").first.click()
+    box = cell.locator(".dbchat-question-lines textarea").first
+    box.click()
+    box.type("first line")
+    box.press("Shift+Enter")
+    box.type("second line")
+    box.press("Enter")
+    box.type("third line")
+    assert box.input_value() == "first line\nsecond line\nthird line"
+    assert lab.prompt(0) == before, "Shift+Enter in the question box ran the cell"
+    cell.locator("button.dbchat-send").first.click()
+    newest = cell.locator(".dbchat-turn").last
+    wait_for(lambda: "tokens" in newest.locator(".dbchat-metrics").inner_text(), 90,
+             "the several-lines question to be answered")
+    asked = newest.locator(".dbchat-user").inner_text()
+    assert "first line\nsecond line\nthird line" in asked, asked
+    assert box.input_value() == ""
+    cell.locator(".dbchat-several-lines").first.click()  # back to one line: Enter sends
+    cell.locator(LINE_BOX).first.wait_for(timeout=30_000)
+
+
 def _assert_nothing_lost(lab: NotebookPage, where: str) -> None:
     """Every control (and, behind ⚙, every setting) is visible, usable-sized and in the panel."""
     cell = lab.cell(0).element_handle()
@@ -135,6 +160,10 @@ def test_panel_is_a_chat_that_survives_a_reload(lab: NotebookPage, lab_server: L
         for index, (tag, prefix, count) in enumerate(QUESTIONS):
             _ask_with_enter(lab, f"Question {index + 1}? {tag}", prefix, count)
         assert sim.stats.requests_by_endpoint.get(LLAMA) == len(QUESTIONS)
+        if theme == "light":
+            _ask_several_lines(lab)
+            sim.script("e2e-chat-fourth", numbered_reply("u", 40))
+            _ask_with_enter(lab, "And one more? e2e-chat-fourth", "u", 40)  # Enter sends again
         shown = lab.output_text(0)
         assert shown.count("You") >= len(QUESTIONS) and shown.count(LLAMA) >= len(QUESTIONS)
         assert "✓ done" not in shown, "every turn repeats a done status"

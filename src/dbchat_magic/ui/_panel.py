@@ -115,14 +115,17 @@ class ChatPanel:
     ``visible_turns`` answers are shown; older ones sit behind a "show earlier" button.
     ``session`` defaults to a fresh conversation of its own — or, with ``conversation="name"``, to
     that named conversation, whose earlier turns the panel shows. ``settings`` (a provider)
-    defaults to the settings file, which the settings (⚙) also write.
+    defaults to the settings file, which the settings (⚙) also write. ``transcript`` keeps the
+    plain transcript output below the panel (default: yes, except on Databricks, whose notebook
+    shows each HTML output in its own frame where the rule hiding it beside the panel cannot act).
     """
 
     def __init__(self, *, session: Session | None = None,
                  settings: Callable[[], Settings] | None = None,
                  namespace: Mapping[str, Any] | None = None,
                  visible_turns: int = DEFAULT_VISIBLE_TURNS, list_endpoints: bool = True,
-                 conversation: str | None = None) -> None:
+                 conversation: str | None = None, transcript: bool | None = None) -> None:
+        from dbchat_magic.ui import _environment as environment
         from dbchat_magic.ui._settings_row import SettingsRow
 
         self.session = session or _session_for(conversation, settings)
@@ -138,6 +141,8 @@ class ChatPanel:
         self._lock = threading.RLock()
         self._transcript_id = f"dbchat-transcript-{uuid.uuid4().hex}"
         self._transcript_shown = False
+        self.keep_transcript = (not environment.on_databricks() if transcript is None
+                                else transcript)
         self.settings = SettingsRow(settings=settings)
         self.chat_input = ChatInput(self._send_text)
         self._build_widgets()
@@ -193,8 +198,9 @@ class ChatPanel:
         # HTML is shown instead of "<dbchat panel>"; the transcript below holds the conversation.
         display({"text/plain": repr(self.widget), "text/html": "", WIDGET_VIEW: {
             "version_major": 2, "version_minor": 0, "model_id": self.widget.model_id}}, raw=True)
-        display(self._transcript_bundle(), raw=True, display_id=self._transcript_id)
-        self._transcript_shown = True
+        if self.keep_transcript:
+            display(self._transcript_bundle(), raw=True, display_id=self._transcript_id)
+            self._transcript_shown = True
 
     def __repr__(self) -> str:
         return "<dbchat panel>"
