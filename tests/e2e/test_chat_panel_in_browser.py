@@ -93,8 +93,11 @@ def _ask_several_lines(lab: NotebookPage) -> None:
     box.type("third line")
     assert box.input_value() == "first line\nsecond line\nthird line"
     assert lab.prompt(0) == before, "Shift+Enter in the question box ran the cell"
+    turns = cell.locator(".dbchat-turn")
+    count = turns.count()
     cell.locator("button.dbchat-send").first.click()
-    newest = cell.locator(".dbchat-turn").last
+    wait_for(lambda: turns.count() == count + 1, 60, "Send to start a new turn")
+    newest = turns.nth(count)
     wait_for(lambda: "tokens" in newest.locator(".dbchat-metrics").inner_text(), 90,
              "the several-lines question to be answered")
     asked = newest.locator(".dbchat-user").inner_text()
