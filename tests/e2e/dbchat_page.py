@@ -17,7 +17,8 @@ from typing import Any
 
 STOP_BUTTON = "button.dbchat-stop, button:has-text('Stop')"
 SEND_BUTTON = "button.dbchat-send, button:has-text('Send')"
-QUESTION_BOX = ".dbchat-question textarea, textarea"
+SETTINGS_TOGGLE = "button.dbchat-settings-toggle"
+QUESTION_BOX = ".dbchat-question input, .dbchat-question textarea"
 ENDPOINT_SELECT = ".dbchat-endpoint select, .widget-dropdown:has(label:text-is('Endpoint')) select"
 FAILED_MARK = "✗ failed"
 

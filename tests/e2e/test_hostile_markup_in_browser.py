@@ -21,7 +21,7 @@ import pytest
 from dbchat_page import FAILED_MARK, QUESTION_BOX, SEND_BUTTON
 from labdriver import ARTIFACTS, LabServer, NotebookPage, wait_for
 
-from hostile.html_check import package_violations
+from hostile.html_check import PACKAGE_CSS, package_violations
 from hostile.markup_payloads import SENTINEL_TITLE, combined, hostile_field_spec, payloads
 
 pytestmark = pytest.mark.e2e
@@ -61,7 +61,7 @@ CELLS = [
 BLOCKING, LAST, BACKGROUND, PANEL, FORMAT = 1, 2, 3, 4, 5
 
 # Anything in the rendered outputs that a sanitized answer can never contain.
-_DOM_SCAN_JS = """() => {
+_DOM_SCAN_JS = """(packageCss) => {
   const bad = [];
   const rendered = '.jp-RenderedHTMLCommon, .jp-RenderedMarkdown, .widget-html-content';
   const banned = ['script', 'iframe', 'object', 'embed', 'form', 'input', 'meta', 'base', 'link',
@@ -69,7 +69,8 @@ _DOM_SCAN_JS = """() => {
   for (const area of document.querySelectorAll('.jp-Cell-outputArea')) {
     for (const el of area.querySelectorAll('*')) {
       const tag = el.tagName.toLowerCase();
-      if (banned.includes(tag) && el.closest(rendered) && !el.closest('mjx-container')) {
+      const own = tag === 'style' && packageCss.includes(el.textContent);  // the panel's CSS
+      if (banned.includes(tag) && el.closest(rendered) && !el.closest('mjx-container') && !own) {
         bad.push('<' + tag + '>');
       }
       for (const attr of el.getAttributeNames()) {
@@ -130,7 +131,7 @@ def _assert_nothing_ran(lab: NotebookPage, sentinel: _Sentinel, dialogs: list[st
     assert page.evaluate("window.__dbchat_pwned") is None, f"{when}: a payload ran"
     assert not page.title().startswith(SENTINEL_TITLE), f"{when}: title {page.title()!r}"
     assert sentinel.hits == [], f"{when}: the page called the sentinel: {sentinel.hits}"
-    bad = page.evaluate(_DOM_SCAN_JS)
+    bad = page.evaluate(_DOM_SCAN_JS, list(PACKAGE_CSS))
     assert bad == [], f"{when}: outputs hold unsafe markup: {bad}"
 
 

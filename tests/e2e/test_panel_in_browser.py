@@ -8,6 +8,7 @@ from dbchat_page import (
     FAILED_MARK,
     QUESTION_BOX,
     SEND_BUTTON,
+    SETTINGS_TOGGLE,
     numbered_reply,
     shown_count,
 )
@@ -60,6 +61,7 @@ def test_chat_panel_send_switch_endpoint_and_reload(lab: NotebookPage, lab_serve
     assert _last_endpoint(lab_server) == LLAMA
     lab.screenshot("05a-panel-first-answer")
 
+    lab.cell(PANEL_CELL).locator(SETTINGS_TOGGLE).first.click()  # the settings sit behind ⚙
     endpoint = lab.cell(PANEL_CELL).locator(ENDPOINT_SELECT).first
     wait_for(lambda: CLAUDE in endpoint.locator("option").all_inner_texts(), 30,
              f"{CLAUDE} to be offered in the endpoint dropdown (the workspace list)")

@@ -8,6 +8,7 @@ from __future__ import annotations
 from html.parser import HTMLParser
 
 from dbchat_magic.markup import ATTRIBUTES, TAGS, allowed_url
+from dbchat_magic.ui._panel_style import PANEL_CSS, TRANSCRIPT_CSS
 
 _URL_ATTRS = {"href", "src", "action", "formaction", "data", "srcdoc", "xlink:href", "poster"}
 EXPORT_TAGS = {"p", "br", "hr", "h1", "h2", "h3", "h4", "h5", "h6", "strong", "em", "s", "code",
@@ -83,11 +84,15 @@ _PACKAGE_ATTRS = {**{tag: set(names) for tag, names in ATTRIBUTES.items()},
                   "a": {"href", "title", "rel"}, "small": {"style"}, "span": {"class", "style"},
                   "div": {"class", "style"}}
 _PACKAGE_STYLES = {"color:#b00020", "color:#666"}
+PACKAGE_CSS = (PANEL_CSS, TRANSCRIPT_CSS)
+"""The package's own style sheets (constants: the panel's and its transcript's); nothing else."""
 
 
 def package_violations(markup: str) -> list[str]:
     """Like `violations`, for whole outputs: the package's own wrappers are allowed too."""
     bad = []
+    for css in PACKAGE_CSS:  # exactly the package's constant CSS, never anything else
+        markup = markup.replace(f"<style>{css}</style>", "")
     for problem in violations(markup, PACKAGE_TAGS, _PACKAGE_ATTRS):
         style = problem.removeprefix("<small style=").removeprefix("<span style=")
         if style.strip(">").strip("'\"") not in _PACKAGE_STYLES:

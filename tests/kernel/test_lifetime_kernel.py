@@ -100,7 +100,10 @@ def test_a_panel_keeps_only_its_visible_turns_live(kernel: Any, kernel_sim: Simu
         if i == 2:
             window = _counts(kernel)  # the window is full and "show earlier" exists
     assert window is not None and _counts(kernel) == window
-    assert window[0] - base[0] < 100  # the panel's own widgets plus two turns
+    # the panel's own widgets (⚙ settings, the two question boxes, the history frame…) plus two
+    # turns of two labelled bubbles each: 123 comms with ipywidgets 8 and 7.8 (96 before the chat
+    # layout of issue 13); the bound catches a leak per turn, the equality above a growing window
+    assert window[0] - base[0] < 140
     closed = kernel.execute("panel.close()")
     assert closed.status == "ok", closed.outputs
     assert _counts(kernel) == base

@@ -63,6 +63,13 @@ def widgets_usable() -> bool:
     return in_kernel() and (ipywidgets_major() or 0) >= 7
 
 
+def on_databricks() -> bool:
+    """True in a Databricks notebook (its runtime sets ``DATABRICKS_RUNTIME_VERSION``)."""
+    import os
+
+    return bool(os.environ.get("DATABRICKS_RUNTIME_VERSION"))
+
+
 def describe() -> dict[str, Any]:
     """A small report of the detected environment (for `%dbchat config` and bug reports)."""
     return {

@@ -1,13 +1,16 @@
-"""`ChatPanel`: a chat UI in one widget — history, input, Send/Stop, per-answer metrics, settings.
+"""`ChatPanel`: a chat in one widget — a scrolling history of bubbles, a question box, Send/Stop,
+per-answer metrics, settings behind ⚙ — plus a plain transcript output that survives a reload.
 
 Questions run in the background on the package's runner loop, so the panel's Stop works on every
-kernel and other cells can run while an answer streams. Each panel has its own conversation.
+kernel and other cells can run while an answer streams. Each panel has its own conversation unless
+it is given a conversation name (then it shows that conversation's earlier turns).
 """
 
 from __future__ import annotations
 
 import itertools
 import threading
+import uuid
 from collections.abc import Callable, Mapping
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -15,8 +18,11 @@ from typing import TYPE_CHECKING, Any
 from dbchat_magic.errors import DbChatError
 from dbchat_magic.markup import escape
 from dbchat_magic.result import ChatResult
-from dbchat_magic.ui._answer_view import WidgetAnswerView
+from dbchat_magic.ui._answer_view import WIDGET_VIEW, WidgetAnswerView
+from dbchat_magic.ui._chat_input import ChatInput
 from dbchat_magic.ui._error_hints import explain_error
+from dbchat_magic.ui._panel_style import PANEL_CSS
+from dbchat_magic.ui._transcript import TranscriptTurn, transcript_bundle
 from dbchat_magic.ui._widget_lifetime import close_tree
 
 if TYPE_CHECKING:
@@ -24,6 +30,8 @@ if TYPE_CHECKING:
     from dbchat_magic.session import AskHandle, Session
 
 DEFAULT_VISIBLE_TURNS = 5
+HISTORY_HEIGHT = "28em"
+"""The history's starting height; the user can drag its corner to resize it."""
 _panel_numbers = itertools.count(1)
 
 
@@ -40,18 +48,55 @@ def _panel_box() -> type:
     return PanelBox
 
 
+def _ignore(_result: ChatResult) -> None:
+    """An update for a turn whose widgets are gone."""
+
+
+def _session_for(conversation: str | None, settings: Callable[[], Settings] | None) -> Session:
+    """A session on the named conversation (kept in the kernel's store), else a fresh one."""
+    from dbchat_magic.conversation import Conversation, get_conversation
+    from dbchat_magic.session import Session
+
+    if conversation:
+        return Session(get_conversation(conversation), settings)
+    return Session(Conversation(f"panel-{next(_panel_numbers)}"), settings)
+
+
 class PanelTurn:
-    """One question and its live answer view inside the panel."""
+    """One question and its live answer, as two labelled bubbles inside the panel's history."""
 
-    def __init__(self, question: str, endpoint: str) -> None:
-        import ipywidgets as w
-
+    def __init__(self, question: str, endpoint: str, result: ChatResult | None = None, *,
+                 build: bool = True) -> None:
         self.question = question
         self.endpoint = endpoint
-        self.view: WidgetAnswerView | None = WidgetAnswerView(endpoint=endpoint, on_stop=None,
-                                                               stop_mode="none")
-        self.result: ChatResult | None = None
-        self.widget = w.VBox([w.HTML(f"<b>You:</b> {escape(question)}"), self.view.widget])
+        self.result = result
+        self.view: WidgetAnswerView | None = None
+        self.widget: Any = None
+        if build:
+            self.restore()
+
+    def restore(self) -> None:
+        """Build the widgets (again), showing the finished answer when there is one."""
+        import ipywidgets as w
+
+        if self.widget is not None:
+            return
+        self.view = WidgetAnswerView(endpoint=self.endpoint, on_stop=None, stop_mode="none")
+        you = w.HTML(f'<div class="dbchat-role">You</div>'
+                     f'<div class="dbchat-text">{escape(self.question)}</div>',
+                     _dom_classes=("dbchat-bubble", "dbchat-user"))
+        answer = w.VBox([w.HTML(f'<div class="dbchat-role">{escape(self.endpoint)}</div>'),
+                         self.view.widget], _dom_classes=("dbchat-bubble", "dbchat-assistant"))
+        self.widget = w.VBox([you, answer], _dom_classes=("dbchat-turn",))
+        if self.result is not None:
+            self.settle(self.result)
+
+    def settle(self, result: ChatResult) -> None:
+        """Show ``result`` as the final answer: metrics small, one status line at most."""
+        if self.view is None:
+            return
+        self.view.finish(result, settle=False)
+        self.view.status.layout.display = "none"  # the footer (or the error line) says it all
 
     def release(self) -> None:
         """Close this turn's widgets (it left the visible window); question and result stay."""
@@ -59,72 +104,110 @@ class PanelTurn:
             close_tree(self.widget)
             self.view = self.widget = None
 
-    def restore(self) -> None:
-        """Build the widgets again (the turn is shown again), showing the finished answer."""
-        if self.widget is None:
-            fresh = PanelTurn(self.question, self.endpoint)
-            self.view, self.widget = fresh.view, fresh.widget
-            if self.result is not None and self.view is not None:
-                self.view.finish(self.result, settle=False)
+    def transcript(self) -> TranscriptTurn:
+        """This turn for the plain transcript."""
+        return TranscriptTurn(self.question, self.endpoint, self.result)
 
 
 class ChatPanel:
     """``ChatPanel()`` shows a chat; ``panel.ask(text)`` + ``panel.wait()`` drive it from code.
 
     ``visible_turns`` answers are shown; older ones sit behind a "show earlier" button.
-    ``session`` defaults to a fresh conversation of its own; ``settings`` (a provider) defaults to
-    the settings file, which the settings row also writes.
+    ``session`` defaults to a fresh conversation of its own — or, with ``conversation="name"``, to
+    that named conversation, whose earlier turns the panel shows. ``settings`` (a provider)
+    defaults to the settings file, which the settings (⚙) also write. ``transcript`` keeps the
+    plain transcript output below the panel (default: yes, except on Databricks, whose notebook
+    shows each HTML output in its own frame where the rule hiding it beside the panel cannot act).
     """
 
     def __init__(self, *, session: Session | None = None,
                  settings: Callable[[], Settings] | None = None,
                  namespace: Mapping[str, Any] | None = None,
-                 visible_turns: int = DEFAULT_VISIBLE_TURNS, list_endpoints: bool = True) -> None:
-        import ipywidgets as w
-
+                 visible_turns: int = DEFAULT_VISIBLE_TURNS, list_endpoints: bool = True,
+                 conversation: str | None = None, transcript: bool | None = None) -> None:
+        from dbchat_magic.ui import _environment as environment
         from dbchat_magic.ui._settings_row import SettingsRow
 
-        if session is None:
-            from dbchat_magic.conversation import Conversation
-            from dbchat_magic.session import Session
-
-            session = Session(Conversation(f"panel-{next(_panel_numbers)}"), settings)
-        self.session = session
+        self.session = session or _session_for(conversation, settings)
         self._namespace = namespace
         self.visible_turns = max(1, visible_turns)
         self._shown_from = 0
-        self.turns: list[PanelTurn] = []
+        self.turns: list[PanelTurn] = [
+            PanelTurn(t.question, t.result.endpoint, t.result, build=False)
+            for t in self.session.conversation.turns]
         self._handle: AskHandle | None = None
         self._idle = threading.Event()
         self._idle.set()
         self._lock = threading.RLock()
+        self._transcript_id = f"dbchat-transcript-{uuid.uuid4().hex}"
+        self._transcript_shown = False
+        self.keep_transcript = (not environment.on_databricks() if transcript is None
+                                else transcript)
         self.settings = SettingsRow(settings=settings)
-        self.earlier = w.Button(description="show earlier", icon="chevron-up")
-        self.earlier.on_click(lambda _b: self.show_earlier())
-        self.history = w.VBox([])
-        self.input = w.Textarea(placeholder="Ask about your data…", rows=3,
-                                layout=w.Layout(width="60%"), _dom_classes=("dbchat-question",))
-        self.send_button = w.Button(description="Send", button_style="primary", icon="paper-plane",
-                                    _dom_classes=("dbchat-send",))
-        self.send_button.on_click(lambda _b: self._send_clicked())
-        self.stop_button = w.Button(description="Stop", icon="stop", button_style="warning",
-                                    disabled=True, _dom_classes=("dbchat-stop",))
-        self.stop_button.on_click(lambda _b: self.stop())
-        self.note = w.HTML()
-        controls = w.HBox([self.input, w.VBox([self.send_button, self.stop_button])])
-        self.widget = _panel_box()([self.settings.widget, self.history, controls, self.note])
+        self.chat_input = ChatInput(self._send_text)
+        self._build_widgets()
         self._refresh_history()
         if list_endpoints:
             self.settings.load_endpoints()
 
+    def _build_widgets(self) -> None:
+        import ipywidgets as w
+
+        self.earlier = w.Button(description="show earlier", icon="chevron-up",
+                                layout=w.Layout(width="auto"), _dom_classes=("dbchat-earlier",))
+        self.earlier.on_click(lambda _b: self.show_earlier())
+        self.history = w.VBox([], _dom_classes=("dbchat-history",))
+        # column-reverse: the browser keeps the bottom (the newest message) in view as it grows
+        self.history_frame = w.Box([self.history], _dom_classes=("dbchat-history-frame",),
+                                   layout=w.Layout(height=HISTORY_HEIGHT, overflow="auto",
+                                                   flex_flow="column-reverse", width="100%"))
+        self.send_button = w.Button(description="Send", button_style="primary", icon="paper-plane",
+                                    layout=w.Layout(width="auto"), _dom_classes=("dbchat-send",))
+        self.send_button.on_click(lambda _b: self._send_clicked())
+        self.stop_button = w.Button(description="Stop", icon="stop", button_style="warning",
+                                    disabled=True, layout=w.Layout(width="auto"),
+                                    _dom_classes=("dbchat-stop",))
+        self.stop_button.on_click(lambda _b: self.stop())
+        self.settings_toggle = w.ToggleButton(value=False, description="⚙", tooltip="Settings",
+                                              layout=w.Layout(width="auto"),
+                                              _dom_classes=("dbchat-settings-toggle",))
+        self.settings_toggle.observe(lambda c: self._fold_settings(not c["new"]), names="value")
+        self.settings.widget.add_class("dbchat-settings")
+        self._fold_settings(True)
+        self.note = w.HTML(_dom_classes=("dbchat-note",))
+        chat = self.chat_input
+        row = w.HBox([chat.slot, self.send_button, self.stop_button, chat.several,
+                      self.settings_toggle], _dom_classes=("dbchat-row",),
+                     layout=w.Layout(width="100%", flex_flow="row wrap"))
+        style = w.HTML(f"<style>{PANEL_CSS}</style>", layout=w.Layout(display="none"))
+        self.widget = _panel_box()([style, self.history_frame, row, self.settings.widget,
+                                    chat.help, self.note], _dom_classes=("dbchat-panel",),
+                                   layout=w.Layout(width="100%"))
+
+    @property
+    def input(self) -> Any:
+        """The question box in use (one line, or several lines after ¶)."""
+        return self.chat_input.box
+
     # -- display -------------------------------------------------------------------------------
     def _ipython_display_(self) -> None:
+        """The live panel, and below it the plain transcript a saved notebook keeps."""
         from IPython.display import display
 
-        display(self.widget)
+        # text/html "": where widgets cannot render (an untrusted or static view) the safe empty
+        # HTML is shown instead of "<dbchat panel>"; the transcript below holds the conversation.
+        display({"text/plain": repr(self.widget), "text/html": "", WIDGET_VIEW: {
+            "version_major": 2, "version_minor": 0, "model_id": self.widget.model_id}}, raw=True)
+        if self.keep_transcript:
+            display(self._transcript_bundle(), raw=True, display_id=self._transcript_id)
+            self._transcript_shown = True
 
     def __repr__(self) -> str:
         return "<dbchat panel>"
+
+    def transcript(self) -> dict[str, Any]:
+        """The conversation as the panel's plain output shows it (text/html + text/plain)."""
+        return self._transcript_bundle()
 
     # -- asking --------------------------------------------------------------------------------
     def ask(self, question: str) -> AskHandle | None:
@@ -148,9 +231,11 @@ class ChatPanel:
             self._set_running(True)
             self._say("")
             self._refresh_history()
+            self._update_transcript()
+            view = turn.view
             try:
                 handle = self.session.start(prepared, self._user_namespace(),
-                                            on_update=turn.view.update if turn.view else None,
+                                            on_update=view.update if view else None,
                                             on_done=lambda r: self._answer_done(turn, r))
             except DbChatError as exc:
                 from dbchat_magic.client import end_result
@@ -177,13 +262,15 @@ class ChatPanel:
         handle.cancel()  # the session's on_done settles the turn, even if its task never ran
 
     def close(self) -> None:
-        """Stop any answer and close every widget of the panel (it shows nothing afterwards)."""
+        """Stop any answer and close every widget of the panel (the transcript output stays)."""
         self.stop()
         with self._lock:
             for turn in self.turns:
                 turn.release()
             close_tree(self.widget)
             close_tree(self.earlier)  # not a child while nothing is hidden
+            for widget in self.chat_input.widgets:  # the box not in use is in no tree
+                close_tree(widget)
 
     @property
     def results(self) -> list[ChatResult]:
@@ -198,23 +285,27 @@ class ChatPanel:
 
     # -- internals -----------------------------------------------------------------------------
     def _send_clicked(self) -> None:
+        self.chat_input.send()
+
+    def _send_text(self, text: str) -> bool:
+        """Ask ``text`` (Enter or Send); True when it was asked (the box is then emptied)."""
         try:
-            asked = self.ask(self.input.value)
-        except Exception as exc:  # a click handler must not raise into the kernel's comm handler
+            return self.ask(text) is not None
+        except Exception as exc:  # a comm handler must not raise into the kernel
             self._say(f"could not ask: {type(exc).__name__}: {exc}", error=True)
-            return
-        if asked is not None:
-            self.input.value = ""
+            return False
+
+    def _fold_settings(self, folded: bool) -> None:
+        self.settings.widget.layout.display = "none" if folded else None
 
     def _answer_done(self, turn: PanelTurn, result: ChatResult) -> None:
         with self._lock:
             if turn.result is not None:  # settled once only
                 return
             turn.result = result
-            view = turn.view
-        if view is not None:  # None: the turn left the window (it is rebuilt from its result)
-            view.finish(result, settle=False)
+        turn.settle(result)  # no view: the turn left the window (it is rebuilt from its result)
         with self._lock:
+            self._update_transcript()
             self._handle = None
             self._set_running(False)
             self._idle.set()
@@ -234,6 +325,21 @@ class ChatPanel:
         self.history.children = ([self.earlier] if hidden else []) + shown
         for turn in self.turns[:hidden]:  # hidden turns keep no live widgets, only their data
             turn.release()
+
+    def _transcript_bundle(self) -> dict[str, Any]:
+        title = f"dbchat conversation {self.session.conversation.name}"
+        return transcript_bundle([t.transcript() for t in self.turns], title)
+
+    def _update_transcript(self) -> None:
+        """Refresh the plain transcript output (only once the panel has been displayed)."""
+        if not self._transcript_shown:
+            return
+        from IPython.display import update_display
+
+        try:
+            update_display(self._transcript_bundle(), raw=True, display_id=self._transcript_id)
+        except Exception as exc:  # never lose the answer over its saved copy
+            self._say(f"transcript not updated: {type(exc).__name__}", error=True)
 
     def _user_namespace(self) -> Mapping[str, Any]:
         if self._namespace is not None:

@@ -63,11 +63,12 @@ class SettingsRow:
         self._quiet = True  # no saving while we fill the widgets ourselves
         self.endpoint = w.Dropdown(description="Endpoint", options=fallback_choices(current),
                                    value=("endpoint", current.endpoint),
-                                   layout=w.Layout(width="28em"),
+                                   layout=w.Layout(width="28em", max_width="100%"),
                                    _dom_classes=("dbchat-endpoint",))
         self.temperature = w.FloatSlider(description="Temperature", min=0.0, max=2.0, step=0.05,
                                          value=current.temperature, continuous_update=False,
-                                         style={"description_width": "initial"})
+                                         style={"description_width": "initial"},
+                                         layout=w.Layout(min_width="16em"))
         self.max_tokens = w.BoundedIntText(description="Max tokens", min=1, max=1_000_000,
                                            value=current.max_tokens)
         personas = list_personas()
@@ -81,8 +82,10 @@ class SettingsRow:
         self.temperature.observe(lambda c: self._apply(temperature=c["new"]), names="value")
         self.max_tokens.observe(lambda c: self._apply(max_tokens=c["new"]), names="value")
         self.persona.observe(lambda c: self._apply(persona=c["new"]), names="value")
-        self.widget = w.VBox([w.HBox([self.endpoint, self.persona]),
-                              w.HBox([self.temperature, self.max_tokens]), self.note])
+        wrap = {"flex_flow": "row wrap", "max_width": "100%"}  # narrow outputs: wrap, lose nothing
+        self.widget = w.VBox([w.HBox([self.endpoint, self.persona], layout=w.Layout(**wrap)),
+                              w.HBox([self.temperature, self.max_tokens],
+                                     layout=w.Layout(**wrap)), self.note])
         self._quiet = False
 
     # -- endpoint list -------------------------------------------------------------------------
