@@ -29,7 +29,7 @@ VENV = REPO / ".venv-mlflow"
 MODELS_DIR = VENV / "models"
 APPS_DIR = Path(__file__).resolve().parent / "models"
 SETUP_HINT = "run scripts/setup-mlflow-server.sh"
-READY_TIMEOUT_S = 180.0  # generous: a loaded CI machine; never asserted on
+READY_TIMEOUT_S = 90.0  # generous for a loaded machine, under pytest-timeout's 120 s; not asserted
 
 # name -> (kind, target, health path)
 SERVERS: dict[str, tuple[str, str, str]] = {
