@@ -93,8 +93,12 @@ class App:
             )
             return await self._send_error(conn, err, keep_alive=keep)
         denied = self._check_auth(req)
+        lookup = path.startswith(_LIST_PATH + "/") and req.method == "GET"
+        if lookup:  # one endpoint's details: counted apart from the questions
+            self.state.stats.record_lookup()
         if denied is not None:
-            self._log_plain(req, None, denied.status, conn)
+            if not lookup:
+                self._log_plain(req, None, denied.status, conn)
             return await self._send_error(conn, denied, keep_alive=keep)
         if path.startswith(_LIST_PATH):
             return await self._list(conn, req, path)
@@ -140,7 +144,8 @@ class App:
 
     async def _list(self, conn: Connection, req: Request, path: str) -> bool:
         keep = req.keep_alive
-        self._log_plain(req, None, 200, conn)
+        if path == _LIST_PATH or req.method != "GET":
+            self._log_plain(req, None, 200, conn)
         if req.method != "GET":
             err = databricks_error(405, "BAD_REQUEST", f"Method {req.method} not allowed on {path}")
             return await self._send_error(conn, err, keep_alive=keep)
