@@ -162,7 +162,7 @@ class ChunkNormalizer:
                 self.finish_reason = finish
                 if self._calls is not None:
                     self._calls.take(out)
-        elif "usage" not in chunk and self._unread is None:
+        elif self._unread is None:
             self._unread = tuple(sorted(str(k) for k in chunk)[:12])
         usage = chunk.get("usage")
         if usage and usage.__class__ is dict:
@@ -207,7 +207,7 @@ class ChunkNormalizer:
     @property
     def unread_keys(self) -> tuple[str, ...] | None:
         """The keys of a payload that was no chat completion chunk, when none was read."""
-        return None if self._read or self._usage is not None else self._unread
+        return None if self._read else self._unread
 
 
 def _usage_event(usage: dict[str, Any]) -> UsageUpdate:

@@ -264,7 +264,7 @@ def _verdict(framing: Framing, normalizer: Normalizer, state: CallState) -> list
     body's end marker or a finish reason arrived, else "truncated" (``state.truncation`` why).
     Payloads none of which the normalizer could read fail (`StreamFailed`)."""
     batch = normalizer.flush()
-    if normalizer.unread_keys is not None and not batch:
+    if normalizer.unread_keys is not None:
         raise StreamFailed(unknown_shape(state.endpoint, normalizer.unread_keys))
     finished = framing.done or normalizer.finished
     if not finished and state.truncation is None:
@@ -336,7 +336,7 @@ async def _whole_body(reader: BodyReader, normalizer: Normalizer, state: CallSta
     except ReportedError as err:
         raise _reported(err, None, state) from None
     events += normalizer.flush()
-    if not events and normalizer.unread_keys is not None:
+    if normalizer.unread_keys is not None:
         raise StreamFailed(unknown_shape(ep, normalizer.unread_keys))
     state.total_tokens = normalizer.total_tokens
     events.append(StreamEnd("completed", normalizer.finish_reason, normalizer.model))

@@ -50,7 +50,7 @@ class Stats:
     """Live counters; written by the server thread, safe to read from any thread."""
 
     requests: int = 0
-    lookups: int = 0  # GET /api/2.0/serving-endpoints/{name} (a client reading a task): not requests
+    lookups: int = 0  # GET /api/2.0/serving-endpoints/{name}: a client reading a task
     connections_opened: int = 0
     idle_closed: int = 0  # keep-alive connections the server closed after idle_timeout
     disconnects: list[Disconnect] = field(default_factory=list)
