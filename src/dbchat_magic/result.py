@@ -11,7 +11,8 @@ import orjson
 from dbchat_magic.events import ToolStep
 from dbchat_magic.markup import escape, markdown_html, one_line
 
-__all__ = ["FINAL_STATUSES", "ChatResult", "Metrics", "Status", "Usage"]
+__all__ = ["FINAL_STATUSES", "ChatResult", "Metrics", "Status", "Usage", "call_signature",
+           "step_line", "steps_html"]
 
 Status = Literal["pending", "streaming", "completed", "stopped", "failed", "truncated"]
 FINAL_STATUSES: frozenset[str] = frozenset({"completed", "stopped", "failed", "truncated"})

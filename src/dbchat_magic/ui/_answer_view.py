@@ -12,7 +12,13 @@ from dbchat_magic.markup import LiveMarkdown, clean_text, escape
 from dbchat_magic.result import ChatResult
 from dbchat_magic.ui import _environment as environment
 from dbchat_magic.ui._metrics_format import format_metrics, format_status
-from dbchat_magic.ui._settled import answer_html, settled_outputs, spec_outputs, status_line
+from dbchat_magic.ui._settled import (
+    answer_html,
+    settled_outputs,
+    spec_outputs,
+    status_line,
+    step_outputs,
+)
 from dbchat_magic.ui._throttle import DEFAULT_INTERVAL, Coalescer
 from dbchat_magic.ui._widget_lifetime import close_tree
 
@@ -111,15 +117,22 @@ class WidgetAnswerView:
                   else {"_titles": {"0": "Reasoning"}})
         self.reasoning = w.Accordion(children=[self.reasoning_out], selected_index=None,
                                      layout=w.Layout(display="none"), **titles)
+        self.steps_out = w.Output()
+        step_titles = ({"titles": ("Steps",)} if environment.ipywidgets_major() != 7
+                       else {"_titles": {"0": "Steps"}})
+        self.steps = w.Accordion(children=[self.steps_out], selected_index=None,
+                                 layout=w.Layout(display="none"), **step_titles)
         self.answer = w.Output(_dom_classes=("dbchat-answer",))
         self.error = w.HTML(_dom_classes=("dbchat-error",))
         self.specs = w.Output()
         self.footer = w.HTML(_dom_classes=("dbchat-metrics",))
-        self.widget = _box_class()([w.HBox(controls), self.reasoning, self.answer, self.error,
+        self.widget = _box_class()([w.HBox(controls), self.reasoning, self.steps, self.answer,
+                                    self.error,
                                     self.specs, self.footer])
         self._throttle = Coalescer(self._render, interval, lock=self._lock)
         self._shown_text: tuple[str, int] | None = None
         self._shown_reasoning: str | None = None
+        self._shown_steps = 0
         self._shown_specs: Any = None
         self._live_text = LiveMarkdown()  # the answer re-renders only its unfinished end
         self._live_reasoning = LiveMarkdown()
@@ -227,6 +240,10 @@ class WidgetAnswerView:
                        if result.reasoning else ())
             self.reasoning_out.outputs = entries
             _hide(self.reasoning, not result.reasoning)
+        if len(result.steps) != self._shown_steps or final:
+            self._shown_steps = len(result.steps)
+            self.steps_out.outputs = tuple(bundle_entry(i) for i in step_outputs(result))
+            _hide(self.steps, not result.steps)
         specs = result.extras.get("specs")
         shown = (result.text, id(specs) if specs else 0)
         if shown != self._shown_text or final:
