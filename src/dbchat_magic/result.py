@@ -112,7 +112,7 @@ def call_signature(step: ToolStep) -> str:
         inner = ", ".join(f"{k}={orjson.dumps(v).decode()}" for k, v in args.items())
     else:
         inner = step.text
-    return _short(f"{step.name}({inner})")
+    return _short(f"{step.name}({inner})").replace("`", "'")  # shown in `…`: cannot close it
 
 
 def step_line(step: ToolStep) -> str:
