@@ -29,7 +29,7 @@ class DatabricksFront:
             def log_message(self, *args: object) -> None:  # quiet test output
                 pass
 
-            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            def do_GET(self) -> None:
                 name = self.path[len(_DETAILS):] if self.path.startswith(_DETAILS) else ""
                 if name not in front.routes:
                     self._send(404, b'{"error_code":"RESOURCE_DOES_NOT_EXIST"}')
@@ -38,7 +38,7 @@ class DatabricksFront:
                            "state": {"ready": "READY"}}
                 self._send(200, json.dumps(details).encode())
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 parts = self.path.strip("/").split("/")
                 body = self.rfile.read(int(self.headers.get("content-length") or 0))
                 if len(parts) != 3 or parts[0] != "serving-endpoints" or \

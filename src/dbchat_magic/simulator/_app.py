@@ -218,6 +218,9 @@ class App:
                                         req.headers)
         faults = self.state.faults.take(entry.endpoint)
         entry.faults = [f.name for f in faults]
+        replay = next((f for f in faults if f.name == "replay"), None)
+        if replay is not None:  # a kept body, byte for byte
+            return await self._replay(conn, replay, entry, keep)
         if entry.faults == ["drop"]:
             entry.status = 0  # no response at all
             conn.abort()
@@ -281,6 +284,14 @@ class App:
             work = self._send_whole(conn, body, answer, pacing, keep, echo)
         cut = "disconnect" in by_name or "broken_framing" in by_name
         return await self._watch(conn, work, entry, keep, cut=cut)
+
+    async def _replay(self, conn: Connection, fault: Fault, entry: LogEntry, keep: bool) -> bool:
+        raw = fault.params.get("body", b"")
+        body = raw.encode() if isinstance(raw, str) else bytes(raw)
+        entry.status = int(fault.params.get("status", 200))
+        ctype = str(fault.params.get("content_type", "text/event-stream"))
+        await conn.send_fixed(entry.status, body, ctype, keep_alive=keep)
+        return keep
 
     def _answer(
         self, req: Request, body: dict[str, Any], endpoint: Endpoint, faults: dict[str, Fault]

@@ -37,6 +37,7 @@ STREAM_FAULTS = frozenset(
         "done_no_blank",  # the stream ends "data: [DONE]" with no blank line after it
         "ndjson",  # the stream as application/x-ndjson lines instead of SSE
         "tool_call_only",  # the answer is only a tool call (Chat Completions tool_calls deltas)
+        "replay",  # `body` (bytes or text) sent as it is, with `status` and `content_type`
     }
 )
 FAULT_NAMES = RESPONSE_FAULTS | STREAM_FAULTS
@@ -72,6 +73,7 @@ _PARAMS: dict[str, frozenset[str]] = {
     "done_no_blank": frozenset(),
     "ndjson": frozenset(),
     "tool_call_only": frozenset(),
+    "replay": frozenset({"body", "status", "content_type"}),
 }
 # Any fault may also override pacing and chunking for the request it hits.
 _PACING_PARAMS = frozenset({"tokens_per_second", "first_token_delay", "chunking", "seed"})
