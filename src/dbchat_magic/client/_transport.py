@@ -25,6 +25,7 @@ from dbchat_magic.client._errors import (
     http_error,
     one_line,
     parse_error_body,
+    reason_first,
 )
 from dbchat_magic.client._formats import CHAT_COMPLETIONS, WireFormat, framing_for
 from dbchat_magic.client._reader import BodyReader
@@ -367,7 +368,7 @@ def _reported(err: ReportedError, framing: Framing | None, state: CallState) -> 
     if framing is not None and framing.malformed:
         _skip_malformed(framing, state)
     return StreamFailed(f"endpoint '{state.endpoint}' reported an error mid-answer: "
-                        f"{one_line(str(err), 200)}")
+                        f"{one_line(reason_first(str(err)), 200)}")
 
 
 def _too_large(framing: Framing, state: CallState) -> StreamFailed:

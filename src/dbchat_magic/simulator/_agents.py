@@ -138,3 +138,28 @@ def chat_tool_call_events(head: bytes, event: Any) -> Iterator[tuple[bytes, int]
         yield event(json.dumps(more), None, ""), 1
     yield event("{}", "tool_calls", ""), 0
     yield b"data: [DONE]\n\n", 0
+
+
+def input_messages(items: Any) -> list[dict[str, Any]]:
+    """Responses ``input`` items as chat messages (a string input is one user message)."""
+    if isinstance(items, str):
+        return [{"role": "user", "content": items}]
+    return [i for i in items or () if isinstance(i, dict) and "role" in i]
+
+
+async def nothing() -> None:
+    """The "empty_body" fault: the response ends with no bytes."""
+
+
+def reframed(events: Iterator[tuple[bytes, int]],
+              ndjson: bool) -> Iterator[tuple[bytes, int]]:
+    """The "ndjson" fault (each event's JSON as one line, no [DONE]) and "done_no_blank" (the
+    last ``data: [DONE]`` without its blank line)."""
+    for data, tokens in events:
+        if data.startswith(b"data: [DONE]"):
+            if not ndjson:
+                yield b"data: [DONE]", tokens
+            continue
+        if ndjson and data.startswith(b"data: "):
+            data = data[6:].rstrip(b"\r\n") + b"\n"
+        yield data, tokens

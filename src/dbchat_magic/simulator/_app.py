@@ -9,10 +9,16 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
-from dbchat_magic.simulator._agents import agent_events, agent_payload, chat_tool_call_events
+from dbchat_magic.simulator._agents import (
+    agent_events,
+    agent_payload,
+    chat_tool_call_events,
+    input_messages,
+    nothing,
+    reframed,
+)
 from dbchat_magic.simulator._endpoints import Endpoint
 from dbchat_magic.simulator._faults import (
     ErrorResponse,
@@ -246,7 +252,7 @@ class App:
         echo = _echo_headers(req, by_name.get("header_echo"))
         if entry.stream and "empty_body" in by_name:
             conn.start_chunked(200, "text/event-stream; charset=utf-8", keep_alive=keep)
-            work = _nothing()
+            work = nothing()
         elif entry.stream and api != "chat" and "json_body" not in by_name:
             conn.start_chunked(200, "text/event-stream", keep_alive=keep, extra=echo)
             usage = (prompt_tokens, answer.completion_tokens)
@@ -269,7 +275,7 @@ class App:
             events = (chat_tool_call_events(builder.role(), builder.event)
                       if "tool_call_only" in by_name else sse_events(answer, builder, by_name))
             if ndjson or "done_no_blank" in by_name:
-                events = _reframed(events, ndjson)
+                events = reframed(events, ndjson)
             work = send_events(conn, events, pacing, entry)
         elif "disconnect" in by_name:
             conn.abort()
@@ -301,7 +307,7 @@ class App:
             or req.headers.get("x-sim-reply-tokens")
             or self.state.reply_tokens
         )
-        messages = body.get("messages") or _input_messages(body.get("input"))
+        messages = body.get("messages") or input_messages(body.get("input"))
         request = SimRequest(endpoint.name, messages, body, dict(req.headers), int(n))
         reply = as_reply(self.state.responder(request))
         max_tokens = body.get("max_tokens") or body.get("max_output_tokens")
@@ -393,31 +399,6 @@ def _echo_headers(req: Request, fault: Fault | None) -> tuple[tuple[str, str], .
 
 
 _PACING_FIELDS = frozenset({"tokens_per_second", "first_token_delay", "chunking", "seed"})
-
-
-def _input_messages(items: Any) -> list[dict[str, Any]]:
-    """Responses ``input`` items as chat messages (a string input is one user message)."""
-    if isinstance(items, str):
-        return [{"role": "user", "content": items}]
-    return [i for i in items or () if isinstance(i, dict) and "role" in i]
-
-
-async def _nothing() -> None:
-    """The "empty_body" fault: the response ends with no bytes."""
-
-
-def _reframed(events: Iterator[tuple[bytes, int]],
-              ndjson: bool) -> Iterator[tuple[bytes, int]]:
-    """The "ndjson" fault (each event's JSON as one line, no [DONE]) and "done_no_blank" (the
-    last ``data: [DONE]`` without its blank line)."""
-    for data, tokens in events:
-        if data.startswith(b"data: [DONE]"):
-            if not ndjson:
-                yield b"data: [DONE]", tokens
-            continue
-        if ndjson and data.startswith(b"data: "):
-            data = data[6:].rstrip(b"\r\n") + b"\n"
-        yield data, tokens
 
 
 def _try_json(raw: bytes) -> Any:
