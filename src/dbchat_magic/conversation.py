@@ -18,7 +18,7 @@ from dbchat_magic.result import ChatResult, step_line
 from dbchat_magic.tokens import estimate_tokens
 
 __all__ = ["DEFAULT_NAME", "Conversation", "Turn", "conversation_names", "get_conversation",
-           "new_conversation"]
+           "new_conversation", "turn_steps"]
 
 DEFAULT_NAME = "default"
 _HISTORY_STATUSES = frozenset({"completed", "truncated", "stopped"})
