@@ -101,7 +101,8 @@ def _endpoint_kind(settings: Any, has_credentials: bool) -> str:
         return "auto (no credentials to read the endpoint's task)"
     runner = get_runner()
     try:
-        kind = runner.run(runner.client(settings).endpoint_kind(), timeout=_ENDPOINTS_TIMEOUT)
+        client = runner.client(settings)  # shared per connection: name the endpoint
+        kind = runner.run(client.endpoint_kind(settings.endpoint), timeout=_ENDPOINTS_TIMEOUT)
     except (DbChatError, TimeoutError) as err:
         return f"chat (the task could not be read: {one_line(str(err))[:80]})"
     if kind.source == "task":
