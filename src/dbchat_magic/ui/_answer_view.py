@@ -117,17 +117,12 @@ class WidgetAnswerView:
                   else {"_titles": {"0": "Reasoning"}})
         self.reasoning = w.Accordion(children=[self.reasoning_out], selected_index=None,
                                      layout=w.Layout(display="none"), **titles)
-        self.steps_out = w.Output()
-        step_titles = ({"titles": ("Steps",)} if environment.ipywidgets_major() != 7
-                       else {"_titles": {"0": "Steps"}})
-        self.steps = w.Accordion(children=[self.steps_out], selected_index=None,
-                                 layout=w.Layout(display="none"), **step_titles)
+        self.steps: Any = None  # made when the first tool step arrives (agents only)
         self.answer = w.Output(_dom_classes=("dbchat-answer",))
         self.error = w.HTML(_dom_classes=("dbchat-error",))
         self.specs = w.Output()
         self.footer = w.HTML(_dom_classes=("dbchat-metrics",))
-        self.widget = _box_class()([w.HBox(controls), self.reasoning, self.steps, self.answer,
-                                    self.error,
+        self.widget = _box_class()([w.HBox(controls), self.reasoning, self.answer, self.error,
                                     self.specs, self.footer])
         self._throttle = Coalescer(self._render, interval, lock=self._lock)
         self._shown_text: tuple[str, int] | None = None
@@ -240,10 +235,9 @@ class WidgetAnswerView:
                        if result.reasoning else ())
             self.reasoning_out.outputs = entries
             _hide(self.reasoning, not result.reasoning)
-        if len(result.steps) != self._shown_steps or final:
+        if result.steps and (len(result.steps) != self._shown_steps or final):
             self._shown_steps = len(result.steps)
-            self.steps_out.outputs = tuple(bundle_entry(i) for i in step_outputs(result))
-            _hide(self.steps, not result.steps)
+            self._steps_output().outputs = tuple(bundle_entry(i) for i in step_outputs(result))
         specs = result.extras.get("specs")
         shown = (result.text, id(specs) if specs else 0)
         if shown != self._shown_text or final:
@@ -251,6 +245,20 @@ class WidgetAnswerView:
             live = None if final else self._live_text  # spec JSON folded away once drawn
             markup = answer_html(result.text, fold=bool(specs), live=live) if result.text else ""
             self.answer.outputs = (html_entry(markup, result.text),) if result.text else ()
+
+    def _steps_output(self) -> Any:
+        """The Output of the collapsed "Steps" section, made (after the reasoning) on first use:
+        answers without tool steps carry no extra widgets."""
+        if self.steps is None:
+            import ipywidgets as w
+
+            out = w.Output()
+            titles = ({"titles": ("Steps",)} if environment.ipywidgets_major() != 7
+                      else {"_titles": {"0": "Steps"}})
+            self.steps = w.Accordion(children=[out], selected_index=None, **titles)
+            children = list(self.widget.children)
+            self.widget.children = (*children[:2], self.steps, *children[2:])
+        return self.steps.children[0]
 
     def _render_specs(self, result: ChatResult, *, force: bool = False) -> None:
         """Show the specs rendered so far (live: as soon as their block closed), once per list."""
