@@ -62,7 +62,8 @@ class ToolCallParts:
                     self.dropped += 1
                     continue
                 call = self._calls[index] = [None, "", []]
-            fn = part.get("function") if isinstance(part.get("function"), dict) else {}
+            given = part.get("function")
+            fn: dict[str, Any] = given if isinstance(given, dict) else {}
             call[0] = call[0] or part.get("id")
             if isinstance(fn.get("name"), str):
                 call[1] += fn["name"]

@@ -57,14 +57,15 @@ def agent_events(tokens: list[tuple[str, str]], endpoint: Endpoint, api: str,
 
 def _step_events(api: str, only_call: bool) -> Iterator[dict[str, Any]]:
     if api == "responses":
-        call = {"type": "function_call", "id": "fc_1", "call_id": _CALL_ID, "name": TOOL,
+        item = {"type": "function_call", "id": "fc_1", "call_id": _CALL_ID, "name": TOOL,
                 "arguments": TOOL_ARGS}
-        yield {"type": "response.output_item.done", "item": call}
+        yield {"type": "response.output_item.done", "item": item}
         if not only_call:
             out = {"type": "function_call_output", "call_id": _CALL_ID, "output": TOOL_OUTPUT}
             yield {"type": "response.output_item.done", "item": out}
         return
-    call = {"id": _CALL_ID, "type": "function", "function": {"name": TOOL, "arguments": TOOL_ARGS}}
+    call: dict[str, Any] = {"id": _CALL_ID, "type": "function",
+                            "function": {"name": TOOL, "arguments": TOOL_ARGS}}
     yield {"delta": {"role": "assistant", "content": "", "id": "msg_call", "tool_calls": [call]}}
     if not only_call:
         yield {"delta": {"role": "tool", "content": TOOL_OUTPUT, "name": TOOL, "id": "msg_tool",
