@@ -27,20 +27,31 @@ def _best_cpu(fn: Callable[[], Any], repeats: int = 5) -> float:
     return best
 
 
-async def capture(t: Target, n: int) -> list[bytes]:
-    """The body of an ``n``-token stream, piece by piece as httpx hands it over."""
-    url = f"{t.host}/serving-endpoints/{LLAMA}/invocations"
+RESPONSES_AGENT = "dbchat-responses-agent"
+
+
+async def capture(t: Target, n: int, endpoint: str = LLAMA) -> list[bytes]:
+    """The body of an ``n``-token stream, piece by piece as httpx hands it over (a Responses
+    stream for the simulator's ResponsesAgent endpoint)."""
+    url = f"{t.host}/serving-endpoints/{endpoint}/invocations"
+    body = t.body(n)
+    if endpoint == RESPONSES_AGENT:
+        body = {"input": body.pop("messages"), "max_output_tokens": n, **body}
     pieces: list[bytes] = []
-    async with t.httpx_client().stream("POST", url, json=t.body(n)) as r:
+    async with t.httpx_client().stream("POST", url, json=body) as r:
         async for piece in r.aiter_raw():
             pieces.append(piece)
     return pieces
 
 
-def stage_costs(pieces: list[bytes], n: int) -> dict[str, float]:
-    """CPU µs/token of decoding, parsing and normalizing ``pieces`` (an ``n``-token stream)."""
+def stage_costs(pieces: list[bytes], n: int,
+                normalizer: Callable[[], Any] | None = None) -> dict[str, float]:
+    """CPU µs/token of decoding, parsing and normalizing ``pieces`` (an ``n``-token stream;
+    ``normalizer`` makes the wire format's normalizer, Chat Completions by default)."""
     from dbchat_magic.client._normalize import ChunkNormalizer
     from dbchat_magic.sse import SSEDecoder
+
+    make = normalizer or ChunkNormalizer
 
     def decode() -> None:  # results dropped as they come, as in a stream (no GC build-up)
         decoder = SSEDecoder()
@@ -57,9 +68,11 @@ def stage_costs(pieces: list[bytes], n: int) -> dict[str, float]:
     objs = [orjson.loads(d) for d in datas]
 
     def normalize() -> None:
-        norm = ChunkNormalizer()
+        norm = make()
+        out: list[Any] = []
         for o in objs:
-            norm.events(o)
+            norm.add(o, out)
+            out.clear()
 
     def split_floor() -> None:
         for p in pieces:
@@ -160,3 +173,39 @@ async def breakdown(t: Target, n: int = 100_000) -> list[str]:
         "",
     ]
     return lines
+
+
+async def ours_on(t: Target, n: int, endpoint: str, repeats: int = 3) -> float:
+    """CPU µs/token of our ``stream()`` for an ``n``-token answer from ``endpoint``."""
+    from _engine_clients import QUESTION, _ours_client
+
+    client = _ours_client(t)
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.process_time()
+        async for _event in client.stream(QUESTION, endpoint=endpoint, max_tokens=n,
+                                          reply_tokens=n):
+            pass
+        best = min(best, time.process_time() - start)
+    return best * 1e6 / n
+
+
+async def wire_paths(t: Target, n: int = 100_000) -> list[str]:
+    """Markdown lines: the Chat Completions and the Responses event paths side by side."""
+    from dbchat_magic.client._normalize import ChunkNormalizer
+    from dbchat_magic.client._responses import ResponsesNormalizer
+
+    rows = []
+    for name, endpoint, make in (("Chat Completions chunks", LLAMA, ChunkNormalizer),
+                                 ("Responses events", RESPONSES_AGENT, ResponsesNormalizer)):
+        pieces = await capture(t, n, endpoint)
+        stages = stage_costs(pieces, n, make)
+        total = await ours_on(t, n, endpoint)
+        size = sum(map(len, pieces)) / n
+        rows.append(f"| {name} | {size:.0f} | {stages['SSEDecoder.feed']:.2f} | "
+                    f"{stages['orjson.loads']:.2f} | {stages['ChunkNormalizer.events']:.2f} | "
+                    f"{total:.2f} |")
+    return ["", f"Wire paths (process CPU µs/token, {n // 1000}k-token unpaced stream, best of "
+            "repeats; normalize = the format's normalizer):", "",
+            "| path | bytes/token | SSE decode | orjson | normalize | ours stream() end to end |",
+            "|---|---:|---:|---:|---:|---:|", *rows, ""]

@@ -24,7 +24,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _engine_breakdown import breakdown
+from _engine_breakdown import breakdown, wire_paths
 from _engine_clients import (
     OURS,
     PEERS,
@@ -194,6 +194,7 @@ async def run(quick: bool) -> str:
         await fast.aclose()
         try:
             where = await breakdown(fast, n_big)
+            where += await wire_paths(fast, n_big)
         except Exception as exc:  # it reaches into client internals that may move
             where = ["", f"(time breakdown unavailable: {type(exc).__name__}: {exc})", ""]
         await fast.aclose()

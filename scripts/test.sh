@@ -9,7 +9,9 @@
 #   3. the current JupyterLab stack (editable .venv): unit, integration, kernel and nbval tests;
 #   4. the browser end-to-end tests, once (JupyterLab + Debian chromium);
 #   5. each Databricks stack: the same tests against its installed wheel. Files listed in
-#      ci/stack-independent.txt run on the current stack and on DBR 19.x only.
+#      ci/stack-independent.txt run on the current stack and on DBR 19.x only;
+#   6. MLflow's own model servers (.venv-mlflow, scripts/setup-mlflow-server.sh) with the client
+#      talking to them: tests/mlflow_server, current stack only (CI=true: fails if they cannot run).
 #   Steps 2-5 run as parallel streams (logs in test-artifacts/logs/).
 # Installs what it needs (Debian chromium and a Java runtime, the virtual environments) on first
 # run. Seconds per step: test-artifacts/times.txt.
@@ -95,7 +97,8 @@ sys.exit(0 if "/site-packages/" in f else f"{f} is not the installed wheel")'
   if [ "$1" != dbr19 ]; then
     while read -r path; do skip+=("--ignore=$path"); done < <(grep -v '^#' ci/stack-independent.txt)
   fi
-  "$py" -m pytest -q -p no:cacheprovider tests notebooks --ignore=tests/e2e "${skip[@]}" \
+  "$py" -m pytest -q -p no:cacheprovider tests notebooks --ignore=tests/e2e \
+    --ignore=tests/mlflow_server "${skip[@]}" \
     "${NBVAL_DATABRICKS[@]}" -m "not e2e and not spark and not polars" \
     --junitxml="test-artifacts/$1.xml"
 }
@@ -120,8 +123,15 @@ tests_step() {  # stack: once its wheel is in (another stream may be installing 
   timed "$1 stack: tests + notebooks from the installed wheel" stack_tests "$1"
 }
 
+mlflow_tests() {  # the MLflow model-server venv (cached by its stamp), then the tests using it
+  scripts/setup-mlflow-server.sh
+  .venv/bin/python -m pytest -q -p no:cacheprovider tests/mlflow_server \
+    --junitxml=test-artifacts/mlflow.xml
+}
+
 step() {  # name: one step of a stream
   case $1 in
+    mlflow) timed "MLflow servers: set-up + tests (current stack)" mlflow_tests ;;
     wheel-*) wheel_step "${1#wheel-}" ;;
     tests-*) tests_step "${1#tests-}" ;;
     # Separate process: Playwright's sync API keeps an event loop running in the main thread.
@@ -174,7 +184,9 @@ flock 8
 start_stream current timed \
   "current stack (IPython 9 / ipykernel 7.4 / ipywidgets 8): tests + notebooks" \
   .venv/bin/python -m pytest -q -p no:cacheprovider tests notebooks --ignore=tests/e2e \
-  "${NBVAL[@]}" -m "not spark and not polars" --junitxml=test-artifacts/current.xml
+  --ignore=tests/mlflow_server "${NBVAL[@]}" -m "not spark and not polars" \
+  --junitxml=test-artifacts/current.xml
+start_stream mlflow step mlflow
 start_stream current-spark-polars timed "current stack: pyspark (local + Connect) and polars tests" \
   .venv/bin/python -m pytest -q -p no:cacheprovider tests --ignore=tests/e2e \
   -m "spark or polars" --junitxml=test-artifacts/current-spark-polars.xml

@@ -144,7 +144,9 @@ def test_list_endpoints_chat_only_with_ready_state(sim: Simulator) -> None:
     found = {e.name: e for e in asyncio.run(go())}
     chat = {n for n, ep in sim.endpoints.items() if ep.is_chat}
     assert set(found) == chat and chat
-    assert all(e.task == "llm/v1/chat" for e in found.values())
+    # chat models and agents; the embeddings endpoint is left out
+    assert {e.task for e in found.values()} == {"llm/v1/chat", "agent/v2/chat",
+                                                "agent/v1/responses"}
     not_ready = [n for n, ep in sim.endpoints.items() if ep.is_chat and not ep.ready]
     assert not_ready and all(not found[n].ready for n in not_ready)
     assert sum(e.ready for e in found.values()) == len(chat) - len(not_ready)

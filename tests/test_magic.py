@@ -238,3 +238,20 @@ def test_history_shows_specs_as_words_not_json(shell, sim, capsys):
     out = capsys.readouterr().out
     assert "A (completed): Total below. [KPI sum(revenue) from sales]" in out
     assert '"widget"' not in out
+
+
+def test_endpoints_and_config_show_the_endpoint_kind(shell, sim, capsys):
+    from dbchat_magic.config import Settings
+    from dbchat_magic.simulator import RESPONSES_AGENT
+
+    run(shell, "%dbchat endpoints")
+    row = next(line for line in capsys.readouterr().out.splitlines() if RESPONSES_AGENT in line)
+    assert row.split()[-2:] == ["agent/v1/responses", "responses"]
+    run(shell, f"%dbchat use {RESPONSES_AGENT}")
+    capsys.readouterr()
+    run(shell, "%dbchat config")
+    out = capsys.readouterr().out
+    assert "endpoint kind" in out and "responses (task agent/v1/responses)" in out
+    Settings.load().replace(api="chat").save()
+    run(shell, "%dbchat config")
+    assert "chat (api setting)" in capsys.readouterr().out

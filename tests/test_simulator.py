@@ -12,11 +12,13 @@ import pytest
 
 from client_helpers import http_client as client
 from dbchat_magic.simulator import (
+    CHAT_AGENT,
     CLAUDE,
     EMBEDDINGS,
     LLAMA,
     NOT_READY,
     REASONING,
+    RESPONSES_AGENT,
     Endpoint,
     Reply,
     SimRequest,
@@ -54,7 +56,10 @@ def test_url_env_and_endpoint_list(sim: Simulator) -> None:
         one = c.get(f"/api/2.0/serving-endpoints/{CLAUDE}").json()
         missing = c.get("/api/2.0/serving-endpoints/nope")
     by_name = {e["name"]: e for e in listed}
-    assert set(by_name) == {LLAMA, CLAUDE, REASONING, EMBEDDINGS, NOT_READY}
+    assert set(by_name) == {LLAMA, CLAUDE, REASONING, EMBEDDINGS, NOT_READY, CHAT_AGENT,
+                            RESPONSES_AGENT}
+    assert by_name[CHAT_AGENT]["task"] == "agent/v2/chat"
+    assert by_name[RESPONSES_AGENT]["task"] == "agent/v1/responses"
     assert by_name[LLAMA]["state"]["ready"] == "READY"
     assert by_name[LLAMA]["task"] == "llm/v1/chat"
     assert by_name[EMBEDDINGS]["task"] == "llm/v1/embeddings"

@@ -12,7 +12,7 @@ from dbchat_magic import prompts
 from dbchat_magic.config import Settings
 from dbchat_magic.conversation import Conversation
 from dbchat_magic.session import AskOptions, Session
-from dbchat_magic.simulator import LLAMA, SimRequest, Simulator
+from dbchat_magic.simulator import CHAT_AGENT, LLAMA, RESPONSES_AGENT, SimRequest, Simulator
 from dbchat_magic.simulator.demo_model import demo_model, parse_data_context, repair
 from dbchat_magic.specs import REPAIR_MARKER, extract_specs, repair_message, validate_spec
 from dbchat_magic.specs._records import csv_values
@@ -143,3 +143,13 @@ def test_responder_is_deterministic(ns):
     req = SimRequest(LLAMA, [{"role": "system", "content": system},
                              {"role": "user", "content": "revenue by region"}], {}, {})
     assert demo_model(req) == demo_model(req)
+
+
+@pytest.mark.parametrize("endpoint", [CHAT_AGENT, RESPONSES_AGENT])
+def test_demo_model_answers_through_an_agent_endpoint(demo, ns, endpoint):
+    """The demo model behind a ChatAgent / ResponsesAgent: same chart, plus the agent's steps."""
+    result, rendered = _ask("What is revenue by region?", ns, frames=["sales"], endpoint=endpoint)
+    [found] = extract_specs(result.text)
+    assert found.spec["widget"] == "chart" and found.spec["x"]["field"] == "region"
+    assert [r.kind for r in rendered] == ["chart"] and rendered[0].ok
+    assert [s.kind for s in result.steps] == ["call", "output"]

@@ -122,3 +122,26 @@ def test_event_equality_and_repr() -> None:
     assert ServerSentEvent(data="x") == ServerSentEvent(data=b"x")
     assert ServerSentEvent(data="x") != ServerSentEvent(data="y")
     assert "data='x'" in repr(ServerSentEvent(data="x"))
+
+
+def test_flush_discards_the_unterminated_line_per_whatwg() -> None:
+    """WHATWG: pending data at EOF is discarded; an unterminated `retry:` line is not applied."""
+    dec = SSEDecoder()
+    dec.feed(b"data: a\n\nretry: 5000")
+    assert dec.flush() == []
+    assert dec.retry is None
+
+
+def test_flush_drops_an_id_that_no_blank_line_dispatched() -> None:
+    """An `id:` seen after the last blank line never becomes the stream's last event ID."""
+    dec = SSEDecoder()
+    dec.feed(b"id: 1\ndata: a\n\nid: 2\ndata: b\n")
+    assert dec.flush() == []
+    [ev] = dec.feed(b"data: c\n\n")
+    assert ev.id == "1"
+
+
+def test_flush_lenient_dispatches_an_unterminated_last_line() -> None:
+    dec = SSEDecoder(lenient_eof=True)
+    assert dec.feed(b"data: x\n\ndata: [DONE]") != []
+    assert [e.data for e in dec.flush()] == ["[DONE]"]

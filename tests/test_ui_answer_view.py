@@ -123,6 +123,18 @@ def test_reasoning_is_collapsible_and_hidden_until_it_arrives() -> None:
     assert view.reasoning_out.outputs[0]["data"]["text/plain"] == "Let me think"
 
 
+def test_steps_section_appears_collapsed_with_the_first_tool_step() -> None:
+    from dbchat_magic.events import ToolStep
+
+    view = _view()
+    assert view.steps is None and len(view.widget.children) == 6  # no extra widgets
+    call = ToolStep("call", "lookup_order", '{"order_id": 7}', "c1")
+    view.update(ChatResult(endpoint="e", status="streaming", steps=[call]))
+    assert view.widget.children[2] is view.steps and view.steps.selected_index is None
+    [entry] = [o for o in view.steps.children[0].outputs if "steps (1)" in o["data"]["text/html"]]
+    assert entry["data"]["text/plain"] == "step: call lookup_order(order_id=7)"
+
+
 def test_stop_button_calls_on_stop_once_and_disables_itself() -> None:
     calls: list[int] = []
     view = _view(on_stop=lambda: calls.append(1))

@@ -20,10 +20,15 @@ from typing import Any
 from dbchat_magic.errors import ConfigError
 from dbchat_magic.hosts import check_host
 
-__all__ = ["CHART_RENDERERS", "RATE_LIMIT_MODES", "URL_STYLES", "Profile", "Settings", "config_dir",
-           "default_path"]
+__all__ = ["APIS", "CHART_RENDERERS", "RATE_LIMIT_MODES", "URL_STYLES", "Profile", "Settings",
+           "config_dir", "default_path"]
 
 URL_STYLES = ("databricks", "openai")
+APIS = ("auto", "chat", "agent-chat", "responses", "open-responses")
+"""How to talk to the endpoint: ``auto`` reads its task from the serving-endpoints API; ``chat``
+Chat Completions; ``agent-chat`` an MLflow ChatAgent; ``responses`` the Responses API (a
+ResponsesAgent, or the ``/serving-endpoints/responses`` route with url_style openai);
+``open-responses`` Databricks' ``/serving-endpoints/open-responses`` route."""
 RATE_LIMIT_MODES = ("wait", "fail")
 CHART_RENDERERS = ("svg", "png", "html", "vega", "vegalite", "text")  # also specs.RENDERERS
 # Keys that must never be written to or read from the settings file.
@@ -66,9 +71,12 @@ class Profile:
     url_style: str | None = None
     temperature: float | None = None
     max_tokens: int | None = None
+    api: str | None = None
 
     def __post_init__(self) -> None:
         _check_endpoint_name(self.endpoint, "profile endpoint")
+        if self.api is not None and self.api not in APIS:
+            raise ConfigError(f"profile api must be one of {', '.join(APIS)} (got {self.api!r})")
         if self.host is not None:
             check_host(self.host, "profile host")
         if self.url_style is not None and self.url_style not in URL_STYLES:
@@ -87,6 +95,7 @@ class Settings:
     host: str = ""  # "" = take the host from the credential chain
     endpoint: str = "databricks-meta-llama-3-3-70b-instruct"
     url_style: str = "databricks"
+    api: str = "auto"
     temperature: float = 0.2
     max_tokens: int = 1024
     connect_timeout: float = 10.0
@@ -144,7 +153,7 @@ class Settings:
             known = ", ".join(self.profiles) or "none defined"
             raise ConfigError(f"profile {name!r} does not exist (profiles: {known})")
         changes: dict[str, Any] = {"endpoint": prof.endpoint, "profile": name}
-        for key in ("host", "url_style", "temperature", "max_tokens"):
+        for key in ("host", "url_style", "temperature", "max_tokens", "api"):
             value = getattr(prof, key)
             if value is not None:
                 changes[key] = value
@@ -230,7 +239,7 @@ _INT_FIELDS = {"max_tokens": 1, "max_retries": 0, "history_budget_tokens": 0,
 _FLOAT_FIELDS = {"connect_timeout": 0.1, "first_byte_timeout": 0.1, "gap_timeout": 0.1,
                  "total_timeout": 0.1, "retry_backoff": 0.0, "retry_max_wait": 0.0}
 _BOOL_FIELDS = ("system_role", "spec_repair")
-_CHOICES = {"url_style": URL_STYLES, "rate_limit_mode": RATE_LIMIT_MODES,
+_CHOICES = {"url_style": URL_STYLES, "api": APIS, "rate_limit_mode": RATE_LIMIT_MODES,
             "chart_renderer": CHART_RENDERERS}
 
 

@@ -12,12 +12,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from dbchat_magic.events import ToolStep
 from dbchat_magic.markup import safe_inline, safe_markdown
-from dbchat_magic.result import ChatResult
+from dbchat_magic.result import ChatResult, step_line
 from dbchat_magic.tokens import estimate_tokens
 
 __all__ = ["DEFAULT_NAME", "Conversation", "Turn", "conversation_names", "get_conversation",
-           "new_conversation"]
+           "new_conversation", "turn_steps"]
 
 DEFAULT_NAME = "default"
 _HISTORY_STATUSES = frozenset({"completed", "truncated", "stopped"})
@@ -114,7 +115,13 @@ class Conversation:
         lines = [f"# dbchat conversation: {safe_inline(self.name)}", ""]
         for i, rec in enumerate(self.to_records(), 1):
             answer = safe_markdown(rec["answer"]) if rec["answer"] else "*(no answer)*"
-            lines += [f"## {i}. {safe_inline(rec['question'])}", "", answer, ""]
+            lines += [f"## {i}. {safe_inline(rec['question'])}", ""]
+            if rec["steps"]:
+                lines += ["*steps:*", ""]
+                lines += [f"- {safe_inline(step_line(s))}" for s in turn_steps(rec)] + [""]
+            if rec["tool_call_note"]:
+                lines += [f"*{safe_inline(rec['tool_call_note'])}*", ""]
+            lines += [answer, ""]
             meta = [safe_inline(rec["status"]), safe_inline(rec["endpoint"] or "?")]
             if rec["usage"]["completion_tokens"] is not None:
                 meta.append(f"{rec['usage']['completion_tokens']} tokens")
@@ -135,6 +142,9 @@ def _turn_record(turn: Turn) -> dict[str, Any]:
         "question": turn.question,
         "answer": r.text,
         "reasoning": r.reasoning or None,
+        "steps": [{"kind": s.kind, "name": s.name, "text": s.text, "call_id": s.call_id}
+                  for s in r.steps],
+        "tool_call_note": r.tool_call_note,
         "status": r.status,
         "error": r.error,
         "endpoint": r.endpoint,
@@ -148,6 +158,11 @@ def _turn_record(turn: Turn) -> dict[str, Any]:
                     "tokens_per_second": r.metrics.tokens_per_second,
                     "retries": r.metrics.retries},
     }
+
+
+def turn_steps(record: dict[str, Any]) -> list[ToolStep]:
+    """The steps of a turn record (`Conversation.to_records`) as `ToolStep`s again."""
+    return [ToolStep(s["kind"], s["name"], s["text"], s["call_id"]) for s in record["steps"]]
 
 
 _registry: dict[str, Conversation] = {}

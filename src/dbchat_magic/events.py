@@ -8,9 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["FinishStatus", "ReasoningDelta", "StreamEnd", "StreamEvent", "TextDelta", "UsageUpdate"]
+__all__ = ["FinishStatus", "ReasoningDelta", "StepKind", "StreamEnd", "StreamEvent", "TextDelta",
+           "ToolStep", "UsageUpdate"]
 
 FinishStatus = Literal["completed", "truncated"]
+StepKind = Literal["call", "output"]
 
 
 @dataclass(slots=True, unsafe_hash=True)
@@ -25,6 +27,18 @@ class ReasoningDelta:
     """A piece of a reasoning model's thinking summary."""
 
     text: str
+
+
+@dataclass(slots=True, unsafe_hash=True)
+class ToolStep:
+    """An agent step, whole: a tool call the model asked for (``kind="call"``, ``text`` = its
+    arguments as the model wrote them) or a tool's output an agent sent (``kind="output"``).
+    Every field is untrusted server text."""
+
+    kind: StepKind
+    name: str
+    text: str
+    call_id: str | None = None
 
 
 @dataclass(slots=True, unsafe_hash=True)
@@ -45,4 +59,4 @@ class StreamEnd:
     model: str | None
 
 
-StreamEvent = TextDelta | ReasoningDelta | UsageUpdate | StreamEnd
+StreamEvent = TextDelta | ReasoningDelta | ToolStep | UsageUpdate | StreamEnd

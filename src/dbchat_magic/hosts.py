@@ -8,11 +8,13 @@ arguments) calls this one check; its message never repeats the user info.
 
 from __future__ import annotations
 
+import ipaddress
 import re
+from urllib.parse import urlsplit
 
 from dbchat_magic.errors import ConfigError
 
-__all__ = ["check_host"]
+__all__ = ["check_host", "is_local"]
 
 _AUTHORITY_END = re.compile(r"[/?#\\]")
 
@@ -31,3 +33,19 @@ def check_host(host: str, where: str) -> str:
     raise ConfigError(f"{where} must not hold user info (a name or token before '@'): keep the "
                       "token in DATABRICKS_TOKEN or ~/.databrickscfg and give the host alone, "
                       f"e.g. {shown}")
+
+
+def is_local(host: str) -> bool:
+    """True for a server on this machine or a private network (``localhost``, loopback or
+    private addresses): a local model server (vLLM, Ollama, llama.cpp), not a workspace."""
+    try:
+        name = urlsplit(host if "://" in host else f"//{host}").hostname or ""
+    except ValueError:
+        return False
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_private or address.is_link_local

@@ -31,9 +31,9 @@ _T = TypeVar("_T")
 _log = logging.getLogger(__name__)
 
 _CONNECTION_FIELDS = (
-    "host", "url_style", "connect_timeout", "first_byte_timeout", "gap_timeout", "total_timeout",
-    "max_retries", "retry_backoff", "retry_max_wait", "rate_limit_rpm", "rate_limit_tpm",
-    "rate_limit_mode",
+    "host", "url_style", "api", "connect_timeout", "first_byte_timeout", "gap_timeout",
+    "total_timeout", "max_retries", "retry_backoff", "retry_max_wait", "rate_limit_rpm",
+    "rate_limit_tpm", "rate_limit_mode",
 )
 _MAX_CLIENTS = 4
 

@@ -12,7 +12,14 @@ from typing import Any
 
 from dbchat_magic.client._errors import one_line
 from dbchat_magic.errors import DbChatError
-from dbchat_magic.events import ReasoningDelta, StreamEnd, StreamEvent, TextDelta, UsageUpdate
+from dbchat_magic.events import (
+    ReasoningDelta,
+    StreamEnd,
+    StreamEvent,
+    TextDelta,
+    ToolStep,
+    UsageUpdate,
+)
 from dbchat_magic.result import ChatResult, Metrics, Status, Usage
 from dbchat_magic.tokens import estimate_message_tokens, estimate_tokens
 
@@ -29,6 +36,7 @@ class ResultFiller:
         result.endpoint = endpoint
         result.text = result.reasoning = ""
         result.usage = Usage()
+        result.steps = []
         result.metrics = Metrics()
         result.status = "pending"
         result.finish_reason = result.error = result.model = None
@@ -60,6 +68,8 @@ class ResultFiller:
                 usage.completion_tokens = ev.completion_tokens
             if ev.total_tokens is not None:
                 usage.total_tokens = ev.total_tokens
+        elif isinstance(ev, ToolStep):
+            result.steps.append(ev)
         else:
             self.end = ev
             result.finish_reason = ev.finish_reason

@@ -23,12 +23,14 @@ from dbchat_magic.auth import (
 from dbchat_magic.client._accumulate import ResultFiller
 from dbchat_magic.client._deadlines import CallState, Deadlines
 from dbchat_magic.client._errors import http_error, one_line, parse_error_body
+from dbchat_magic.client._formats import wire_for
+from dbchat_magic.client._kinds import TASK_APIS, EndpointKinds, Kind, api_for_task, task_of
 from dbchat_magic.client._ratelimit import RateLimiter
-from dbchat_magic.client._request import chat_body, chat_url, list_url
+from dbchat_magic.client._request import chat_url, endpoint_url, list_url, request_body
 from dbchat_magic.client._retry import Backoff
 from dbchat_magic.client._transport import open_stream, read_batches, read_events
 from dbchat_magic.config import Settings
-from dbchat_magic.errors import AuthError, DbChatError, RequestTimeout
+from dbchat_magic.errors import AuthError, BadRequest, DbChatError, RequestTimeout
 from dbchat_magic.events import StreamEvent
 from dbchat_magic.result import ChatResult
 from dbchat_magic.tokens import estimate_tokens
@@ -44,6 +46,11 @@ class EndpointInfo:
     name: str
     ready: bool
     task: str | None = None
+
+    @property
+    def api(self) -> str:
+        """How dbchat talks to it (`dbchat_magic.config.APIS`), from its task."""
+        return api_for_task(self.task)
 
 
 class ChatClient:
@@ -69,6 +76,7 @@ class ChatClient:
         self._backoff = Backoff(s.retry_backoff, s.retry_max_wait)
         self._limiter = (RateLimiter(s.rate_limit_rpm, s.rate_limit_tpm, s.rate_limit_mode)
                          if s.rate_limit_rpm or s.rate_limit_tpm else None)
+        self._kinds = EndpointKinds()
         self._pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
             weakref.WeakKeyDictionary())
 
@@ -134,22 +142,72 @@ class ChatClient:
                  params: dict[str, Any]) -> AsyncGenerator[list[StreamEvent], None]:
         settings = self.settings
         deadlines = Deadlines(settings, state)
+        temperature = params.pop("temperature", settings.temperature)
+        max_tokens = params.pop("max_tokens", settings.max_tokens)
+
+        async def send(provider: CredentialProvider, kind: Kind) -> httpx.Response:
+            state.api = kind.api
+            body = request_body(messages, endpoint=state.endpoint, url_style=settings.url_style,
+                                api=kind.api, temperature=temperature, max_tokens=max_tokens,
+                                extra=params)
+            if self._limiter is not None and state.reservation is None:
+                tokens = estimate_tokens(body.decode("utf-8", "replace"))  # the whole request
+                state.reservation = await self._limiter.acquire(state.endpoint, tokens)
+            if deadlines.total == float("inf"):
+                deadlines.start()
+            url = chat_url(provider.host, state.endpoint, settings.url_style, kind.api)
+            return await open_stream(self._pool(), provider, url, body, deadlines, self._backoff)
 
         async def opener() -> httpx.Response:
             provider = self._require_provider()
             state.host, state.source = provider.host, provider.source
-            body = chat_body(messages, endpoint=state.endpoint, url_style=settings.url_style,
-                             temperature=params.pop("temperature", settings.temperature),
-                             max_tokens=params.pop("max_tokens", settings.max_tokens),
-                             extra=params)
-            if self._limiter is not None:
-                tokens = estimate_tokens(body.decode("utf-8", "replace"))  # the whole request
-                state.reservation = await self._limiter.acquire(state.endpoint, tokens)
-            deadlines.start()
-            url = chat_url(provider.host, state.endpoint, settings.url_style)
-            return await open_stream(self._pool(), provider, url, body, deadlines, self._backoff)
+            kind = await self.endpoint_kind(state.endpoint)
+            try:
+                return await send(provider, kind)
+            except BadRequest:  # a schema error: the endpoint may have changed its kind
+                if kind.source != "task" or not self._kinds.forget(state.endpoint):
+                    raise
+                fresh = await self.endpoint_kind(state.endpoint)
+                if fresh.api == kind.api:
+                    raise
+                log.info("endpoint %s is now %s; asking again", state.endpoint, fresh.api)
+                return await send(provider, fresh)
 
-        return read_batches(opener, deadlines)
+        return read_batches(opener, deadlines, lambda: wire_for(state.api))
+
+    async def endpoint_kind(self, endpoint: str | None = None) -> Kind:
+        """How to talk to ``endpoint``: the ``api`` setting when it is not ``auto``; else the
+        endpoint's task, read once from the serving-endpoints API and cached (Chat Completions
+        when it cannot be read, and always for url_style openai)."""
+        endpoint = endpoint or self.settings.endpoint
+        s = self.settings
+        if s.api != "auto":
+            return Kind(s.api, None, "setting")
+        if s.url_style == "openai":
+            return Kind("chat", None, "default")
+        kind = self._kinds.get(endpoint)
+        if kind is None:
+            task = await self._read_task(endpoint)
+            kind = Kind(api_for_task(task), task, "task" if task else "default")
+            self._kinds.put(endpoint, kind)
+        return kind
+
+    async def _read_task(self, endpoint: str) -> str | None:
+        """The endpoint's ``task``; None when it cannot be read (logged, never raised)."""
+        provider = self._require_provider()
+        url = endpoint_url(provider.host, endpoint)
+        try:
+            headers = await provider.headers()
+            resp, body = await asyncio.wait_for(
+                _get_bounded(self._pool(), url, headers, 256 * 1024),
+                min(self.settings.first_byte_timeout, 15.0))
+        except (asyncio.TimeoutError, httpx.HTTPError, DbChatError) as exc:
+            log.info("could not read the task of %s: %s", endpoint, type(exc).__name__)
+            return None
+        if resp.status_code != 200:
+            log.info("could not read the task of %s: HTTP %s", endpoint, resp.status_code)
+            return None
+        return task_of(body)
 
     async def complete(self, messages: Sequence[Message], *, endpoint: str | None = None,
                        result: ChatResult | None = None,
@@ -194,7 +252,8 @@ class ChatClient:
         return result
 
     async def list_endpoints(self) -> list[EndpointInfo]:
-        """The chat-capable endpoints (``task == "llm/v1/chat"``) with their ready state."""
+        """The endpoints dbchat can talk to (chat models and agents, `TASK_APIS`) with their
+        ready state and task; their kinds are cached for the next question."""
         provider = self._require_provider()
         s = self.settings
         url = list_url(provider.host, s.url_style)
@@ -230,11 +289,12 @@ class ChatClient:
                     for m in data["data"] if isinstance(m, dict) and m.get("id")]
         found = []
         for ep in (data.get("endpoints") or []) if isinstance(data, dict) else []:
-            if not isinstance(ep, dict) or ep.get("task") != "llm/v1/chat":
+            if not isinstance(ep, dict) or ep.get("task") not in TASK_APIS:
                 continue
             state = ep.get("state") or {}
-            found.append(EndpointInfo(str(ep.get("name")), state.get("ready") == "READY",
-                                      ep.get("task")))
+            info = EndpointInfo(str(ep.get("name")), state.get("ready") == "READY", ep["task"])
+            found.append(info)
+            self._kinds.put(info.name, Kind(info.api, info.task, "task"))
         return sorted(found, key=lambda e: e.name)
 
 

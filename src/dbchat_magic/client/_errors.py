@@ -75,13 +75,35 @@ def parse_error_body(body: bytes, content_type: str) -> ErrorBody:
         if isinstance(detail, dict) and detail.get("request_id"):
             request_id = str(detail["request_id"])
     code = data.get("error_code")
-    return ErrorBody(str(code) if code else None, _message_of(data), request_id, False)
+    message = _message_of(data)
+    external = data.get("external_model_message")  # Databricks: the served model's own error
+    if external:
+        inner = _message_of(external) or one_line(str(external), 400)
+        code = code or (external.get("error_code") if isinstance(external, dict) else None)
+        message = f"{inner} ({message})" if message and inner != message else inner
+    return ErrorBody(str(code) if code else None, message, request_id, False)
+
+
+_REASON = re.compile(r"(?:^|[\s.:])Error: ")
+
+
+def reason_first(message: str) -> str:
+    """A nested error message with its innermost reason first: MLflow writes "Failed to predict
+    data '…'. Error: Failed to enforce schema … Error: Model is missing inputs ['input']. …", the
+    reason past the part a one-line message keeps."""
+    parts = _REASON.split(message)
+    if len(parts) < 2 or not parts[-1].strip():
+        return message
+    reason = parts[-1].strip()
+    rest = message[: len(message) - len(parts[-1])].rstrip()
+    rest = rest[: -len("Error:")].rstrip(" .:") if rest.endswith("Error:") else rest
+    return f"{reason} (while: {rest})" if rest else reason
 
 
 def http_error(status: int, err: ErrorBody, *, endpoint: str, host: str, source: str,
                retries: int, retry_after: float | None = None) -> DbChatError:
     """The typed error for an HTTP error status."""
-    said = one_line(err.message, 200).rstrip(".")
+    said = one_line(reason_first(err.message), 200).rstrip(".")
     after = f" after {retries} retr{'y' if retries == 1 else 'ies'}" if retries else ""
     kw: dict = {"status_code": status, "request_id": err.request_id}
     if err.html:

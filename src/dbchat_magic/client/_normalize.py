@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from dbchat_magic.client._steps import ToolCallParts
 from dbchat_magic.client._wire import ReportedError
 from dbchat_magic.events import ReasoningDelta, StreamEvent, TextDelta, UsageUpdate
 
@@ -98,10 +99,14 @@ class ChunkNormalizer:
     and then every 32nd, and `flush` sends the last one, so usage does not double the events.
     """
 
-    __slots__ = ("_filter", "_sent_usage", "_usage", "_usage_count", "finish_reason", "model")
+    __slots__ = ("_calls", "_filter", "_read", "_sent_usage", "_unread", "_usage", "_usage_count",
+                 "finish_reason", "model")
 
     def __init__(self) -> None:
         self._filter = SpecialTokenFilter()
+        self._calls: ToolCallParts | None = None
+        self._read = False
+        self._unread: tuple[str, ...] | None = None
         self.model: str | None = None
         self.finish_reason: str | None = None
         self._usage: dict[str, Any] | None = None
@@ -123,6 +128,7 @@ class ChunkNormalizer:
                 raise ReportedError(message)
         choices = chunk.get("choices")
         if choices:
+            self._read = True
             choice = choices[0]
             delta = choice.get("delta") or choice.get("message") or {}
             content = delta.get("content")
@@ -143,12 +149,21 @@ class ChunkNormalizer:
                     text = self._filter.feed("".join(texts)) if texts else ""
                     if text:
                         out.append(TextDelta(text))
-                extra_reasoning = delta.get("reasoning_content")  # vLLM / DeepSeek style
+                # vLLM / DeepSeek: reasoning_content; vLLM >= 0.11: reasoning
+                extra_reasoning = delta.get("reasoning_content") or delta.get("reasoning")
                 if extra_reasoning and isinstance(extra_reasoning, str):
                     out.insert(start, ReasoningDelta(extra_reasoning))
+                if delta.get("tool_calls"):
+                    if self._calls is None:
+                        self._calls = ToolCallParts()
+                    self._calls.add(delta["tool_calls"])
             finish = choice.get("finish_reason")
             if finish:
                 self.finish_reason = finish
+                if self._calls is not None:
+                    self._calls.take(out)
+        elif self._unread is None:
+            self._unread = tuple(sorted(str(k) for k in chunk)[:12])
         usage = chunk.get("usage")
         if usage and usage.__class__ is dict:
             self._usage = usage
@@ -165,6 +180,8 @@ class ChunkNormalizer:
         text = self._filter.flush()
         if text:
             out.append(TextDelta(text))
+        if self._calls is not None:
+            self._calls.take(out)
         if self._usage is not None and self._usage is not self._sent_usage:
             self._sent_usage = self._usage
             out.append(_usage_event(self._usage))
@@ -186,6 +203,11 @@ class ChunkNormalizer:
     def total_tokens(self) -> int | None:
         """The last total token count the server reported, if any."""
         return _int(self._usage.get("total_tokens")) if self._usage else None
+
+    @property
+    def unread_keys(self) -> tuple[str, ...] | None:
+        """The keys of a payload that was no chat completion chunk, when none was read."""
+        return None if self._read else self._unread
 
 
 def _usage_event(usage: dict[str, Any]) -> UsageUpdate:

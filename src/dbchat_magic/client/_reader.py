@@ -21,7 +21,7 @@ class BodyReader:
     connection ends the body (`next` returns None, `dropped` keeps the error)."""
 
     __slots__ = ("_chunks", "_deadlines", "_gap", "_held", "_now", "_reads", "_total",
-                 "_watchdog", "dropped")
+                 "_watchdog", "dropped", "empty")
 
     def __init__(self, chunks: AsyncIterator[bytes], deadlines: Deadlines) -> None:
         self._chunks = chunks
@@ -36,6 +36,7 @@ class BodyReader:
         self._reads = 0
         self._held: list[bytes] = []  # pieces `sniff_json` read ahead
         self.dropped: httpx.HTTPError | None = None
+        self.empty = False  # the body ended before its first byte
 
     async def next(self) -> bytes | None:
         """The next piece of the body; None at its end or after the connection dropped."""
@@ -51,6 +52,7 @@ class BodyReader:
                 return self._held.pop(0) if self._held else None
             return await self._chunks.__anext__()
         except StopAsyncIteration:
+            self.empty = self._reads == 1
             return None
         except asyncio.CancelledError:
             if watchdog.absorb():

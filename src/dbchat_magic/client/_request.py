@@ -1,4 +1,6 @@
-"""URLs and bodies for both styles: Databricks ``/invocations``, OpenAI ``/chat/completions``."""
+"""URLs and bodies per style and API: Databricks ``/invocations``, OpenAI ``/chat/completions``,
+the Responses routes (``/responses``, ``/open-responses``); Chat Completions, ChatAgent and
+Responses bodies (docs/notes/databricks-2026-protocol.md §1, §3)."""
 
 from __future__ import annotations
 
@@ -21,11 +23,21 @@ def openai_base(host: str) -> str:
     return host if path not in ("", "/") else f"{host}/serving-endpoints"
 
 
-def chat_url(host: str, endpoint: str, url_style: str) -> str:
-    """Where to POST a chat request."""
+def chat_url(host: str, endpoint: str, url_style: str, api: str = "chat") -> str:
+    """Where to POST a request: ``open-responses`` always goes to its route; with url_style
+    openai, ``responses`` goes to ``/responses`` and the rest to ``/chat/completions``; else the
+    endpoint's ``/invocations``."""
+    if api == "open-responses":
+        return f"{openai_base(host)}/open-responses"
     if url_style == "openai":
-        return f"{openai_base(host)}/chat/completions"
+        route = "responses" if api == "responses" else "chat/completions"
+        return f"{openai_base(host)}/{route}"
     return f"{host}/serving-endpoints/{quote(endpoint, safe='')}/invocations"
+
+
+def endpoint_url(host: str, endpoint: str) -> str:
+    """Where to GET one serving endpoint's details (its ``task``)."""
+    return f"{host}/api/2.0/serving-endpoints/{quote(endpoint, safe='')}"
 
 
 def list_url(host: str, url_style: str) -> str:
@@ -48,23 +60,54 @@ def check_messages(messages: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]
     return out
 
 
+def request_body(messages: Sequence[Mapping[str, Any]], *, endpoint: str, url_style: str,
+                 api: str, temperature: float | None, max_tokens: int | None,
+                 extra: Mapping[str, Any]) -> bytes:
+    """The JSON body for ``api``, with ``stream: true`` and pass-through ``extra`` params
+    (``context`` / ``custom_inputs`` for agents). ``None`` values are left out; the OpenAI style
+    and the routes add ``model``. ChatAgent bodies carry no sampling parameters (its schema has
+    none). `BadRequest` when the body is over the 4 MB limit, before anything is sent."""
+    checked = check_messages(messages)
+    body: dict[str, Any]
+    if api in ("responses", "open-responses"):
+        body = {"input": responses_input(checked)}
+        sampling = {"temperature": temperature, "max_output_tokens": max_tokens}
+    else:
+        body = {"messages": checked}
+        sampling = ({} if api == "agent-chat"
+                    else {"temperature": temperature, "max_tokens": max_tokens})
+    if url_style == "openai" or api == "open-responses":
+        body["model"] = endpoint
+    body.update({k: v for k, v in sampling.items() if v is not None})
+    body.update({k: v for k, v in extra.items() if v is not None})
+    body["stream"] = True
+    return _encoded(body)
+
+
 def chat_body(messages: Sequence[Mapping[str, Any]], *, endpoint: str, url_style: str,
               temperature: float | None, max_tokens: int | None,
               extra: Mapping[str, Any]) -> bytes:
-    """The JSON body: messages, sampling, ``stream: true`` and pass-through ``extra`` params.
+    """The Chat Completions body (`request_body` with ``api="chat"``)."""
+    return request_body(messages, endpoint=endpoint, url_style=url_style, api="chat",
+                        temperature=temperature, max_tokens=max_tokens, extra=extra)
 
-    ``None`` values are left out; the OpenAI style adds ``model``. Raises `BadRequest` when the
-    body is over the 4 MB limit, before anything is sent.
-    """
-    body: dict[str, Any] = {"messages": check_messages(messages)}
-    if url_style == "openai":
-        body["model"] = endpoint
-    if temperature is not None:
-        body["temperature"] = temperature
-    if max_tokens is not None:
-        body["max_tokens"] = max_tokens
-    body.update({k: v for k, v in extra.items() if v is not None})
-    body["stream"] = True
+
+def responses_input(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The conversation as Responses ``input`` items: system (instruction) messages first, each
+    its own ``role: system`` item as Databricks' examples send them, then the turns in order; a
+    ``tool`` message (no Responses role) becomes a user turn saying it is a tool's output."""
+    system = [{"role": "system", "content": m["content"]} for m in messages
+              if m["role"] == "system"]
+    turns = []
+    for m in messages:
+        if m["role"] == "tool":
+            turns.append({"role": "user", "content": f"(tool output) {m['content']}"})
+        elif m["role"] != "system":
+            turns.append({"role": m["role"], "content": m["content"]})
+    return system + turns
+
+
+def _encoded(body: dict[str, Any]) -> bytes:
     try:
         raw = orjson.dumps(body)
     except TypeError as exc:

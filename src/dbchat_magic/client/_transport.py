@@ -25,6 +25,7 @@ from dbchat_magic.client._errors import (
     http_error,
     one_line,
     parse_error_body,
+    reason_first,
 )
 from dbchat_magic.client._formats import CHAT_COMPLETIONS, WireFormat, framing_for
 from dbchat_magic.client._reader import BodyReader
@@ -32,6 +33,7 @@ from dbchat_magic.client._retry import RETRY_STATUSES, Backoff, parse_retry_afte
 from dbchat_magic.client._wire import Framing, Normalizer, ReportedError, SSEFraming
 from dbchat_magic.errors import DbChatError, RequestTimeout, StreamFailed
 from dbchat_magic.events import StreamEnd, StreamEvent
+from dbchat_magic.hosts import is_local
 
 log = scrubbed_logger("dbchat_magic.client")
 
@@ -174,10 +176,11 @@ async def _read_bounded(response: httpx.Response, limit: int) -> bytes:
 # -- reading ----------------------------------------------------------------------------------
 
 async def read_batches(opener: Callable[[], Awaitable[httpx.Response]], deadlines: Deadlines,
-                       wire: WireFormat = CHAT_COMPLETIONS,
+                       wire: WireFormat | Callable[[], WireFormat] = CHAT_COMPLETIONS,
                        ) -> AsyncGenerator[list[StreamEvent], None]:
     """Open the response with ``opener`` and yield its events in batches, one non-empty list per
-    network piece, read in the ``wire`` format: a stream (usual) or one JSON body (a server
+    network piece, read in the ``wire`` format (or the one ``wire()`` names once the response is
+    open: the opener may learn the endpoint's kind): a stream (usual) or one JSON body (a server
     ignoring ``stream``). The last batch ends with `StreamEnd`. Closes the response however the
     iteration ends.
 
@@ -191,7 +194,8 @@ async def read_batches(opener: Callable[[], Awaitable[httpx.Response]], deadline
     state = deadlines.state
     try:
         reader = BodyReader(body_pieces(response), deadlines)
-        normalizer = state.normalizer = wire.normalizer()
+        fmt = wire if isinstance(wire, WireFormat) else wire()
+        normalizer = state.normalizer = fmt.normalizer()
         framing = await _framing(response, reader, deadlines)
         if framing is None:
             yield await _whole_body(reader, normalizer, state, deadlines.settings.max_body_bytes)
@@ -234,21 +238,35 @@ async def _framing(response: httpx.Response, reader: BodyReader,
 async def _end(reader: BodyReader, framing: Framing, normalizer: Normalizer,
                state: CallState) -> list[StreamEvent]:
     """After the deadline loop: fail an oversized event, note a dropped connection, drain the
-    rest after ``[DONE]``, and give the verdict."""
+    rest after ``[DONE]`` or read what an unterminated last event held, and give the verdict."""
     if framing.too_large is not None:
         raise _too_large(framing, state)
+    batch: list[StreamEvent] = []
     if reader.dropped is not None:
         log.info("stream from %s ended: %s", state.endpoint, reader.dropped)
         state.truncation = "the connection dropped mid-answer"
     elif framing.done:
         await _drain(reader)
-    return _verdict(framing, normalizer, state)
+    else:
+        try:
+            for payload in framing.finish():
+                normalizer.add(payload, batch)
+        except ReportedError as err:
+            raise _reported(err, framing, state) from None
+        if framing.malformed:
+            _skip_malformed(framing, state)
+    if reader.empty:
+        raise StreamFailed(empty_answer(state))
+    return batch + _verdict(framing, normalizer, state)
 
 
 def _verdict(framing: Framing, normalizer: Normalizer, state: CallState) -> list[StreamEvent]:
     """The last batch: what the normalizer held back, then `StreamEnd` — "completed" when the
-    body's end marker or a finish reason arrived, else "truncated" (``state.truncation`` why)."""
+    body's end marker or a finish reason arrived, else "truncated" (``state.truncation`` why).
+    Payloads none of which the normalizer could read fail (`StreamFailed`)."""
     batch = normalizer.flush()
+    if normalizer.unread_keys is not None:
+        raise StreamFailed(unknown_shape(state.endpoint, normalizer.unread_keys))
     finished = framing.done or normalizer.finished
     if not finished and state.truncation is None:
         state.truncation = ("the stream stopped without [DONE] or a finish_reason "
@@ -257,6 +275,28 @@ def _verdict(framing: Framing, normalizer: Normalizer, state: CallState) -> list
     batch.append(StreamEnd("completed" if finished else "truncated",
                            normalizer.finish_reason, normalizer.model))
     return batch
+
+
+def empty_answer(state: CallState) -> str:
+    """The message for an answer body without a single byte."""
+    why = ("; often the prompt exceeds the model's context" if is_local(state.host)
+           else "; ask again, and if it repeats check the endpoint's logs")
+    return f"endpoint '{state.endpoint}': the server sent an empty answer (HTTP 200){why}"
+
+
+_SHAPE_HINTS = ((frozenset({"delta", "messages"}),
+                 "it looks like a ChatAgent: set api = agent-chat"),
+                (frozenset({"output", "type", "object"}),
+                 "it looks like the Responses API: set api = responses"),
+                (frozenset({"choices"}), "it looks like Chat Completions: set api = chat"))
+
+
+def unknown_shape(endpoint: str, keys: tuple[str, ...]) -> str:
+    """The message for an answer none of whose payloads this format reads."""
+    hint = next((h for names, h in _SHAPE_HINTS if names & set(keys)), "")
+    shown = one_line(", ".join(keys), 120) or "none"
+    return (f"endpoint '{endpoint}' answered in a shape dbchat does not read (keys: {shown})"
+            f"{'; ' + hint if hint else ''}")
 
 
 async def read_events(batches: AsyncGenerator[list[StreamEvent], None],
@@ -284,6 +324,8 @@ async def _whole_body(reader: BodyReader, normalizer: Normalizer, state: CallSta
         why = one_line(str(reader.dropped), 120) or type(reader.dropped).__name__
         raise StreamFailed(f"the connection broke while the answer body from endpoint '{ep}' "
                            f"was read: {why}")
+    if not body.strip():
+        raise StreamFailed(empty_answer(state))
     try:
         payload = orjson.loads(body)
     except orjson.JSONDecodeError:
@@ -296,6 +338,8 @@ async def _whole_body(reader: BodyReader, normalizer: Normalizer, state: CallSta
     except ReportedError as err:
         raise _reported(err, None, state) from None
     events += normalizer.flush()
+    if normalizer.unread_keys is not None:
+        raise StreamFailed(unknown_shape(ep, normalizer.unread_keys))
     state.total_tokens = normalizer.total_tokens
     events.append(StreamEnd("completed", normalizer.finish_reason, normalizer.model))
     return events
@@ -325,7 +369,7 @@ def _reported(err: ReportedError, framing: Framing | None, state: CallState) -> 
     if framing is not None and framing.malformed:
         _skip_malformed(framing, state)
     return StreamFailed(f"endpoint '{state.endpoint}' reported an error mid-answer: "
-                        f"{one_line(str(err), 200)}")
+                        f"{one_line(reason_first(str(err)), 200)}")
 
 
 def _too_large(framing: Framing, state: CallState) -> StreamFailed:

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 import orjson
 
 from dbchat_magic.events import StreamEvent, UsageUpdate
-from dbchat_magic.sse import EventTooLarge, SSEDecoder
+from dbchat_magic.sse import EventTooLarge, ServerSentEvent, SSEDecoder
 
 Payload = dict[str, Any]
 _DONE = b"[DONE]"
@@ -42,6 +42,9 @@ class Framing(Protocol):
     def feed(self, piece: bytes) -> list[Payload]:
         """The JSON objects completed by ``piece``, in order (others are skipped)."""
 
+    def finish(self) -> list[Payload]:
+        """At a clean end of the body: the objects of an unterminated last event or line."""
+
 
 class Normalizer(Protocol):
     """One API's payloads → typed events, remembering model, finish reason and usage."""
@@ -66,16 +69,23 @@ class Normalizer(Protocol):
     def total_tokens(self) -> int | None:
         """The server's last total token count, if it sent one."""
 
+    @property
+    def unread_keys(self) -> tuple[str, ...] | None:
+        """While no payload was read: the keys of the first one in a shape it does not read."""
+
 
 class SSEFraming:
     """``text/event-stream``: each event's data is one JSON object; ``[DONE]`` ends the answer
     and nothing after it counts. A payload that is not JSON is skipped (kept in `malformed`), a
-    JSON value that is not an object is skipped. ``max_event_bytes`` bounds a line and an event."""
+    JSON value that is not an object is skipped. ``max_event_bytes`` bounds a line and an event.
+    At the end an unterminated last event still counts (``data: [DONE]`` with no blank line
+    after it): the decoder's lenient end, not the standard's."""
 
-    __slots__ = ("_feed", "done", "malformed", "too_large")
+    __slots__ = ("_decoder", "_feed", "done", "malformed", "too_large")
 
     def __init__(self, max_event_bytes: int | None = None) -> None:
-        self._feed = SSEDecoder(max_event_bytes=max_event_bytes).feed
+        self._decoder = SSEDecoder(max_event_bytes=max_event_bytes, lenient_eof=True)
+        self._feed = self._decoder.feed
         self.done = False
         self.too_large: EventTooLarge | None = None
         self.malformed: list[bytes] = []
@@ -91,6 +101,13 @@ class SSEFraming:
             events = self._feed(piece)
         except EventTooLarge as exc:  # the events before the oversized one still count
             events, self.too_large = exc.events, exc
+        return self._payloads(events)
+
+    def finish(self) -> list[Payload]:
+        """The JSON object of an event the body ended without a blank line after."""
+        return [] if self.ended else self._payloads(self._decoder.flush())
+
+    def _payloads(self, events: list[ServerSentEvent]) -> list[Payload]:
         out: list[Payload] = []
         loads = orjson.loads
         for event in events:
@@ -102,6 +119,54 @@ class SSEFraming:
                 payload = loads(raw)
             except orjson.JSONDecodeError:
                 self.malformed.append(raw)
+                continue
+            if payload.__class__ is dict:
+                out.append(payload)
+        return out
+
+
+class NDJSONFraming:
+    """``application/x-ndjson`` (JSON Lines): one JSON object per line; blank lines are skipped,
+    a line that is not JSON goes to `malformed`. ``max_event_bytes`` bounds a line."""
+
+    __slots__ = ("_held", "_limit", "done", "malformed", "too_large")
+
+    def __init__(self, max_event_bytes: int | None = None) -> None:
+        self._limit = max_event_bytes if max_event_bytes is not None else 1 << 62
+        self._held = b""
+        self.done = False
+        self.too_large: EventTooLarge | None = None
+        self.malformed: list[bytes] = []
+
+    @property
+    def ended(self) -> bool:
+        """True after an oversized line."""
+        return self.too_large is not None
+
+    def feed(self, piece: bytes) -> list[Payload]:
+        """The objects of the lines ``piece`` completes."""
+        lines = (self._held + piece).split(b"\n")
+        self._held = lines.pop()
+        if len(self._held) > self._limit or any(len(line) > self._limit for line in lines):
+            self.too_large, self._held = EventTooLarge(self._limit, []), b""
+            return []
+        return self._objects(lines)
+
+    def finish(self) -> list[Payload]:
+        """The object on a last line without a line end."""
+        held, self._held = self._held, b""
+        return self._objects([held]) if not self.ended else []
+
+    def _objects(self, lines: list[bytes]) -> list[Payload]:
+        out: list[Payload] = []
+        for line in lines:
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                payload = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                self.malformed.append(line)
                 continue
             if payload.__class__ is dict:
                 out.append(payload)

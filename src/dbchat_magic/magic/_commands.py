@@ -66,12 +66,35 @@ def _config(shell: Any, rest: list[str]) -> None:
         print(f"{'workspace host':<22} {creds.host}")
     except DbChatError as err:
         source = f"none found ({err})"
+        creds = None
     print(f"{'credentials':<22} {source}")
+    print(f"{'endpoint kind':<22} {_endpoint_kind(settings, creds is not None)}")
     from dbchat_magic.magic.async_cell import rewrite_cell
 
     awaited = rewrite_cell in (getattr(shell, "input_transformers_cleanup", None) or ())
     how = "Stop button (awaited cells, ipykernel ≥ 7.4)" if awaited else "press ■ (interrupt)"
     print(f"{'stop a blocking cell':<22} {how}")
+
+
+def _endpoint_kind(settings: Any, has_credentials: bool) -> str:
+    """How dbchat talks to the current endpoint, and where that came from."""
+    from dbchat_magic.errors import DbChatError
+    from dbchat_magic.markup import one_line
+    from dbchat_magic.runner import get_runner
+
+    if settings.api != "auto":
+        return f"{settings.api} (api setting)"
+    if not has_credentials:
+        return "auto (no credentials to read the endpoint's task)"
+    runner = get_runner()
+    try:
+        client = runner.client(settings)  # shared per connection: name the endpoint
+        kind = runner.run(client.endpoint_kind(settings.endpoint), timeout=_ENDPOINTS_TIMEOUT)
+    except (DbChatError, TimeoutError) as err:
+        return f"chat (the task could not be read: {one_line(str(err))[:80]})"
+    if kind.source == "task":
+        return f"{kind.api} (task {one_line(kind.task or '')})"
+    return f"{kind.api} (the endpoint's task could not be read; set api to choose)"
 
 
 def format_settings(settings: Any) -> str:
@@ -162,13 +185,15 @@ def _endpoints(shell: Any, rest: list[str]) -> None:
     for info in found:  # names and tasks come from the server: printed cleaned
         mark = "*" if info.name == current else " "
         state = "ready" if info.ready else "not ready"
-        print(f"{mark} {one_line(info.name):<40} {state:<10} {one_line(info.task or '')}")
+        task = one_line(info.task or "")
+        print(f"{mark} {one_line(info.name):<40} {state:<10} {task:<20} {info.api}")
     print("(* = current; switch with %dbchat use NAME)")
 
 
 def _history(shell: Any, rest: list[str]) -> None:
     from dbchat_magic.conversation import get_conversation
     from dbchat_magic.markup import one_line
+    from dbchat_magic.result import step_line
     from dbchat_magic.specs import specs_as_words
 
     name, _ = _chat_name(rest)
@@ -179,7 +204,11 @@ def _history(shell: Any, rest: list[str]) -> None:
     for i, turn in enumerate(conv.turns, 1):
         answer = one_line(specs_as_words(turn.answer))  # outside text: no escape sequences
         short = answer[:117] + "…" if len(answer) > 120 else answer
-        print(f"{i}. Q: {one_line(turn.question)}\n   A ({turn.result.status}): {short}")
+        print(f"{i}. Q: {one_line(turn.question)}")
+        for step in turn.result.steps[:20]:
+            print(f"   step: {one_line(step_line(step))}")
+        note = turn.result.tool_call_note
+        print(f"   A ({turn.result.status}): {short or one_line(note or '')}")
 
 
 def _reset(shell: Any, rest: list[str]) -> None:

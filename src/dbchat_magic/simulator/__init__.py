@@ -8,12 +8,14 @@
 from __future__ import annotations
 
 from dbchat_magic.simulator._endpoints import (
+    CHAT_AGENT,
     CLAUDE,
     DEFAULT_ENDPOINTS,
     EMBEDDINGS,
     LLAMA,
     NOT_READY,
     REASONING,
+    RESPONSES_AGENT,
     Endpoint,
 )
 from dbchat_magic.simulator._faults import FAULT_NAMES, RESPONSE_FAULTS, STREAM_FAULTS, Fault
@@ -31,6 +33,7 @@ from dbchat_magic.simulator._stats import Disconnect, LogEntry, Stats
 from dbchat_magic.simulator._stream import Gate
 
 __all__ = [
+    "CHAT_AGENT",
     "CLAUDE",
     "DEFAULT_ENDPOINTS",
     "EMBEDDINGS",
@@ -38,6 +41,7 @@ __all__ = [
     "LLAMA",
     "NOT_READY",
     "REASONING",
+    "RESPONSES_AGENT",
     "RESPONSE_FAULTS",
     "STREAM_FAULTS",
     "Disconnect",

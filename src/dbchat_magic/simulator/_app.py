@@ -11,6 +11,14 @@ import time
 import uuid
 from typing import Any
 
+from dbchat_magic.simulator._agents import (
+    agent_events,
+    agent_payload,
+    chat_tool_call_events,
+    input_messages,
+    nothing,
+    reframed,
+)
 from dbchat_magic.simulator._endpoints import Endpoint
 from dbchat_magic.simulator._faults import (
     ErrorResponse,
@@ -93,8 +101,12 @@ class App:
             )
             return await self._send_error(conn, err, keep_alive=keep)
         denied = self._check_auth(req)
+        lookup = path.startswith(_LIST_PATH + "/") and req.method == "GET"
+        if lookup:  # one endpoint's details: counted apart from the questions
+            self.state.stats.record_lookup()
         if denied is not None:
-            self._log_plain(req, None, denied.status, conn)
+            if not lookup:
+                self._log_plain(req, None, denied.status, conn)
             return await self._send_error(conn, denied, keep_alive=keep)
         if path.startswith(_LIST_PATH):
             return await self._list(conn, req, path)
@@ -140,7 +152,8 @@ class App:
 
     async def _list(self, conn: Connection, req: Request, path: str) -> bool:
         keep = req.keep_alive
-        self._log_plain(req, None, 200, conn)
+        if path == _LIST_PATH or req.method != "GET":
+            self._log_plain(req, None, 200, conn)
         if req.method != "GET":
             err = databricks_error(405, "BAD_REQUEST", f"Method {req.method} not allowed on {path}")
             return await self._send_error(conn, err, keep_alive=keep)
@@ -188,8 +201,10 @@ class App:
         keep = req.keep_alive
         body = _try_json(req.body)
         rest = path[len(_CHAT_PREFIX) :]
-        if rest == "chat/completions":
+        route_api: str | None = None
+        if rest in ("chat/completions", "responses", "open-responses"):
             name = body.get("model") if isinstance(body, dict) else None
+            route_api = "chat" if rest == "chat/completions" else "responses"
         elif rest.endswith("/invocations") and rest.count("/") == 1:
             name = rest.split("/", 1)[0]
         else:
@@ -209,16 +224,20 @@ class App:
                                         req.headers)
         faults = self.state.faults.take(entry.endpoint)
         entry.faults = [f.name for f in faults]
+        replay = next((f for f in faults if f.name == "replay"), None)
+        if replay is not None:  # a kept body, byte for byte
+            return await self._replay(conn, replay, entry, keep)
         if entry.faults == ["drop"]:
             entry.status = 0  # no response at all
             conn.abort()
             return False
-        error = refuse_chat(req, body, entry.endpoint, self.state.endpoints, faults)
+        error = refuse_chat(req, body, entry.endpoint, self.state.endpoints, faults, route_api)
         if error is not None:
             entry.status = error.status
             return await self._send_error(conn, error, keep_alive=keep)
         assert isinstance(body, dict) and entry.endpoint is not None
         endpoint = self.state.endpoints[entry.endpoint]
+        api = route_api or endpoint.api
         by_name = {f.name: f for f in faults}
         try:
             answer, prompt_tokens = self._answer(req, body, endpoint, by_name)
@@ -231,7 +250,15 @@ class App:
         entry.finish_reason = answer.finish_reason
         pacing = self._pacing(by_name)
         echo = _echo_headers(req, by_name.get("header_echo"))
-        if entry.stream and "json_body" not in by_name:
+        if entry.stream and "empty_body" in by_name:
+            conn.start_chunked(200, "text/event-stream; charset=utf-8", keep_alive=keep)
+            work = nothing()
+        elif entry.stream and api != "chat" and "json_body" not in by_name:
+            conn.start_chunked(200, "text/event-stream", keep_alive=keep, extra=echo)
+            usage = (prompt_tokens, answer.completion_tokens)
+            work = send_events(conn, agent_events(answer.tokens, endpoint, api, by_name, usage),
+                               pacing, entry)
+        elif entry.stream and "json_body" not in by_name:
             chunk_id = f"chatcmpl_{uuid.uuid4()}"
             builder = ChunkBuilder(
                 endpoint,
@@ -241,11 +268,14 @@ class App:
                 chunk_id=chunk_id,
             )
             http10 = req.version == "HTTP/1.0"
-            conn.start_chunked(
-                200, "text/event-stream; charset=utf-8", keep_alive=keep, http10=http10, extra=echo
-            )
+            ndjson = "ndjson" in by_name
+            ctype = "application/x-ndjson" if ndjson else "text/event-stream; charset=utf-8"
+            conn.start_chunked(200, ctype, keep_alive=keep, http10=http10, extra=echo)
             keep = keep and not http10
-            events = sse_events(answer, builder, by_name)
+            events = (chat_tool_call_events(builder.role(), builder.event)
+                      if "tool_call_only" in by_name else sse_events(answer, builder, by_name))
+            if ndjson or "done_no_blank" in by_name:
+                events = reframed(events, ndjson)
             work = send_events(conn, events, pacing, entry)
         elif "disconnect" in by_name:
             conn.abort()
@@ -253,10 +283,21 @@ class App:
         else:
             jb = by_name.get("json_body")
             marked = dataclasses.replace(answer, text=answer.text + fill_mark(jb))
-            body = sized_body(completion_payload(marked, endpoint, prompt_tokens), jb)
+            payload = (completion_payload(marked, endpoint, prompt_tokens) if api == "chat" else
+                       agent_payload(marked.text, answer.reasoning, endpoint, api, by_name,
+                                     (prompt_tokens, answer.completion_tokens)))
+            body = sized_body(payload, jb)
             work = self._send_whole(conn, body, answer, pacing, keep, echo)
         cut = "disconnect" in by_name or "broken_framing" in by_name
         return await self._watch(conn, work, entry, keep, cut=cut)
+
+    async def _replay(self, conn: Connection, fault: Fault, entry: LogEntry, keep: bool) -> bool:
+        raw = fault.params.get("body", b"")
+        body = raw.encode() if isinstance(raw, str) else bytes(raw)
+        entry.status = int(fault.params.get("status", 200))
+        ctype = str(fault.params.get("content_type", "text/event-stream"))
+        await conn.send_fixed(entry.status, body, ctype, keep_alive=keep)
+        return keep
 
     def _answer(
         self, req: Request, body: dict[str, Any], endpoint: Endpoint, faults: dict[str, Fault]
@@ -266,12 +307,13 @@ class App:
             or req.headers.get("x-sim-reply-tokens")
             or self.state.reply_tokens
         )
-        request = SimRequest(endpoint.name, body["messages"], body, dict(req.headers), int(n))
+        messages = body.get("messages") or input_messages(body.get("input"))
+        request = SimRequest(endpoint.name, messages, body, dict(req.headers), int(n))
         reply = as_reply(self.state.responder(request))
-        max_tokens = body.get("max_tokens")
+        max_tokens = body.get("max_tokens") or body.get("max_output_tokens")
         max_tokens = max_tokens if isinstance(max_tokens, int) and max_tokens > 0 else None
         answer = plan_answer(reply, endpoint, faults, max_tokens, default_reasoning(request))
-        prompt = sum(count_tokens(content_text(m.get("content"))) + 4 for m in body["messages"])
+        prompt = sum(count_tokens(content_text(m.get("content"))) + 4 for m in messages)
         return answer, prompt
 
     def _pacing(self, faults: dict[str, Fault]) -> Pacing:

@@ -12,6 +12,11 @@ CLAUDE = "databricks-claude-3-7-sonnet"
 REASONING = "databricks-gpt-oss-120b"
 EMBEDDINGS = "databricks-gte-large-en"
 NOT_READY = "dbchat-finetuned-not-ready"
+CHAT_AGENT = "dbchat-chat-agent"
+RESPONSES_AGENT = "dbchat-responses-agent"
+
+_APIS = {"llm/v1/chat": "chat", "agent/v1/chat": "chat", "agent/v2/chat": "agent-chat",
+         "agent/v1/responses": "responses"}
 
 
 @dataclass(frozen=True)
@@ -27,11 +32,17 @@ class Endpoint:
     ready: bool = True
     style: Style = "llama"
     model: str = "meta-llama-3.3-70b-instruct-121024"
+    tools: bool = False  # an agent that calls a tool (lookup_order) before it answers
 
     @property
     def is_chat(self) -> bool:
-        """True when the endpoint serves chat completions."""
-        return self.task == "llm/v1/chat"
+        """True when the endpoint answers chat questions (a chat model or an agent)."""
+        return self.task in _APIS
+
+    @property
+    def api(self) -> str:
+        """The request and answer shape its task takes: chat, agent-chat or responses."""
+        return _APIS.get(self.task, "chat")
 
     def as_json(self) -> dict[str, object]:
         """The endpoint as ``GET /api/2.0/serving-endpoints`` lists it."""
@@ -43,7 +54,8 @@ class Endpoint:
                 "config_update": "NOT_UPDATING",
             },
             "task": self.task,
-            "endpoint_type": "FOUNDATION_MODEL_API",
+            "endpoint_type": "FOUNDATION_MODEL_API" if self.task.startswith("llm/")
+            else "CUSTOM_MODEL",
         }
 
 
@@ -53,6 +65,9 @@ DEFAULT_ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(REASONING, style="reasoning", model="gpt-oss-120b-080525"),
     Endpoint(EMBEDDINGS, task="llm/v1/embeddings", model="gte-large-en-v1.5"),
     Endpoint(NOT_READY, ready=False, model="llama-3-1-8b-ft-v3"),
+    Endpoint(CHAT_AGENT, task="agent/v2/chat", model="dbchat-chat-agent-v1", tools=True),
+    Endpoint(RESPONSES_AGENT, task="agent/v1/responses", model="dbchat-responses-agent-v1",
+             tools=True),
 )
 
 

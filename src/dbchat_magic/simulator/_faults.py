@@ -13,7 +13,8 @@ from typing import Any
 # client sees when a pooled connection went stale or a load balancer resets it).
 # "huge_error" is an error whose body is ``size`` bytes, generated as it is sent.
 RESPONSE_FAULTS = frozenset(
-    {"429", "500", "503", "401", "403", "404", "400", "html502", "drop", "huge_error"}
+    {"429", "500", "503", "401", "403", "404", "400", "html502", "drop", "huge_error",
+     "external_model_error", "schema_error"}
 )
 # Faults that change how a successful stream looks; several can apply to one request.
 STREAM_FAULTS = frozenset(
@@ -32,6 +33,11 @@ STREAM_FAULTS = frozenset(
         "json_body",  # the whole chat.completion body even when asked to stream
         "broken_framing",  # after `after` tokens, broken chunked framing, then the connection ends
         "header_echo",  # the request's Authorization value echoed in a response header
+        "empty_body",  # HTTP 200 text/event-stream without a single byte
+        "done_no_blank",  # the stream ends "data: [DONE]" with no blank line after it
+        "ndjson",  # the stream as application/x-ndjson lines instead of SSE
+        "tool_call_only",  # the answer is only a tool call (Chat Completions tool_calls deltas)
+        "replay",  # `body` (bytes or text) sent as it is, with `status` and `content_type`
     }
 )
 FAULT_NAMES = RESPONSE_FAULTS | STREAM_FAULTS
@@ -61,6 +67,13 @@ _PARAMS: dict[str, frozenset[str]] = {
     "json_body": frozenset({"content_type", "size"}),
     "broken_framing": frozenset({"after", "kind"}),
     "header_echo": frozenset({"header", "bare"}),
+    "external_model_error": frozenset({"message"}),
+    "schema_error": frozenset(),
+    "empty_body": frozenset(),
+    "done_no_blank": frozenset(),
+    "ndjson": frozenset(),
+    "tool_call_only": frozenset(),
+    "replay": frozenset({"body", "status", "content_type"}),
 }
 # Any fault may also override pacing and chunking for the request it hits.
 _PACING_PARAMS = frozenset({"tokens_per_second", "first_token_delay", "chunking", "seed"})
@@ -230,6 +243,14 @@ def fault_response(fault: Fault, endpoint: str | None) -> ErrorResponse:
         return databricks_error(400, "BAD_REQUEST", msg or _BAD_REQUEST_JSON)
     if fault.name == "html502":
         return ErrorResponse(502, _HTML_502, "text/html")
+    if fault.name == "external_model_error":  # Databricks' shape (dbdemos issue #97)
+        inner = {"error_code": "INVALID_PARAMETER_VALUE",
+                 "message": msg or "max_tokens must be at most 4096 for this model"}
+        body = {"error": "Received error from databricks-model-serving",
+                "external_model_message": inner}
+        return ErrorResponse(400, json.dumps(body).encode(), "application/json")
+    if fault.name == "schema_error":
+        return databricks_error(400, "INVALID_PARAMETER_VALUE", schema_error_message())
     if fault.name == "huge_error":
         head = b'{"error_code":"INTERNAL_ERROR","message":"'
         return ErrorResponse(int(p.get("status", 500)), head, fill=int(p.get("size", 200 << 20)),
@@ -244,3 +265,16 @@ def not_found(endpoint: str, message: str | None = None) -> ErrorResponse:
         "RESOURCE_DOES_NOT_EXIST",
         message or f"Endpoint with name '{endpoint}' does not exist.",
     )
+
+
+def schema_error_message() -> str:
+    """What MLflow's scoring server says to a ResponsesAgent sent ``messages``: the reason comes
+    ~1000 characters in (the real one: tests/fixtures/wire/mlflow-responses-agent-messages-400)."""
+    fields = ", ".join(f"'{n}': string (optional)" for n in (
+        "background", "context", "custom_inputs", "metadata", "parallel_tool_calls", "reasoning",
+        "store", "stream", "temperature", "text", "tool_choice", "tools", "top_p", "truncation",
+        "user", "max_output_tokens", "conversation", "prompt"))
+    return (f"Failed to predict data '{{'messages': [...]}}'. \nError: Failed to enforce schema of "
+            f"data '{{'messages': [...]}}' with schema '[{fields}, 'input': Array(Any) "
+            "(required)]'. Error: Model is missing inputs ['input']. Note that there were extra "
+            "inputs: ['messages'].")

@@ -50,6 +50,7 @@ class Stats:
     """Live counters; written by the server thread, safe to read from any thread."""
 
     requests: int = 0
+    lookups: int = 0  # GET /api/2.0/serving-endpoints/{name}: a client reading a task
     connections_opened: int = 0
     idle_closed: int = 0  # keep-alive connections the server closed after idle_timeout
     disconnects: list[Disconnect] = field(default_factory=list)
@@ -74,11 +75,17 @@ class Stats:
             if len(self.log) > LOG_LIMIT:  # a long demo session must not grow without bound
                 del self.log[: LOG_LIMIT // 5]
 
+    def record_lookup(self) -> None:
+        """Count one endpoint-details GET (kept apart so request counts stay per question)."""
+        with self._lock:
+            self.lookups += 1
+
     def as_json(self) -> dict[str, Any]:
         """A JSON-ready snapshot (served at ``GET /_sim/stats``)."""
         with self._lock:
             return {
                 "requests": self.requests,
+                "lookups": self.lookups,
                 "connections_opened": self.connections_opened,
                 "idle_closed": self.idle_closed,
                 "disconnects": [vars(d).copy() for d in self.disconnects],
@@ -92,6 +99,7 @@ class Stats:
         """Zero every counter and forget bodies, headers and the log."""
         with self._lock:
             self.requests = 0
+            self.lookups = 0
             self.connections_opened = 0
             self.idle_closed = 0
             self.disconnects.clear()

@@ -12,6 +12,7 @@ from dbchat_magic.simulator._faults import (
     databricks_error,
     fault_response,
     not_found,
+    schema_error_message,
 )
 from dbchat_magic.simulator._http import MAX_BODY_BYTES, Request
 
@@ -19,7 +20,8 @@ _ROLES = ("system", "user", "assistant", "tool")
 
 
 def refuse_chat(
-    req: Request, body: Any, name: str | None, endpoints: dict[str, Endpoint], faults: list[Fault]
+    req: Request, body: Any, name: str | None, endpoints: dict[str, Endpoint], faults: list[Fault],
+    api: str | None = None,
 ) -> ErrorResponse | None:
     """The error a chat request gets (an injected response fault first), or None to answer it."""
     if req.method != "POST":
@@ -48,6 +50,11 @@ def refuse_chat(
             "BAD_REQUEST",
             f"Endpoint '{name}' serves task '{endpoint.task}', not chat completions.",
         )
+    if (api or endpoint.api) == "responses":
+        items = body.get("input")
+        if not isinstance(items, list) or not items:  # as MLflow's scoring server answers
+            return databricks_error(400, "INVALID_PARAMETER_VALUE", schema_error_message())
+        return None
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         return databricks_error(400, "BAD_REQUEST", "Field 'messages' must be a non-empty list.")

@@ -44,8 +44,8 @@ class SSEDecoder:
     unbounded) caps a line and an event's data (`EventTooLarge`).
     """
 
-    __slots__ = ("_cr", "_data", "_data_size", "_event", "_event_retry", "_head", "_last_id",
-                 "_max", "_pending", "_pending_size", "lenient_eof", "retry")
+    __slots__ = ("_cr", "_data", "_data_size", "_dispatched_id", "_event", "_event_retry", "_head",
+                 "_last_id", "_max", "_pending", "_pending_size", "lenient_eof", "retry")
 
     def __init__(self, *, lenient_eof: bool = False, max_event_bytes: int | None = None) -> None:
         self.lenient_eof = lenient_eof
@@ -59,7 +59,8 @@ class SSEDecoder:
         self._data: list[bytes] = []
         self._event = ""
         self._event_retry: int | None = None
-        self._last_id = ""
+        self._last_id = ""  # the last event ID buffer
+        self._dispatched_id = ""  # what it was at the last blank line (the stream's last ID)
 
     def feed(self, chunk: bytes) -> list[ServerSentEvent]:
         """Decode one piece of the stream; return the events it completes (often none or one)."""
@@ -71,6 +72,7 @@ class SSEDecoder:
             if _LF not in value and len(chunk) <= self._max:
                 event = ServerSentEvent("message", value, self._last_id, self._event_retry)
                 self._event_retry = None
+                self._dispatched_id = self._last_id
                 return [event]
         if self._head is not None or self._cr or _CR in chunk:
             chunk = self._line_ends(chunk)
@@ -138,15 +140,16 @@ class SSEDecoder:
         return chunk
 
     def flush(self) -> list[ServerSentEvent]:
-        """End of stream: apply an unterminated last line, then dispatch (lenient) or discard the
-        unfinished event. Resets the decoder for a new stream (the last event ID is kept)."""
-        lines = []
-        tail = b"".join(self._pending) if self._pending else (self._head or b"")
-        if tail:
-            lines.append(tail)
+        """End of stream. By the standard, the unterminated last line and the unfinished event
+        are discarded, and an ``id`` seen since the last blank line never becomes the last event
+        ID; ``lenient_eof`` instead applies that line and dispatches the event. Resets the
+        decoder for a new stream (the last dispatched event ID is kept)."""
+        events: list[ServerSentEvent] = []
         if self.lenient_eof:
-            lines.append(b"")
-        events = self._lines(lines) if lines else []
+            tail = b"".join(self._pending) if self._pending else (self._head or b"")
+            events = self._lines([tail, b""] if tail else [b""])
+        else:
+            self._last_id = self._dispatched_id
         self._head, self._cr, self._pending, self._pending_size = b"", False, [], 0
         self._data, self._data_size, self._event, self._event_retry = [], 0, "", None
         return events
@@ -169,6 +172,8 @@ class SSEDecoder:
                 else:
                     events += self._lines([*block.split(b"\n"), b""])
                     last_id = self._last_id
+            if blocks:
+                self._dispatched_id = last_id
             if rest:
                 lines = rest.split(b"\n")
                 tail = lines.pop()
@@ -187,6 +192,7 @@ class SSEDecoder:
         data = self._data
         for line in lines:
             if not line:  # blank line: dispatch
+                self._dispatched_id = self._last_id
                 if data:
                     events.append(ServerSentEvent(
                         self._event or "message",

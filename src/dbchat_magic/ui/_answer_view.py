@@ -12,7 +12,13 @@ from dbchat_magic.markup import LiveMarkdown, clean_text, escape
 from dbchat_magic.result import ChatResult
 from dbchat_magic.ui import _environment as environment
 from dbchat_magic.ui._metrics_format import format_metrics, format_status
-from dbchat_magic.ui._settled import answer_html, settled_outputs, spec_outputs, status_line
+from dbchat_magic.ui._settled import (
+    answer_html,
+    settled_outputs,
+    spec_outputs,
+    status_line,
+    step_outputs,
+)
 from dbchat_magic.ui._throttle import DEFAULT_INTERVAL, Coalescer
 from dbchat_magic.ui._widget_lifetime import close_tree
 
@@ -114,6 +120,7 @@ class WidgetAnswerView:
                   else {"_titles": {"0": "Reasoning"}})
         self.reasoning = w.Accordion(children=[self.reasoning_out], selected_index=None,
                                      layout=w.Layout(display="none"), **titles)
+        self.steps: Any = None  # made when the first tool step arrives (agents only)
         self.answer = w.Output(_dom_classes=("dbchat-answer",))
         self.error = w.HTML(_dom_classes=("dbchat-error",))
         self.specs = w.Output()
@@ -123,6 +130,7 @@ class WidgetAnswerView:
         self._throttle = Coalescer(self._render, interval, lock=self._lock)
         self._shown_text: tuple[str, int] | None = None
         self._shown_reasoning: str | None = None
+        self._shown_steps = 0
         self._shown_specs: Any = None
         self._live_text = LiveMarkdown()  # the answer re-renders only its unfinished end
         self._live_reasoning = LiveMarkdown()
@@ -230,6 +238,9 @@ class WidgetAnswerView:
                        if result.reasoning else ())
             self.reasoning_out.outputs = entries
             _hide(self.reasoning, not result.reasoning)
+        if result.steps and (len(result.steps) != self._shown_steps or final):
+            self._shown_steps = len(result.steps)
+            self._steps_output().outputs = tuple(bundle_entry(i) for i in step_outputs(result))
         specs = result.extras.get("specs")
         shown = (result.text, id(specs) if specs else 0)
         if shown != self._shown_text or final:
@@ -237,6 +248,20 @@ class WidgetAnswerView:
             live = None if final else self._live_text  # spec JSON folded away once drawn
             markup = answer_html(result.text, fold=bool(specs), live=live) if result.text else ""
             self.answer.outputs = (html_entry(markup, result.text),) if result.text else ()
+
+    def _steps_output(self) -> Any:
+        """The Output of the collapsed "Steps" section, made (after the reasoning) on first use:
+        answers without tool steps carry no extra widgets."""
+        if self.steps is None:
+            import ipywidgets as w
+
+            out = w.Output()
+            titles = ({"titles": ("Steps",)} if environment.ipywidgets_major() != 7
+                      else {"_titles": {"0": "Steps"}})
+            self.steps = w.Accordion(children=[out], selected_index=None, **titles)
+            children = list(self.widget.children)
+            self.widget.children = (*children[:2], self.steps, *children[2:])
+        return self.steps.children[0]
 
     def _render_specs(self, result: ChatResult, *, force: bool = False) -> None:
         """Show the specs rendered so far (live: as soon as their block closed), once per list."""

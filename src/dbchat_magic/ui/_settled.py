@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 from dbchat_magic.markup import LiveMarkdown, clean_text, escape, markdown_html
-from dbchat_magic.result import ChatResult
+from dbchat_magic.result import ChatResult, step_line, steps_html
 from dbchat_magic.ui._error_hints import explain_error
 from dbchat_magic.ui._metrics_format import STATUS_ICONS, STATUS_WORDS, format_metrics
 
@@ -176,9 +176,34 @@ def repair_note(repair: dict[str, Any]) -> str:
             + "; the JSON above is as the model first wrote it")
 
 
+class StepsOutput:
+    """The agent's tool steps: a collapsed "steps" section (every value escaped) and one plain
+    line per step as text/plain."""
+
+    def __init__(self, result: ChatResult) -> None:
+        self.html = steps_html(result.steps)
+        self.text = "\n".join(f"step: {step_line(s)}" for s in result.steps[:50])
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        return {"text/html": self.html, "text/plain": self.text}
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def step_outputs(result: ChatResult) -> list[Any]:
+    """The steps section and, for an answer that is only tool calls, the line saying so."""
+    items: list[Any] = [StepsOutput(result)] if result.steps else []
+    note = result.tool_call_note
+    if note:
+        items.append(SettledLine(note))
+    return items
+
+
 def settled_outputs(result: ChatResult) -> list[Any]:
-    """The answer (sanitized HTML), spec outputs, a status line when not completed, metrics."""
-    items: list[Any] = []
+    """The steps, the answer (sanitized HTML), spec outputs, a status line when not completed,
+    metrics."""
+    items: list[Any] = step_outputs(result)
     if result.text:
         items.append(AnswerOutput(result.text, fold=bool(result.extras.get("specs"))))
     items.extend(spec_outputs(result))

@@ -12,7 +12,7 @@ from typing import Any, TextIO
 from dbchat_magic.markup import clean_text
 from dbchat_magic.result import ChatResult
 from dbchat_magic.ui._metrics_format import format_metrics
-from dbchat_magic.ui._settled import SpecOutput, spec_outputs, status_line
+from dbchat_magic.ui._settled import SpecOutput, spec_outputs, status_line, step_outputs
 
 
 class TextAnswerView:
@@ -64,6 +64,7 @@ class TextAnswerView:
             lines: list[str] = []
             if result.reasoning:
                 lines.append(f"(reasoning: {len(result.reasoning)} chars, see result.reasoning)")
+            lines.extend(repr(item) for item in step_outputs(result))
             for item in spec_outputs(result):
                 if not isinstance(item, SpecOutput):
                     lines.append(repr(item))
