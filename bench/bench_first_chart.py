@@ -228,8 +228,14 @@ def _stack() -> str:
 
 
 def _code(src: Path) -> str:
-    return ("render worker" if (src / "dbchat_magic" / "specs" / "worker.py").exists()
-            else "in-process (before)") + f" ({src})"
+    specs = src / "dbchat_magic" / "specs"
+    if (specs / "_vl_build.py").exists():
+        kind = "render worker, kernel builds Vega-Lite without Altair/jsonschema"
+    elif (specs / "worker.py").exists() or (specs / "_worker.py").exists():
+        kind = "render worker, Altair + jsonschema in the kernel"
+    else:
+        kind = "in-process (before)"
+    return f"{kind} ({src})"
 
 
 def _cold_lines(all_runs: dict[Path, dict[str, list[dict[str, float]]]],

@@ -60,6 +60,13 @@ class ChatResult:
         """True when the answer completed normally."""
         return self.status == "completed"
 
+    @property
+    def charts(self) -> list[Any]:
+        """The answer's drawn charts, in order: each has ``.chart`` (an Altair ``Chart`` that
+        displays offline), ``.data`` (a pandas DataFrame), ``.vegalite`` and ``.title``."""
+        kept = (getattr(s, "kept_chart", lambda: None)() for s in self.extras.get("specs") or ())
+        return [k for k in kept if k is not None]
+
     def __str__(self) -> str:
         return self.text
 
