@@ -17,7 +17,7 @@ import pytest
 from dbchat_magic.result import ChatResult
 from dbchat_magic.specs import render_spec
 from dbchat_magic.specs._records import csv_values
-from dbchat_magic.specs._vl_build import NEUTRAL, STATIC_WIDTH, static_variant
+from dbchat_magic.specs._vl_build import NEUTRAL, STATIC_WIDTH, WIDTH, static_variant
 from engine_cases import chart
 
 N = 20_000
@@ -77,14 +77,15 @@ def test_monthly_bars_get_one_band_per_month(ns):
     assert (tip["field"], tip["format"], tip["timeUnit"]) == ("ts", "%b %Y", "yearmonth")
 
 
-def test_width_follows_the_output_area_and_the_image_is_fixed_and_neutral(ns):
-    vl = _vl(chart(), ns)
-    assert vl["width"] == "container" and vl["autosize"] == {"type": "fit", "contains": "padding"}
+def test_the_whole_chart_fits_its_width_and_the_image_is_neutral(ns):
+    vl = _vl(chart(color={"field": "region", "type": "nominal"}), ns)
+    assert vl["width"] == WIDTH and vl["autosize"] == {"type": "fit", "contains": "padding"}
     assert vl["config"]["background"] == "transparent"
+    assert "color" not in json.dumps(vl["config"])  # colours: the front end's theme
     static = static_variant(vl)
-    assert static["width"] == STATIC_WIDTH and "autosize" not in static
     assert static["config"]["axis"]["labelColor"] == NEUTRAL
-    assert static["config"]["title"]["color"] == NEUTRAL and vl["width"] == "container"
+    assert static["config"]["title"]["color"] == NEUTRAL and static["width"] == STATIC_WIDTH
+    assert "axis" not in vl["config"]  # the interactive dict itself is unchanged
     arc = _vl(chart(mark="arc"), ns)
     assert (arc["width"], arc["height"]) == (300, 300)
 

@@ -10,13 +10,18 @@ from typing import Any
 
 SCHEMA_V5 = "https://vega.github.io/schema/vega-lite/v5.json"
 HEIGHT = 300
-STATIC_WIDTH = 520
-"""Width of the static image (SVG/PNG); the interactive chart follows its output area."""
+WIDTH = 320
+"""Whole width of an interactive chart, axes and legend included (``autosize: fit``): it fits the
+output area of a notebook in an 800 px window with the file browser open (~370 px). (``"width":
+"container"`` cannot be used: JupyterLab 4's renderer puts the chart in an inline-block element,
+so a container-sized chart gets 0 px.)"""
+STATIC_WIDTH = 480
+"""Whole width of the static image (front ends scale images down to their output area)."""
 ARC_SIZE = 300
 SHORT_LABEL = 12
 """Nominal labels up to this many characters (and few enough to fit) are drawn horizontally."""
 _LABEL_PX = 7.0
-_FIT_PX = 480.0
+_FIT_PX = 280.0
 _TIME = {  # spec time unit → (tick interval, months per tick, label format)
     "month": ("month", 1, "%b %Y"), "yearmonth": ("month", 1, "%b %Y"),
     "quarter": ("month", 3, "Q%q %Y"), "year": ("year", 1, "%Y"),
@@ -83,21 +88,20 @@ def default_title(spec: dict[str, Any], x_title: str, y_title: str) -> str:
 
 
 def sized(vl: dict[str, Any], mark: str) -> dict[str, Any]:
-    """``vl`` with its size: arcs fixed; others as wide as the output area (fit, no clipping)."""
+    """``vl`` with its size: arcs square; others `WIDTH` wide in all (fit: nothing is cut off)."""
     if mark == "arc":
         return {**vl, "width": ARC_SIZE, "height": ARC_SIZE}
-    return {**vl, "width": "container", "height": HEIGHT,
+    return {**vl, "width": WIDTH, "height": HEIGHT,
             "autosize": {"type": "fit", "contains": "padding"}}
 
 
 def static_variant(vl: dict[str, Any]) -> dict[str, Any]:
-    """The same chart for a static image: a fixed width and neutral colours legible on dark."""
+    """The same chart for a static image: neutral colours legible on light and dark."""
     out = {**vl, "config": {**STATIC_CONFIG, **{k: v for k, v in (vl.get("config") or {}).items()
                                                  if k not in STATIC_CONFIG}}}
     out["config"]["title"] = {**(vl.get("config") or {}).get("title", {}), "color": NEUTRAL}
-    if out.get("width") == "container":
+    if out.get("width") == WIDTH:
         out["width"] = STATIC_WIDTH
-        out.pop("autosize", None)
     return out
 
 
