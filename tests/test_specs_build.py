@@ -98,7 +98,8 @@ def test_tooltips_are_data_fields_never_markup(ns):
         for view in views:
             for tip in view["encoding"]["tooltip"]:
                 assert set(tip) <= {"field", "type", "title", "timeUnit", "format"}
-        assert "usermeta" not in vl and "tooltip" not in json.dumps(vl.get("config"))
+        assert vl["usermeta"] == {"embedOptions": {"renderer": "svg", "actions": False}}
+        assert "tooltip" not in json.dumps(vl.get("config"))
 
 
 def _vegalite_schema() -> dict:

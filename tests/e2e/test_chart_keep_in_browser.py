@@ -25,22 +25,20 @@ FRAME_CELL = ("import pandas as pd\n"
               "                      'revenue': [10.0, 9.0, 8.0] * 10})")
 VEGALITE = "application/vnd.vegalite.v5+json"
 
-# The interactive chart in a cell: its canvas, the output area, and ink of light/dark pixels.
+# The interactive chart in a cell: its SVG, the output area, the colour of its axis labels.
 _CHART_JS = """(cell) => {
   const area = cell.querySelector('.jp-Cell-outputArea');
   const embed = area && area.querySelector('.jp-RenderedVegaCommon5 .vega-embed');
-  const canvas = embed && embed.querySelector('canvas');
-  if (!canvas) return null;
-  const box = canvas.getBoundingClientRect(), out = area.getBoundingClientRect();
-  const px = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
-  let light = 0, dark = 0;
-  for (let i = 0; i < px.length; i += 4) {
-    if (px[i + 3] < 200) continue;
-    const lum = 0.3 * px[i] + 0.59 * px[i + 1] + 0.11 * px[i + 2];
-    if (lum > 200) light++; else if (lum < 60) dark++;
-  }
+  const svg = embed && embed.querySelector('svg.marks');
+  if (!svg) return null;
+  const box = svg.getBoundingClientRect(), out = area.getBoundingClientRect();
+  const label = svg.querySelector('.role-axis-label text');
+  const fill = label ? getComputedStyle(label).fill : '';
+  const rgb = (fill.match(/[0-9.]+/g) || [0, 0, 0]).map(Number);
   return {left: box.left, right: box.right, top: box.top, width: box.width, height: box.height,
-          areaRight: out.right, areaWidth: out.width, light, dark,
+          areaRight: out.right, areaWidth: out.width, fill,
+          labelLum: 0.3 * rgb[0] + 0.59 * rgb[1] + 0.11 * rgb[2],
+          bars: svg.querySelectorAll('.mark-rect path').length,
           themeLight: document.body.dataset.jpThemeLight};
 }"""
 _TOOLTIP_JS = """() => {
@@ -121,10 +119,12 @@ def test_interactive_chart_tooltip_width_and_theme(lab: NotebookPage, lab_server
     narrow = _check_width(lab, 800, theme)
     assert HOSTILE in wide["texts"] + narrow["texts"], "the hostile value was shown as text"
     ink = narrow["box"]
-    assert (ink["themeLight"], ink["light"] > 50 if theme == "dark" else ink["dark"] > 50) == (
-        "false" if theme == "dark" else "true", True), ink  # labels follow the theme
+    assert ink["bars"] == len(REGIONS), ink
+    assert (ink["themeLight"], ink["labelLum"] > 150 if theme == "dark" else ink["labelLum"] < 100
+            ) == ("false" if theme == "dark" else "true", True), ink  # labels follow the theme
     saved = lab.save(name)
     outputs = [o for o in saved["cells"][2]["outputs"] if VEGALITE in o.get("data", {})]
-    assert len(outputs) == 1 and "<svg" in outputs[0]["data"]["image/svg+xml"], saved["cells"][2]
+    svg = outputs[0]["data"]["image/svg+xml"] if len(outputs) == 1 else ""
+    assert "<svg" in "".join(svg), saved["cells"][2]  # the static fallback is saved beside it
     if theme == "dark":
         _set_theme(lab, False)  # leave the shared server's settings as they were

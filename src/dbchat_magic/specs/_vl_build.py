@@ -105,9 +105,14 @@ def static_variant(vl: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+EMBED = {"embedOptions": {"renderer": "svg", "actions": False}}
+"""Read by vega-embed (JupyterLab's renderer): draw as SVG (text stays text, searchable) and show no
+actions menu (it offers "Open in Vega Editor", a web site)."""
+
+
 def with_schema(body: dict[str, Any], data: dict[str, Any], title: str,
                 mark: str) -> dict[str, Any]:
     """The top-level dict: schema, inline data, title, size and the interactive config."""
     vl = {"$schema": SCHEMA_V5, "data": data, "title": title, **body,
-          "config": INTERACTIVE_CONFIG}
+          "config": INTERACTIVE_CONFIG, "usermeta": EMBED}
     return sized(vl, mark)
