@@ -188,14 +188,10 @@ def warm() -> list[tuple[Any, ...]]:
 
 
 WARM_UP_COST = """
-import time, subprocess
+import sys, time
 t = time.perf_counter()
 import pandas
 a = time.perf_counter()
-import jsonschema
-b = time.perf_counter()
-import altair
-c = time.perf_counter()
 from dbchat_magic.specs._compile import compile_chart
 from dbchat_magic.specs._frames import describe_frame
 from dbchat_magic.specs._validate import validate_spec
@@ -203,24 +199,32 @@ df = pandas.DataFrame({"region": ["EU", "US"], "revenue": [1.0, 2.0]})
 spec = %r
 validate_spec(spec, {"sales": df}); compile_chart(spec, describe_frame("sales", df))
 d = time.perf_counter()
-print(a - t, b - a, c - b, d - c)
+print(a - t, d - a, int("altair" in sys.modules), int("jsonschema" in sys.modules))
 """
 
 
-def warm_up_cost() -> str:
-    """The kernel side's cold start in a fresh process, by phase (what the warm-up pays)."""
+def warm_up_cost(srcs: list[Path], runs: int = 3) -> str:
+    """The kernel side's cold start in a fresh process, per tree (interleaved, median of
+    ``runs``): import pandas, then the first validate + compile (with whatever they import)."""
     import subprocess
 
-    out = subprocess.run([sys.executable, "-c", WARM_UP_COST % (SPEC,)], capture_output=True,
-                         text=True, check=True, env={**os.environ, "PYTHONPATH": str(
-                             HERE.parent / "src")}).stdout.split()
-    pandas_s, jsonschema_s, altair_s, first_s = (float(x) for x in out)
-    total = pandas_s + jsonschema_s + altair_s + first_s
-    return (f"Kernel side of a first chart, fresh process (load {os.getloadavg()[0]:.1f}): "
-            f"{total:.2f} s = import pandas {pandas_s:.2f} s + import jsonschema "
-            f"{jsonschema_s:.2f} s + import altair (after jsonschema) {altair_s:.2f} s + first "
-            f"validate and compile {first_s:.2f} s. The warm-up starts it when the loading cell "
-            "ends; a chart whose fence closes earlier waits for the rest.")
+    seen: dict[Path, list[list[float]]] = {src: [] for src in srcs}
+    for _ in range(runs):
+        for src in srcs:
+            out = subprocess.run([sys.executable, "-c", WARM_UP_COST % (SPEC,)],
+                                 capture_output=True, text=True, check=True,
+                                 env={**os.environ, "PYTHONPATH": str(src)}).stdout.split()
+            seen[src].append([float(x) for x in out])
+    parts = []
+    for src, rows in seen.items():
+        pandas_s = statistics.median(r[0] for r in rows)
+        first_s = statistics.median(r[1] for r in rows)
+        imported = [m for m, i in (("altair", 2), ("jsonschema", 3)) if rows[0][i]] or ["neither"]
+        parts.append(f"{_code(src)}: import pandas {pandas_s:.2f} s + first validate and compile "
+                     f"{first_s:.2f} s (imports {' and '.join(imported)})")
+    return (f"Kernel side of a first chart, fresh process, median of {runs} (load "
+            f"{os.getloadavg()[0]:.1f}): " + "; ".join(parts) + ". The warm-up starts it when the "
+            "loading cell ends; a chart whose fence closes earlier waits for the rest.")
 
 
 def _stack() -> str:
@@ -228,8 +232,14 @@ def _stack() -> str:
 
 
 def _code(src: Path) -> str:
-    return ("render worker" if (src / "dbchat_magic" / "specs" / "worker.py").exists()
-            else "in-process (before)") + f" ({src})"
+    specs = src / "dbchat_magic" / "specs"
+    if (specs / "_vl_build.py").exists():
+        kind = "render worker, kernel builds Vega-Lite without Altair/jsonschema"
+    elif (specs / "worker.py").exists() or (specs / "_worker.py").exists():
+        kind = "render worker, Altair + jsonschema in the kernel"
+    else:
+        kind = "in-process (before)"
+    return f"{kind} ({src})"
 
 
 def _cold_lines(all_runs: dict[Path, dict[str, list[dict[str, float]]]],
@@ -295,12 +305,15 @@ def main() -> int:
                         help="source tree for the kernel (repeat to compare, interleaved)")
     parser.add_argument("--no-warm", action="store_true", help="skip the warm per-chart table")
     parser.add_argument("--no-cold", action="store_true", help="skip the cold kernels")
+    parser.add_argument("--no-cost", action="store_true",
+                        help="skip the kernel-side import cost line")
     args = parser.parse_args()
     srcs = [p.resolve() for p in args.src or [HERE.parent / "src"]]
     before = os.getloadavg()[0]
     runs = {} if args.no_cold else cold(srcs)
     load = f"{before:.1f} → {os.getloadavg()[0]:.1f}"
-    warm_rows, cost = (None, None) if args.no_warm else (warm(), warm_up_cost())
+    warm_rows = None if args.no_warm else warm()
+    cost = None if args.no_cost else warm_up_cost(srcs)
     print(json.dumps({"cold": {str(k): v for k, v in runs.items()}, "warm": warm_rows,
                       "warm_up_cost": cost}, indent=2))
     write(runs, warm_rows, load, cost)

@@ -20,7 +20,7 @@ def test_defaults() -> None:
     assert (s.connect_timeout, s.first_byte_timeout, s.gap_timeout, s.total_timeout) == (
         10, 60, 30, 120)
     assert (s.max_retries, s.persona, s.system_role, s.spec_repair, s.chart_renderer) == (
-        3, "analyst", True, True, "svg")
+        3, "analyst", True, True, "vegalite")
     assert (s.history_budget_tokens, s.context_budget_tokens, s.frame_budget_tokens) == (
         3000, 1500, 400)
     assert (s.rate_limit_rpm, s.rate_limit_tpm, s.rate_limit_mode) == (None, None, "wait")

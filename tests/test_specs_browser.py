@@ -83,5 +83,5 @@ def test_interactive_html_draws_bars_offline(tmp_path, ns, twice):
 
 def test_static_svg_shows_in_the_browser(tmp_path, ns):
     seen = _probe(tmp_path, render_spec(SPEC, ns).mimebundle["image/svg+xml"], wait=False)
-    assert len(seen["labels"]) == 4 and seen["titles"] == 1
+    assert len(seen["labels"]) == 4 and seen["titles"] == 2  # the axis and the chart's title
     assert seen["errors"] == [] and seen["requests"] == []

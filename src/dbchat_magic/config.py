@@ -113,7 +113,7 @@ class Settings:
     context_budget_tokens: int = 1500
     frame_budget_tokens: int = 400
     spec_repair: bool = True
-    chart_renderer: str = "svg"
+    chart_renderer: str = "vegalite"  # interactive Vega-Lite v5 mimetype + static SVG
     rate_limit_rpm: int | None = None  # None = off
     rate_limit_tpm: int | None = None  # None = off
     rate_limit_mode: str = "wait"

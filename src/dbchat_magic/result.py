@@ -79,6 +79,13 @@ class ChatResult:
         more = f" and {len(calls) - 5} more" if len(calls) > 5 else ""
         return f"the model asked to call {shown}{more}; dbchat does not run tools"
 
+    @property
+    def charts(self) -> list[Any]:
+        """The answer's drawn charts, in order: each has ``.chart`` (an Altair ``Chart`` that
+        displays offline), ``.data`` (a pandas DataFrame), ``.vegalite`` and ``.title``."""
+        kept = (getattr(s, "kept_chart", lambda: None)() for s in self.extras.get("specs") or ())
+        return [k for k in kept if k is not None]
+
     def __str__(self) -> str:
         return self.text
 

@@ -98,3 +98,24 @@ def test_an_oversized_spec_is_refused_and_the_kernel_lives(kernel: KernelHarness
     assert "spec.width: 10,000,000 is over the limit of 4,000 px" in errors
     assert "spec.encoding.x.bin.maxbins: 100,000,000 is over the limit of 200" in errors
     _alive(kernel)
+
+
+def test_a_chart_output_is_interactive_with_the_static_svg_beside_it(kernel: KernelHarness,
+                                                                     kernel_sim: Any):
+    _setup(kernel)
+    spec = {"widget": "chart", "data": "rk_sales", "mark": "bar",
+            "x": {"field": "region", "type": "nominal"},
+            "y": {"field": "revenue", "type": "quantitative", "aggregate": "sum"}}
+    ex = _ask(kernel, kernel_sim, "an interactive chart please", spec, "rk_live")
+    vegalite = "application/vnd.vegalite.v5+json"
+    charts = [o["data"] for o in ex.outputs if vegalite in o.get("data", {})]
+    assert charts, ex.outputs
+    data = charts[-1]  # the settled output (the live view may have shown it too)
+    assert data["image/svg+xml"].lstrip().startswith("<svg")
+    vl = data[vegalite]
+    assert vl["autosize"]["type"] == "fit" and vl["title"] == "sum of revenue by region"
+    assert [t["field"] for t in vl["encoding"]["tooltip"]] == ["region", "sum_revenue"]
+    kept = _spec_line(kernel, "rk_live", "type(rk_live.charts[0].chart).__name__, "
+                      "rk_live.charts[0].data['sum_revenue'].sum()")
+    assert kept == "Chart 6.0"
+    _alive(kernel)

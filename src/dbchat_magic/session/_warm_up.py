@@ -11,8 +11,8 @@ if TYPE_CHECKING:
     from dbchat_magic.config import Settings
 
 def renderer_name(settings: Settings) -> str:
-    """The chart renderer the settings ask for (svg when unset)."""
-    return getattr(settings, "chart_renderer", None) or "svg"
+    """The chart renderer the settings ask for (vegalite when unset)."""
+    return getattr(settings, "chart_renderer", None) or "vegalite"
 
 
 _warm_started = threading.Event()

@@ -1,10 +1,11 @@
-"""Compile a validated chart spec: aggregate first, then build a small Altair chart."""
+"""Compile a validated chart spec: aggregate first, then build its Vega-Lite dict (no Altair)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
+from dbchat_magic.specs import _vl_build as vb
 from dbchat_magic.specs._frames import FrameInfo
 from dbchat_magic.specs._plan import AggResult, Plan, chart_plan, parse_sort
 from dbchat_magic.specs._records import embedded_bytes, to_inline_csv
@@ -85,9 +86,9 @@ def _notes(res: AggResult, spec: dict[str, Any], cat: tuple[str, str] | None) ->
     return notes
 
 
-def _encoding(alt: Any, spec: dict[str, Any], plan: Plan, name: str,
+def _encoding(spec: dict[str, Any], plan: Plan, name: str,
               res: AggResult) -> tuple[dict[str, Any], str]:
-    """Altair channel kwargs for one spec channel and the output column it shows."""
+    """The Vega-Lite channel for one spec channel and the output column it shows."""
     ch = spec[name]
     out = plan.outputs[name]
     if ch.get("aggregate") or any(m.out == out for m in plan.measures):
@@ -119,32 +120,71 @@ def _sort_value(spec: dict[str, Any], plan: Plan, axis: str) -> str | None:
     return None
 
 
-def _build(alt: Any, spec: dict[str, Any], plan: Plan, res: AggResult,
-           data: Any) -> Any:
-    enc: dict[str, Any] = {}
+def _tooltip(enc: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """One tooltip entry per shown channel: data fields (Vega escapes them), never HTML."""
+    tips: list[dict[str, Any]] = []
+    for v in enc.values():
+        tip: dict[str, Any] = {k: v[k] for k in ("field", "type", "title", "timeUnit") if k in v}
+        fmt = (v.get("axis") or {}).get("format")
+        if fmt:
+            tip["type"], tip["format"] = "temporal", fmt
+        tips.append(tip)
+    return tips
+
+
+def _axes(spec: dict[str, Any], enc: dict[str, dict[str, Any]], res: AggResult) -> None:
+    """Readable axes: short category labels horizontal; month/quarter/year ticks per period."""
+    for axis in ("x", "y") if spec["mark"] != "arc" else ():
+        ch, e = spec.get(axis) or {}, enc.get(axis)
+        if e is None:
+            continue
+        unit = ch.get("timeUnit")
+        ticks = vb.time_axis(unit, int(res.frame[e["field"]].nunique()))
+        if ticks and spec["mark"] in ("bar", "rect"):
+            e.update(type="ordinal", timeUnit=vb.band_time_unit(unit),
+                     axis={"format": ticks["format"], "labelAngle": 0, "labelOverlap": True})
+        elif ticks:
+            e.update(axis=ticks, scale={"padding": 14})
+        elif axis == "x" and e["type"] in _CATEGORICAL:
+            angle = vb.label_angle([str(v) for v in res.frame[e["field"]].unique()])
+            if angle is not None:
+                e["axis"] = {"labelAngle": angle}
+
+
+def _boxplot(spec: dict[str, Any], enc: dict[str, dict[str, Any]],
+             tooltip: list[dict[str, Any]]) -> dict[str, Any]:
+    ytitle = channel_title({**spec["y"], "aggregate": None})
+    tooltip = tooltip + [{"field": stat, "type": "quantitative", "title": f"{stat} {ytitle}"}
+                         for stat in ("min", "q1", "median", "q3", "max")]
+    shared: dict[str, Any] = {k: enc[k] for k in ("x", "color") if k in enc}
+    shared["tooltip"] = tooltip
+
+    def y(low: str, high: str) -> dict[str, Any]:
+        return {"y": {"field": low, "type": "quantitative", "title": ytitle}, "y2": {"field": high}}
+
+    return {"layer": [
+        {"mark": {"type": "rule"}, "encoding": {**shared, **y("min", "max")}},
+        {"mark": {"type": "bar", "size": 18}, "encoding": {**shared, **y("q1", "q3")}},
+        {"mark": {"type": "tick", "color": "white", "size": 18},
+         "encoding": {**shared, "y": {"field": "median", "type": "quantitative"}}},
+    ]}
+
+
+def _build(spec: dict[str, Any], plan: Plan, res: AggResult,
+           data: dict[str, Any]) -> dict[str, Any]:
+    """The Vega-Lite dict of a chart spec over its aggregated, inlined data."""
+    enc: dict[str, dict[str, Any]] = {}
     outs: dict[str, str] = {}
     for name in ("x", "y", "color"):
         if isinstance(spec.get(name), dict) and name in plan.outputs:
-            enc[name], outs[name] = _encoding(alt, spec, plan, name, res)
-    tooltip = [alt.Tooltip(field=v["field"], type=v["type"], title=v["title"])
-               for v in enc.values()]
+            enc[name], outs[name] = _encoding(spec, plan, name, res)
     mark = spec["mark"]
-    size = {"width": 300, "height": 300} if mark == "arc" else {"width": 520, "height": 300}
-    title = spec.get("title") or alt.Undefined
-    base = alt.Chart(data, title=title).properties(**size)
+    ytitle = channel_title({**spec["y"], "aggregate": None} if mark == "boxplot" else spec["y"])
+    title = vb.default_title(spec, channel_title(spec["x"]), ytitle)
+    _axes(spec, enc, res)
+    tooltip = _tooltip(enc)
     if mark == "boxplot":
-        x = alt.X(**enc["x"]) if "x" in enc else alt.X()
-        color = alt.Color(**enc["color"]) if "color" in enc else alt.Undefined
-        ytitle = channel_title({**spec["y"], "aggregate": None})
-        tooltip += [alt.Tooltip(f"{stat}:Q", title=f"{stat} {ytitle}")
-                    for stat in ("min", "q1", "median", "q3", "max")]
-        box = alt.Chart().encode(x=x, color=color, tooltip=tooltip)
-        return alt.layer(
-            box.mark_rule().encode(y=alt.Y("min:Q", title=ytitle), y2="max:Q"),
-            box.mark_bar(size=18).encode(y=alt.Y("q1:Q", title=ytitle), y2="q3:Q"),
-            box.mark_tick(color="white", size=18).encode(y="median:Q"),
-            data=data, title=title,
-        ).properties(**size)
+        return vb.with_schema(_boxplot(spec, enc, tooltip), data, title, mark)
     for axis in ("x", "y"):
         sort = _sort_value(spec, plan, axis)
         if sort and axis in enc and enc[axis]["type"] != "quantitative":
@@ -153,34 +193,18 @@ def _build(alt: Any, spec: dict[str, Any], plan: Plan, res: AggResult,
         if enc.get(axis, {}).get("bin") == "binned":
             enc[axis + "2"] = {"field": outs[axis] + "_end"}
     if mark == "arc":
-        return base.mark_arc().encode(theta=alt.Theta(**{**enc["y"], "type": "quantitative"}),
-                                      color=alt.Color(**enc["x"]), tooltip=tooltip)
+        body = {"mark": {"type": "arc"}, "encoding": {
+            "theta": {**enc["y"], "type": "quantitative"}, "color": enc["x"], "tooltip": tooltip}}
+        return vb.with_schema(body, data, title, mark)
     if mark == "rect" and "color" not in enc:
-        count = plan.measures[0].out
-        enc["color"] = {"field": count, "type": "quantitative", "title": "count"}
-    chans = {"x": alt.X, "y": alt.Y, "color": alt.Color, "x2": alt.X2, "y2": alt.Y2}
-    kwargs = {k: chans[k](**v) for k, v in enc.items()}
-    marks = {"bar": base.mark_bar, "line": lambda: base.mark_line(point=len(res.frame) <= 60),
-             "area": base.mark_area, "point": base.mark_point, "rect": base.mark_rect}
-    return marks[mark]().encode(tooltip=tooltip, **kwargs)
-
-
-def _inline_datasets(vl: dict[str, Any]) -> dict[str, Any]:
-    """Put the data Altair hoisted into ``datasets`` back inline (one copy, at the top)."""
-    datasets = vl.pop("datasets", None) or {}
-    data = vl.get("data")
-    if isinstance(data, dict) and data.get("name") in datasets:
-        vl["data"] = {**{k: v for k, v in data.items() if k != "name"},
-                      "values": datasets[data["name"]]}
-    elif datasets:
-        vl["datasets"] = datasets
-    return vl
+        enc["color"] = {"field": plan.measures[0].out, "type": "quantitative", "title": "count"}
+    marks: dict[str, dict[str, Any]] = {"line": {"type": "line", "point": len(res.frame) <= 60}}
+    body = {"mark": marks.get(mark, {"type": mark}), "encoding": {**enc, "tooltip": tooltip}}
+    return vb.with_schema(body, data, title, mark)
 
 
 def compile_chart(spec: dict[str, Any], info: FrameInfo) -> CompiledChart:
     """Aggregate ``info``'s frame per ``spec`` and return the Vega-Lite dict (data ≤ 5,000 rows)."""
-    import altair as alt
-
     plan, cat, _top = _plan_for(spec, info)
     res = run_plan(info, plan)
     if len(res.frame) == 0:
@@ -190,7 +214,5 @@ def compile_chart(spec: dict[str, Any], info: FrameInfo) -> CompiledChart:
     for out, step in res.bin_steps.items():
         df[out + "_end"] = df[out] + step
     text, parse = to_inline_csv(df)
-    data = alt.InlineData(values=text, format=alt.CsvDataFormat(type="csv", parse=parse))
-    chart = _build(alt, spec, plan, res, data)
-    vl = _inline_datasets(chart.to_dict())
+    vl = _build(spec, plan, res, {"values": text, "format": {"type": "csv", "parse": parse}})
     return CompiledChart(vl, len(df), embedded_bytes(text), _notes(res, spec, cat))

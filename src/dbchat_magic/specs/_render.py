@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from dbchat_magic.config import CHART_RENDERERS
+from dbchat_magic.specs._kept import KeptChart
 from dbchat_magic.specs._validate import MAX_ERRORS, resolve_frame, validate_spec
 
 RENDERERS = CHART_RENDERERS
@@ -50,6 +51,12 @@ class RenderedSpec:
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
         return self.mimebundle or error_bundle(self.errors)
 
+    def kept_chart(self) -> KeptChart | None:
+        """The drawn chart as a `KeptChart` (Altair ``.chart``, pandas ``.data``), else None."""
+        if self.kind not in ("chart", "vega-lite") or not self.ok or self.vegalite is None:
+            return None
+        return KeptChart(self.vegalite, self.kind)
+
 
 def error_bundle(errors: list[str], what: str = "Chart") -> dict[str, Any]:
     """A short text/HTML message listing ``errors`` (for showing a rejected spec on its own)."""
@@ -65,11 +72,11 @@ def _error(errors: list[str]) -> RenderedSpec:
     return RenderedSpec("error", {}, [], errors[:MAX_ERRORS])
 
 
-def _vl_version() -> str | None:
-    """The Vega-Lite version Altair compiles for ("6.1"); the worker checks vl-convert has it."""
-    import altair as alt
+def _vl_version() -> str:
+    """The Vega-Lite version the worker draws with: v5, as JupyterLab 4's own renderer."""
+    from dbchat_magic.specs._render_worker import VL_VERSION
 
-    return ".".join(alt.SCHEMA_VERSION.lstrip("v").split(".")[:2])
+    return VL_VERSION
 
 
 def _to_v5(vl: dict[str, Any]) -> dict[str, Any]:
@@ -86,17 +93,21 @@ def _interactive_html(vl: dict[str, Any], bundle_js: str) -> str:
             '{"renderer":"svg","actions":false}).catch(console.error);</script>')
 
 
-def chart_bundle(vl: dict[str, Any], renderer: str,
-                 alt_text: str) -> tuple[dict[str, Any], list[str]]:
+def chart_bundle(vl: dict[str, Any], renderer: str, alt_text: str,
+                 static: dict[str, Any] | None = None) -> tuple[dict[str, Any], list[str]]:
     """Mimebundle for a compiled, cleaned Vega-Lite dict with the chosen offline renderer.
 
-    Drawing happens in the render worker process (`specs.worker`); raises `RenderFailed` when it
-    crashed or hit a limit and `RenderError` when vl-convert rejected the spec. When the worker
-    cannot start, the Vega-Lite v5 mimetype is shown with a note (never an in-process render).
+    ``static``: the variant for images (fixed width, neutral colours), ``vl`` itself when None.
+    "vegalite" (the default) gives the interactive Vega-Lite v5 mimetype and the static SVG in one
+    output. Drawing happens in the render worker process (`specs.worker`); raises `RenderFailed`
+    when it crashed or hit a limit and `RenderError` when vl-convert rejected the spec. When the
+    worker cannot start, the Vega-Lite v5 mimetype is shown with a note (never an in-process
+    render).
     """
     from dbchat_magic.specs._worker import RendererUnavailable, shared_worker
 
     notes: list[str] = []
+    image = vl if static is None else static
     bundle: dict[str, Any] = {"text/plain": alt_text}
     if renderer == "text":
         bundle["text/plain"] = f"{alt_text}\n{_text_rows(vl)}"
@@ -104,17 +115,17 @@ def chart_bundle(vl: dict[str, Any], renderer: str,
     worker = shared_worker()
     try:
         if renderer == "png":
-            bundle["image/png"] = worker.png(vl, _vl_version(), scale=2)
+            bundle["image/png"] = worker.png(image, _vl_version(), scale=2)
         elif renderer == "html":
-            bundle["text/html"] = _interactive_html(vl, worker.javascript_bundle())
+            bundle["text/html"] = _interactive_html(image, worker.javascript_bundle())
         elif renderer in ("vegalite", "vega"):
             bundle[VEGALITE_V5] = _to_v5(vl)
-            bundle["image/svg+xml"] = worker.svg(vl, _vl_version())
+            bundle["image/svg+xml"] = worker.svg(image, _vl_version())
         else:
             if renderer != "svg":
                 notes.append(f"unknown chart_renderer {renderer!r}; used svg "
                              f"({', '.join(RENDERERS)})")
-            bundle["image/svg+xml"] = worker.svg(vl, _vl_version())
+            bundle["image/svg+xml"] = worker.svg(image, _vl_version())
     except RendererUnavailable as exc:
         return {"text/plain": alt_text, VEGALITE_V5: _to_v5(vl)}, [
             f"The chart renderer is unavailable ({exc}): showing the Vega-Lite v5 mimetype only "
@@ -176,14 +187,16 @@ def _draw(kind: Kind, vl: dict[str, Any], renderer: str, alt_text: str,
     renderer crash or limit becomes a short error (the kernel is never at risk)."""
     from dbchat_magic.specs._caps import cap_errors
     from dbchat_magic.specs._textclean import clean_text, clean_tree
+    from dbchat_magic.specs._vl_build import static_variant
     from dbchat_magic.specs._worker import RenderError, RenderFailed
 
     errors = cap_errors(vl)
     if errors:
         return _error([clean_text(e) for e in errors])
     vl = clean_tree(vl)
+    static = static_variant(vl) if kind == "chart" else None
     try:
-        bundle, more = chart_bundle(vl, renderer, clean_text(alt_text))
+        bundle, more = chart_bundle(vl, renderer, clean_text(alt_text), static)
     except RenderError as exc:
         first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else "failed"
         return _error([f"spec: Vega-Lite could not render it: {first}"])

@@ -26,6 +26,9 @@ CPU_BUDGET_S = 300
 kernel died mid-render; the kernel's own time limit is far lower)."""
 TEST_HOOKS_ENV = "DBCHAT_RENDER_WORKER_TEST"
 """When set to "1", the ops "abort", "hang" and "grow" exist (tests of the kernel-side limits)."""
+VL_VERSION = "5.21"
+"""The Vega-Lite version charts are drawn with (v5, as JupyterLab 4's own renderer; the warm-up
+loads it, so the first chart does not)."""
 _WARM_SPEC = {"mark": "bar", "data": {"values": [{"k": "a", "v": 1}]},
               "encoding": {"x": {"field": "k", "type": "nominal"},
                            "y": {"field": "v", "type": "quantitative"}}}
@@ -114,9 +117,11 @@ def main() -> None:
     except ImportError:
         write_frame(out, {"ok": False, "fatal": "vl-convert-python is not installed"})
         return
-    vlc.vegalite_to_svg(_WARM_SPEC, allowed_base_urls=[])
+    versions = list(vlc.get_vegalite_versions())
+    vlc.vegalite_to_svg(_WARM_SPEC, vl_version=VL_VERSION if VL_VERSION in versions else None,
+                        allowed_base_urls=[])
     write_frame(out, {"ok": True, "ready": True, "pid": os.getpid(),
-                      "versions": list(vlc.get_vegalite_versions())})
+                      "versions": versions})
     while (req := read_frame(sys.stdin.buffer)) is not None:
         _limit_cpu()
         try:

@@ -9,6 +9,7 @@ from typing import Any
 
 from dbchat_magic.specs._frames import FrameInfo, describe_frame, list_frames
 from dbchat_magic.specs._schema import WIDGET_SCHEMAS, WIDGETS
+from dbchat_magic.specs._schema_check import iter_errors
 
 MAX_ERRORS = 3
 _NUMERIC_AGGS = {"sum", "mean", "median"}
@@ -29,7 +30,7 @@ def _path(parts: Any) -> str:
 
 
 def _schema_message(err: Any) -> tuple[str, str]:
-    """A short (path, message) for one jsonschema error."""
+    """A short (path, message) for one schema error (`SchemaError` or jsonschema's)."""
     path = _path(err.absolute_path)
     v = err.validator
     if v == "required":
@@ -67,11 +68,8 @@ def schema_errors(spec: Any) -> list[str]:
         return [f"widget: missing; use one of {', '.join(WIDGETS)}"]
     if widget not in WIDGET_SCHEMAS:
         return [f"widget: {_short(widget)} is not one of {', '.join(WIDGETS)}"]
-    from jsonschema import Draft202012Validator
-
-    validator = Draft202012Validator(WIDGET_SCHEMAS[widget])
     seen: list[str] = []
-    errors = sorted(validator.iter_errors(spec),
+    errors = sorted(iter_errors(spec, WIDGET_SCHEMAS[widget]),
                     key=lambda e: (len(e.path), list(map(str, e.path))))
     for err in errors:
         line = "{}: {}".format(*_schema_message(err))

@@ -1,0 +1,130 @@
+"""Charts people keep (issue 13, item 5): in JupyterLab the chart is interactive (its own Vega,
+offline), shows a tooltip with the values on hover, fits the output area at 1,400 and 800 px,
+follows the dark theme, and keeps the static SVG in the same saved output. A hostile category
+value stays text in the tooltip (never HTML)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from labdriver import LabServer, NotebookPage, wait_for
+
+from dbchat_magic.simulator import LLAMA
+
+pytestmark = pytest.mark.e2e
+
+HOSTILE = "<img src=x onerror=window.__pwned=1>"
+REGIONS = ["North", "South", HOSTILE]
+SPEC = ('{"widget":"chart","data":"sales","mark":"bar",'
+        '"x":{"field":"region","type":"nominal"},'
+        '"y":{"field":"revenue","type":"quantitative","aggregate":"sum"},"sort":"-y"}')
+REPLY = f"Revenue by region:\n\n```json\n{SPEC}\n```\n"
+FRAME_CELL = ("import pandas as pd\n"
+              f"sales = pd.DataFrame({{'region': {REGIONS!r} * 10,\n"
+              "                      'revenue': [10.0, 9.0, 8.0] * 10})")
+VEGALITE = "application/vnd.vegalite.v5+json"
+
+# The interactive chart in a cell: its SVG, the output area, the colour of its axis labels.
+_CHART_JS = """(cell) => {
+  const area = cell.querySelector('.jp-Cell-outputArea');
+  const embed = area && area.querySelector('.jp-RenderedVegaCommon5 .vega-embed');
+  const svg = embed && embed.querySelector('svg.marks');
+  if (!svg) return null;
+  const box = svg.getBoundingClientRect(), out = area.getBoundingClientRect();
+  const label = svg.querySelector('.role-axis-label text');
+  const fill = label ? getComputedStyle(label).fill : '';
+  const rgb = (fill.match(/[0-9.]+/g) || [0, 0, 0]).map(Number);
+  return {left: box.left, right: box.right, top: box.top, width: box.width, height: box.height,
+          areaRight: out.right, areaWidth: out.width, fill,
+          labelLum: 0.3 * rgb[0] + 0.59 * rgb[1] + 0.11 * rgb[2],
+          bars: svg.querySelectorAll('.mark-rect path').length,
+          themeLight: document.body.dataset.jpThemeLight};
+}"""
+_TOOLTIP_JS = """() => {
+  const tip = document.querySelector('#vg-tooltip-element');
+  if (!tip || !tip.classList.contains('visible')) return null;
+  return {text: tip.innerText, elements: tip.querySelectorAll('img, script, iframe').length,
+          pwned: window.__pwned === 1};
+}"""
+
+
+def _set_theme(lab: NotebookPage, dark: bool) -> None:
+    """Settings → Theme → JupyterLab Dark/Light, then wait for the page to say so."""
+    page = lab.page
+    page.locator(".lm-MenuBar-itemLabel", has_text="Settings").click()
+    page.locator(".lm-Menu-itemLabel", has_text="Theme").first.hover()
+    page.locator(".lm-Menu-itemLabel",
+                 has_text="JupyterLab Dark" if dark else "JupyterLab Light").first.click()
+    want = "false" if dark else "true"
+    wait_for(lambda: page.evaluate("document.body.dataset.jpThemeLight") == want, 60,
+             f"the theme to switch (jpThemeLight={want})")
+
+
+def _chart(lab: NotebookPage, cell: int) -> dict[str, Any]:
+    return wait_for(lambda: lab.page.evaluate(_CHART_JS, lab.cell(cell).element_handle()), 90,
+                    f"an interactive chart; output was:\n{lab.output_text(cell)}")
+
+
+def _tooltips(lab: NotebookPage, box: dict[str, Any]) -> list[dict[str, Any]]:
+    """Hover a grid over the chart until each bar's tooltip was seen; every tooltip seen."""
+    seen: list[dict[str, Any]] = []
+    for row in range(8):
+        y = box["top"] + box["height"] * (0.1 + 0.08 * row)
+        for i in range(24):
+            lab.page.mouse.move(box["left"] + box["width"] * (0.05 + 0.9 * i / 23), y)
+            lab.page.wait_for_timeout(40)
+            tip = lab.page.evaluate(_TOOLTIP_JS)
+            if tip is not None and tip not in seen:
+                seen.append(tip)
+        if len(seen) >= len(REGIONS):
+            break
+    lab.page.mouse.move(1, 1)
+    return seen
+
+
+def _check_width(lab: NotebookPage, width: int, theme: str) -> dict[str, Any]:
+    lab.page.set_viewport_size({"width": width, "height": 1000})
+    lab.cell(2).scroll_into_view_if_needed()
+
+    def fitted() -> dict[str, Any] | None:
+        b = _chart(lab, 2)
+        return b if b and b["right"] <= b["areaRight"] + 0.5 else None
+
+    box = wait_for(fitted, 60, f"the chart to fit the output area at {width} px")
+    assert box["width"] > 250, f"the chart collapsed at {width} px: {box}"
+    tips = wait_for(lambda: _tooltips(lab, box) or None, 60, "a tooltip on hover")
+    lab.screenshot(f"13-chart-{theme}-{width}px")
+    texts = " | ".join(t["text"] for t in tips)
+    assert "sum of revenue" in texts and "region" in texts, texts
+    for tip in tips:
+        assert tip["elements"] == 0 and not tip["pwned"], tip
+    return {"box": box, "texts": texts}
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_interactive_chart_tooltip_width_and_theme(lab: NotebookPage, lab_server: LabServer,
+                                                   theme: str):
+    sim = lab_server.sim
+    sim.script("e2e-keep-chart", REPLY)
+    name = lab_server.write_notebook(f"keep-chart-{theme}", [
+        "%load_ext dbchat_magic", FRAME_CELL,
+        f"%%dbchat -e {LLAMA} -d sales\nChart revenue by region (e2e-keep-chart)"])
+    lab.page.set_viewport_size({"width": 1400, "height": 1000})
+    lab.open(name)
+    _set_theme(lab, theme == "dark")
+    for cell in range(3):
+        lab.run_cell(cell, timeout=90)
+    wide = _check_width(lab, 1400, theme)
+    narrow = _check_width(lab, 800, theme)
+    assert HOSTILE in wide["texts"] + narrow["texts"], "the hostile value was shown as text"
+    ink = narrow["box"]
+    assert ink["bars"] == len(REGIONS), ink
+    assert (ink["themeLight"], ink["labelLum"] > 150 if theme == "dark" else ink["labelLum"] < 100
+            ) == ("false" if theme == "dark" else "true", True), ink  # labels follow the theme
+    saved = lab.save(name)
+    outputs = [o for o in saved["cells"][2]["outputs"] if VEGALITE in o.get("data", {})]
+    svg = outputs[0]["data"]["image/svg+xml"] if len(outputs) == 1 else ""
+    assert "<svg" in "".join(svg), saved["cells"][2]  # the static fallback is saved beside it
+    if theme == "dark":
+        _set_theme(lab, False)  # leave the shared server's settings as they were
