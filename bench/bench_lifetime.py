@@ -289,6 +289,23 @@ def _row(result: dict[str, Any]) -> str:
             f"{result['seconds']:.0f} s |")
 
 
+def _signature_row(result: dict[str, Any]) -> str | None:
+    """Cells run and message signatures kept per answer, and per answer's worth of control cells."""
+    control = result.get("control_point")
+    first, last = result["points"][0], result["points"][-1]
+    if control is None or "digests" not in first:
+        return None  # a result from before these were counted
+    n = last["answers"] - first["answers"]
+
+    def per(a: dict[str, Any], b: dict[str, Any], key: str) -> float:
+        return (b[key] - a[key]) / n
+
+    return (f"| {result['stack']} | {per(first, last, 'cells'):.2f} cells, "
+            f"{per(first, last, 'digests'):.2f} signatures | {per(last, control, 'cells'):.2f} "
+            f"cells, {per(last, control, 'digests'):.2f} signatures | "
+            f"{last['digests']:,} of {last['digest_cap']:,} |")
+
+
 def _top_rows(result: dict[str, Any]) -> list[str]:
     n = result["points"][-1]["answers"] - result["points"][1]["answers"]
     rows = []
@@ -304,15 +321,21 @@ def _top_rows(result: dict[str, Any]) -> list[str]:
 def write(result: dict[str, Any]) -> None:
     """Add/replace this stack's rows in bench/results/lifetime.md."""
     rows: dict[str, str] = {}
+    signatures: dict[str, str] = {}
     tops: dict[str, list[str]] = {}
     if RESULTS.exists():
         for line in RESULTS.read_text().splitlines():
             cells = line.split("|")
             if line.startswith("| ipykernel") and len(cells) > 8:
                 rows[cells[1].strip()] = line
+            elif line.startswith("| ipykernel") and "signatures" in cells[2]:
+                signatures[cells[1].strip()] = line
             elif line.startswith("| ipykernel"):
                 tops.setdefault(cells[1].strip(), []).append(line)
     rows[result["stack"]] = _row(result)
+    signature = _signature_row(result)
+    if signature is not None:
+        signatures[result["stack"]] = signature
     tops[result["stack"]] = _top_rows(result)
     mid = f"{CHECKPOINTS[1]:,}"
     text = [
@@ -350,6 +373,18 @@ def write(result: dict[str, Any]) -> None:
         "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         *sorted(rows.values()),
         "",
+        "Per-cell kernel bookkeeping, answers vs control: cells run and signatures kept in "
+        "`Session.digest_history` (jupyter_client's replay guard: one ~97 B signature per "
+        "received message, the set culled by 10 % once it passes its cap) per answer, for the "
+        "answers and for the control cells; equal counts mean the control charges the same "
+        "messages. No frontend is attached here, so the kernel receives only the cells' "
+        "execute requests; a frontend that syncs widget state adds one signature per message "
+        "it sends, bounded by the same cap.",
+        "",
+        "| stack | answers: per answer | control: per answer | kept at the end / cap |",
+        "|---|---|---|---:|",
+        *[signatures[key] for key in sorted(signatures)],
+        "",
         f"Where the traced growth of the steady half ({mid} → {ANSWERS:,}) lives (largest "
         "files, bytes and blocks per answer). dbchat_magic's own files keep the answer text "
         "(`_accumulate.py`) and the turn records (`conversation.py`; `_transport.py`: the "
@@ -357,8 +392,8 @@ def write(result: dict[str, Any]) -> None:
         "kernel's (IPython input history and compile cache, jupyter_client message "
         "bookkeeping), of which the commented-out control cells capture only part.",
         "",
-        "| stack | allocated in | B/answer | blocks/answer |",
-        "|---|---|---:|---:|",
+        "| stack | allocated at | B/answer | blocks/answer | code |",
+        "|---|---|---:|---:|---|",
         *[line for key in sorted(tops) for line in tops[key]],
         "",
     ]

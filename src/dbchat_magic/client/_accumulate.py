@@ -5,6 +5,7 @@ result no request will finish."""
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -15,6 +16,16 @@ from dbchat_magic.tokens import estimate_message_tokens, estimate_tokens
 
 _SYNC_SECONDS = 0.005  # long answers: re-join the text at most this often (O(n) per join)
 _SHORT = 8192  # shorter answers are joined on every delta
+_LABEL_MAX = 128  # model names and finish reasons up to this length are kept once per process
+
+
+def _label(value: object) -> str | None:
+    """A server's short label (model name, finish reason) as one shared string: every answer that
+    names the same model keeps the same object, not its own copy. Anything but a string is
+    dropped (the server's JSON is untrusted)."""
+    if not isinstance(value, str):
+        return None
+    return sys.intern(value) if len(value) <= _LABEL_MAX else value
 
 
 class ResultFiller:
@@ -58,8 +69,8 @@ class ResultFiller:
                 usage.total_tokens = ev.total_tokens
         else:
             self.end = ev
-            result.finish_reason = ev.finish_reason
-            result.model = ev.model
+            result.finish_reason = _label(ev.finish_reason)
+            result.model = _label(ev.model)
 
     def tick(self) -> None:
         """After a batch of events: join pending text into the result if 5 ms have passed."""
