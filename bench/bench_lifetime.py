@@ -43,6 +43,7 @@ CHECKPOINTS = (0, ANSWERS // 2, ANSWERS)
 WARM_UP_ROUNDS = 3
 LIMIT_BYTES = 2048
 RESULTS = Path(__file__).parent / "results" / "lifetime.md"
+SENT_NOTE = ""  # what the serialized outgoing messages (`orjson.dumps`) still held are
 
 SETUP = f"""\
 %load_ext dbchat_magic
@@ -364,7 +365,14 @@ def write(result: dict[str, Any]) -> None:
         f"the growth ({mid} → {ANSWERS:,}) of allocations made in the package's own files minus "
         "the conversation text of those answers. Before this "
         "change each answer left ~24 widgets and comms open (4,800 after 200 answers) and RSS "
-        "grew 90–740 KB per question.",
+        "grew 90–740 KB per question. With the earlier control (every line commented out, "
+        "nothing printed: IPython 9's stdout history of the waiting cells counted as retained) "
+        "a run at "
+        "2026-12-01 11:42 UTC measured 2,205 B (ipykernel 6.29.5) and 2,556 B (7.4.0) per "
+        "answer beyond text and kernel. The runs of 2026-12-01 14:44 UTC were started before "
+        "answers shared one copy of the server's model name and finish reason (commit af030d7); "
+        "that change takes two strings per answer off the turn records (here the model name, "
+        "83 B, and `stop`, 53 B).",
         "",
         "| stack | widgets/comms open | RSS MiB | RSS B/answer | traced B/answer | "
         "conversation text B/answer | turn records B/answer | kernel per cell B/answer | "
@@ -385,12 +393,20 @@ def write(result: dict[str, Any]) -> None:
         "|---|---|---|---:|",
         *[signatures[key] for key in sorted(signatures)],
         "",
-        f"Where the traced growth of the steady half ({mid} → {ANSWERS:,}) lives (largest "
-        "files, bytes and blocks per answer). dbchat_magic's own files keep the answer text "
-        "(`_accumulate.py`) and the turn records (`conversation.py`; `_transport.py`: the "
-        "parsed usage numbers and model name; `<string>`: dataclass instances); the rest is the "
-        "kernel's (IPython input history and compile cache, jupyter_client message "
-        "bookkeeping), of which the commented-out control cells capture only part.",
+        f"Where the traced growth of the steady half ({mid} → {ANSWERS:,}) lives, by the source "
+        "line that made each allocation (bytes and blocks per answer, and that line's code; "
+        "tracebacks: `bench/_lifetime_sites.py`). The package's: `result.text += …` in "
+        "`_accumulate.py` is the answer text, one block per answer, held once (the turn refers to "
+        "the same string); its other lines and `<string>` are the ChatResult/Usage/Metrics "
+        "records and their numbers; `loads(raw)` in `_wire.py` the parsed usage numbers kept in "
+        "Usage; `conversation.py` the Turn. The kernel's: in `jupyter_client/session.py`, "
+        "`bytes(msg.bytes)` is the signature of each received execute request that "
+        "`digest_history` keeps, `orjson.loads` that request's content (the cell source the input "
+        "history keeps), `digest_history.add` that set's table; in IPython, `compilerop.py` the "
+        "compile cache and linecache entry of each cell (the magic cell's transformed source is "
+        "a little longer than the commented-out control), `history.py` the input history and "
+        "`_iN` names, `interactiveshell.py` (IPython 9) each cell's stdout history. "
+        + SENT_NOTE,
         "",
         "| stack | allocated at | B/answer | blocks/answer | code |",
         "|---|---|---:|---:|---|",
