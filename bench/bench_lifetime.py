@@ -42,7 +42,8 @@ ANSWERS = int(os.environ.get("BENCH_LIFETIME_ANSWERS", "1000"))  # a multiple of
 CHECKPOINTS = (0, ANSWERS // 2, ANSWERS)
 WARM_UP_ROUNDS = 3
 LIMIT_BYTES = 2048
-RESULTS = Path(__file__).parent / "results" / "lifetime.md"
+RESULTS = Path(os.environ.get("BENCH_LIFETIME_RESULTS")
+               or Path(__file__).parent / "results" / "lifetime.md")
 SENT_NOTE = ""  # what the serialized outgoing messages (`orjson.dumps`) still held are
 
 SETUP = f"""\

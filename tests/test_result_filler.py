@@ -1,5 +1,5 @@
-"""ResultFiller keeps a server's short labels (model name, finish reason) once per process, not one
-copy per answer, and drops labels that are not strings."""
+"""ResultFiller keeps short labels (endpoint, the server's model name and finish reason) once per
+process, not one copy per answer, and drops labels that are not strings."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from dbchat_magic.events import StreamEnd, TextDelta
 from dbchat_magic.result import ChatResult
 
 
-def _answer(model: Any, finish: Any) -> ChatResult:
-    filler = ResultFiller(ChatResult(), "ep", [{"role": "user", "content": "q"}])
+def _answer(model: Any, finish: Any, endpoint: str = "ep") -> ChatResult:
+    filler = ResultFiller(ChatResult(), endpoint, [{"role": "user", "content": "q"}])
     filler.apply(TextDelta("hello"))
     filler.apply(StreamEnd("completed", finish, model))
     return filler.finish("completed")
@@ -28,6 +28,8 @@ def test_answers_share_one_copy_of_the_same_model_name() -> None:
     assert first.model == second.model == "my-model-7b"
     assert first.model is second.model
     assert first.finish_reason is second.finish_reason
+    a, b = _answer("m", "stop", _fresh("my-endpoint")), _answer("m", "stop", _fresh("my-endpoint"))
+    assert a.endpoint == "my-endpoint" and a.endpoint is b.endpoint
     assert (first.text, first.status) == ("hello", "completed")
 
 

@@ -20,9 +20,9 @@ _LABEL_MAX = 128  # model names and finish reasons up to this length are kept on
 
 
 def _label(value: object) -> str | None:
-    """A server's short label (model name, finish reason) as one shared string: every answer that
-    names the same model keeps the same object, not its own copy. Anything but a string is
-    dropped (the server's JSON is untrusted)."""
+    """A short label (endpoint, the server's model name, finish reason) as one shared string:
+    every answer naming the same one keeps the same object, not its own copy. Anything but a
+    string is dropped (the server's JSON is untrusted)."""
     if not isinstance(value, str):
         return None
     return sys.intern(value) if len(value) <= _LABEL_MAX else value
@@ -34,7 +34,7 @@ class ResultFiller:
     def __init__(self, result: ChatResult, endpoint: str,
                  messages: Sequence[Mapping[str, Any]]) -> None:
         self.result = result
-        result.endpoint = endpoint
+        result.endpoint = _label(endpoint) or endpoint
         result.text = result.reasoning = ""
         result.usage = Usage()
         result.metrics = Metrics()
