@@ -44,7 +44,17 @@ WARM_UP_ROUNDS = 3
 LIMIT_BYTES = 2048
 RESULTS = Path(os.environ.get("BENCH_LIFETIME_RESULTS")
                or Path(__file__).parent / "results" / "lifetime.md")
-SENT_NOTE = ""  # what the serialized outgoing messages (`orjson.dumps`) still held are
+SENT_NOTE = (  # the one kernel-side site the control cannot reproduce (diagnosed 2026-12-01)
+    "Not in the control and not found: `orjson.dumps` in `session.py` (~356 B, one block per "
+    "answer) is, by traceback, the packed content of one outgoing comm message per answer "
+    "(ipywidgets `send_state` → `Comm.publish_msg` → `Session.send` → `serialize`); after 40 "
+    "answers no Python object refers to such bytes (gc referents searched two levels deep, "
+    "untracked tuples and dicts included) and the widget and comm objects alive are exactly the "
+    "174 open ones, so whatever keeps it (below Python, in pyzmq/libzmq, or a transient at the "
+    "snapshot) is not the package's; it is counted as retained. The config is read per question "
+    "(`json/decoder.py`): each answer kept that read's copy of the endpoint name until answers "
+    "shared one (commit e7e63af)."
+)
 
 SETUP = f"""\
 %load_ext dbchat_magic
@@ -370,10 +380,10 @@ def write(result: dict[str, Any]) -> None:
         "nothing printed: IPython 9's stdout history of the waiting cells counted as retained) "
         "a run at "
         "2026-12-01 11:42 UTC measured 2,205 B (ipykernel 6.29.5) and 2,556 B (7.4.0) per "
-        "answer beyond text and kernel. The runs of 2026-12-01 14:44 UTC were started before "
-        "answers shared one copy of the server's model name and finish reason (commit af030d7); "
-        "that change takes two strings per answer off the turn records (here the model name, "
-        "83 B, and `stop`, 53 B).",
+        "answer beyond text and kernel. The rows below are runs started 2026-12-01 14:44 UTC "
+        "(written again at the time above), before answers shared one copy of the endpoint "
+        "name, the server's model name and its finish reason (commits af030d7, e7e63af); that "
+        "takes three strings per answer off the turn records (here 87 + 83 + 53 = 223 B).",
         "",
         "| stack | widgets/comms open | RSS MiB | RSS B/answer | traced B/answer | "
         "conversation text B/answer | turn records B/answer | kernel per cell B/answer | "
@@ -400,7 +410,8 @@ def write(result: dict[str, Any]) -> None:
         "`_accumulate.py` is the answer text, one block per answer, held once (the turn refers to "
         "the same string); its other lines and `<string>` are the ChatResult/Usage/Metrics "
         "records and their numbers; `loads(raw)` in `_wire.py` the parsed usage numbers kept in "
-        "Usage; `conversation.py` the Turn. The kernel's: in `jupyter_client/session.py`, "
+        "Usage (before af030d7 also a copy of the model name and finish reason); `conversation.py` "
+        "the Turn. The kernel's: in `jupyter_client/session.py`, "
         "`bytes(msg.bytes)` is the signature of each received execute request that "
         "`digest_history` keeps, `orjson.loads` that request's content (the cell source the input "
         "history keeps), `digest_history.add` that set's table; in IPython, `compilerop.py` the "
