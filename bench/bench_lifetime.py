@@ -384,10 +384,10 @@ def write(result: dict[str, Any]) -> None:
         "(written again at the time above), before answers shared one copy of the endpoint "
         "name, the server's model name and its finish reason (commits af030d7, e7e63af); that "
         "takes three strings per answer off the turn records (here 87 + 83 + 53 = 223 B). A "
-        "200-answer check after them (ipykernel 7.4.0, 15:17 UTC, not a goal measurement: "
-        "one-time table resizes weigh 5× more) no longer lists `loads(raw)` in `_wire.py` or "
-        "`json/decoder.py`; the package's allocations beyond the answer-text line fell from 724 "
-        "to 589 B and from 13.4 to 11.3 blocks per answer.",
+        "200-answer check after them on both stacks (15:17 UTC; not a goal measurement: one-time "
+        "table resizes weigh 5× more) no longer lists `loads(raw)` in `_wire.py` or "
+        "`json/decoder.py`; the package's allocations beyond the answer-text line fell from 716 "
+        "to 587 B (ipykernel 6.29.5) and from 724 to 589 B (7.4.0) per answer, 2 blocks fewer.",
         "",
         "| stack | widgets/comms open | RSS MiB | RSS B/answer | traced B/answer | "
         "conversation text B/answer | turn records B/answer | kernel per cell B/answer | "
