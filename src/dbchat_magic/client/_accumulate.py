@@ -6,6 +6,7 @@ its kind and its hint (`ChatResult.error_kind`, ``error_hint``)."""
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -25,6 +26,16 @@ from dbchat_magic.tokens import estimate_message_tokens, estimate_tokens
 
 _SYNC_SECONDS = 0.005  # long answers: re-join the text at most this often (O(n) per join)
 _SHORT = 8192  # shorter answers are joined on every delta
+_LABEL_MAX = 128  # model names and finish reasons up to this length are kept once per process
+
+
+def _label(value: object) -> str | None:
+    """A short label (endpoint, the server's model name, finish reason) as one shared string:
+    every answer naming the same one keeps the same object, not its own copy. Anything but a
+    string is dropped (the server's JSON is untrusted)."""
+    if not isinstance(value, str):
+        return None
+    return sys.intern(value) if len(value) <= _LABEL_MAX else value
 
 
 class ResultFiller:
@@ -33,7 +44,7 @@ class ResultFiller:
     def __init__(self, result: ChatResult, endpoint: str,
                  messages: Sequence[Mapping[str, Any]]) -> None:
         self.result = result
-        result.endpoint = endpoint
+        result.endpoint = _label(endpoint) or endpoint
         result.text = result.reasoning = ""
         result.usage = Usage()
         result.steps = []
@@ -72,8 +83,8 @@ class ResultFiller:
             result.steps.append(ev)
         else:
             self.end = ev
-            result.finish_reason = ev.finish_reason
-            result.model = ev.model
+            result.finish_reason = _label(ev.finish_reason)
+            result.model = _label(ev.model)
 
     def tick(self) -> None:
         """After a batch of events: join pending text into the result if 5 ms have passed."""
