@@ -7,10 +7,17 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from dbchat_magic.auth import CHAIN_ENV
 from dbchat_magic.config import Settings
 from dbchat_magic.simulator import LLAMA, Simulator
+
+# Property tests judge inputs, not the clock: on the loaded 2-core CI machine Hypothesis' own
+# timing checks (deadline, slow generation) fail without a bug.
+settings.register_profile("dbchat", deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+settings.load_profile("dbchat")
 
 
 @pytest.fixture(autouse=True)
