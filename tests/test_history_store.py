@@ -33,7 +33,7 @@ from dbchat_magic.pricing import Cost, parse_prices
 from dbchat_magic.result import ChatResult, Metrics, Usage
 from dbchat_magic.simulator import CLAUDE, LLAMA, Simulator
 from dbchat_magic.specs import RenderedSpec
-from test_client_helpers import ask, client_for
+from client_helpers import ask, client_for
 
 needs_fts = pytest.mark.skipif(not fts5_available(), reason="sqlite3 built without FTS5")
 

@@ -28,7 +28,7 @@ from dbchat_magic.pricing import (
 )
 from dbchat_magic.result import Usage
 from dbchat_magic.simulator import CLAUDE, LLAMA, Simulator
-from test_client_helpers import ask, client_for
+from client_helpers import ask, client_for
 
 
 def test_exact_name_beats_globs_and_the_most_specific_glob_wins() -> None:
