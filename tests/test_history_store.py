@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from client_helpers import ask, client_for
 from dbchat_magic.auth import Secret
 from dbchat_magic.config import config_dir
 from dbchat_magic.conversation import Conversation
@@ -33,7 +34,6 @@ from dbchat_magic.pricing import Cost, parse_prices
 from dbchat_magic.result import ChatResult, Metrics, Usage
 from dbchat_magic.simulator import CLAUDE, LLAMA, Simulator
 from dbchat_magic.specs import RenderedSpec
-from client_helpers import ask, client_for
 
 needs_fts = pytest.mark.skipif(not fts5_available(), reason="sqlite3 built without FTS5")
 

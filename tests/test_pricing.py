@@ -9,6 +9,7 @@ import math
 
 import pytest
 
+from client_helpers import ask, client_for
 from dbchat_magic.errors import ConfigError
 from dbchat_magic.pricing import (
     DEFAULT_USD_PER_DBU,
@@ -28,7 +29,6 @@ from dbchat_magic.pricing import (
 )
 from dbchat_magic.result import Usage
 from dbchat_magic.simulator import CLAUDE, LLAMA, Simulator
-from client_helpers import ask, client_for
 
 
 def test_exact_name_beats_globs_and_the_most_specific_glob_wins() -> None:

@@ -109,6 +109,11 @@ class HistoryStore:
             notes, self._notes = self._notes, []
         return notes
 
+    def add_note(self, note: str) -> None:
+        """Queue a note to show once (e.g. that the location does not survive a restart)."""
+        with self._lock:
+            self._notes.append(note)
+
     def close(self) -> None:
         """Close the connection (reopened on next use)."""
         with self._lock:

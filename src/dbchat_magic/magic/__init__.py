@@ -21,8 +21,12 @@ class DbChatMagics(Magics):
     def dbchat_cell(self, line: str, cell: str | None = None) -> None:
         """Ask the serving endpoint; see ``%%dbchat?`` for options."""
         from dbchat_magic.magic._cell import run_cell
+        from dbchat_magic.magic._compare_cell import is_compare, run_compare_blocking
 
-        run_cell(self.shell, line, cell)
+        if is_compare(line):
+            run_compare_blocking(self.shell, line, cell)
+        else:
+            run_cell(self.shell, line, cell)
 
     @line_magic("dbchat")
     def dbchat_line(self, line: str) -> Any:

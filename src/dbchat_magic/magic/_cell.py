@@ -36,6 +36,8 @@ if TYPE_CHECKING:
           help="print exactly the messages that would be sent; send nothing")
 @argument("--no-history", action="store_true",
           help="ask without earlier turns (and do not record this one)")
+@argument("--compare", metavar="A,B[,C…]",
+          help="ask 2-6 endpoints or profiles at once, side by side, with a table per endpoint")
 @argument("question", nargs="*", help="question text (or write it in the cell body)")
 def dbchat_cell_help(line: str, cell: str) -> None:
     """Ask the serving endpoint; the answer streams below and stays as Markdown when done.
@@ -82,6 +84,7 @@ def build_request(shell: Any, line: str, cell: str | None) -> CellRequest:
     args, question = parse_cell(shell, line, cell)
     check_options(get_session(args.chat), args)  # before --new: a refused cell loses nothing
     session = get_session(args.chat, new=args.new)
+    print_notes(session)
     frames = [f.strip() for f in args.data.split(",") if f.strip()] if args.data else None
     options = AskOptions(endpoint=args.endpoint, temperature=args.temperature,
                          max_tokens=args.max_tokens, persona=args.persona, frames=frames,
@@ -91,6 +94,13 @@ def build_request(shell: Any, line: str, cell: str | None) -> CellRequest:
     except DbChatError as err:
         raise CellError(str(err)) from None
     return CellRequest(shell=shell, args=args, session=session, prepared=prepared)
+
+
+def print_notes(session: Session) -> None:
+    """Show the session's pending notes once (e.g. a conversation not restored from the log)."""
+    notes, session.notes = session.notes, []
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
 
 
 _CHECKED_OPTIONS = (("endpoint", "-e/--endpoint"), ("temperature", "-t/--temperature"),

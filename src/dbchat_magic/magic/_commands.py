@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from dbchat_magic.magic._errors import CellError
+from dbchat_magic.magic._log_commands import LOG_HELP, export_from_log, run_log, run_stats
 
 COMMANDS_HELP = """Manage dbchat from a line magic.
 
@@ -25,7 +26,7 @@ COMMANDS_HELP = """Manage dbchat from a line magic.
                               save a conversation as Markdown (.md) or JSON (.json), with
                               metrics; an existing file is only replaced with --force
   %dbchat last                show the last answer (also in _dbchat_last)
-"""
+""" + LOG_HELP
 _ENDPOINTS_TIMEOUT = 30.0
 _USE_CHECK_TIMEOUT = 5.0
 """How long `%dbchat use NAME` waits for the endpoint list before saving NAME unchecked."""
@@ -180,12 +181,13 @@ def _endpoints(shell: Any, rest: list[str]) -> None:
 
 
 def _history(shell: Any, rest: list[str]) -> None:
-    from dbchat_magic.conversation import get_conversation
     from dbchat_magic.markup import one_line
+    from dbchat_magic.pricing import format_total, total_cost
+    from dbchat_magic.session import get_session
     from dbchat_magic.specs import specs_as_words
 
     name, _ = _chat_name(rest)
-    conv = get_conversation(name)
+    conv = get_session(name).conversation  # a named chat continues from the log after a restart
     if not conv.turns:
         print(f"conversation {name!r} is empty")
         return
@@ -193,6 +195,9 @@ def _history(shell: Any, rest: list[str]) -> None:
         answer = one_line(specs_as_words(turn.answer))  # outside text: no escape sequences
         short = answer[:117] + "…" if len(answer) > 120 else answer
         print(f"{i}. Q: {one_line(turn.question)}\n   A ({turn.result.status}): {short}")
+    total = format_total(total_cost(t.result.extras.get("cost") for t in conv.turns))
+    if total:
+        print(f"cost: {total}")
 
 
 def _reset(shell: Any, rest: list[str]) -> None:
@@ -219,10 +224,15 @@ def _export(shell: Any, rest: list[str]) -> None:
 
     name, left = _chat_name(rest)
     force = "--force" in left
-    left = [word for word in left if word != "--force"]
+    from_log = "--log" in left
+    left = [word for word in left if word not in ("--force", "--log")]
     if len(left) != 1:
-        raise CellError("usage: %dbchat export PATH [-c CHAT] [--force] (.md or .json)")
+        raise CellError("usage: %dbchat export PATH [-c CHAT] [--log] [--force] (.md or .json)")
     path = Path(left[0]).expanduser()
+    if from_log:
+        count = export_from_log(name, path, force=force)
+        print(f"exported {count} logged turns of {name!r} to {path}")
+        return
     conv = get_conversation(name)
     text = conv.to_json() if path.suffix.lower() == ".json" else conv.to_markdown()
     try:
@@ -245,5 +255,6 @@ def _last(shell: Any, rest: list[str]) -> Any:
 
 _HANDLERS = {
     "config": _config, "use": _use, "endpoints": _endpoints, "history": _history,
-    "reset": _reset, "panel": _panel, "export": _export, "last": _last,
+    "reset": _reset, "panel": _panel, "export": _export, "last": _last, "log": run_log,
+    "stats": run_stats,
 }
