@@ -25,10 +25,26 @@ from typing import Any
 from dbchat_magic.errors import ConfigError
 from dbchat_magic.result import Usage
 
-__all__ = ["DEFAULTS", "DEFAULTS_AS_OF", "DEFAULT_USD_PER_DBU", "PER_MILLION", "Cost", "CostTotal",
-           "Price", "PriceTable", "cost", "dbu_price", "default_prices", "format_cost",
-           "OPEN_FMS", "PROPRIETARY_FMS", "format_total", "format_usd", "parse_prices",
-           "total_cost"]
+__all__ = [
+    "DEFAULTS",
+    "DEFAULTS_AS_OF",
+    "DEFAULT_USD_PER_DBU",
+    "OPEN_FMS",
+    "PER_MILLION",
+    "PROPRIETARY_FMS",
+    "Cost",
+    "CostTotal",
+    "Price",
+    "PriceTable",
+    "cost",
+    "dbu_price",
+    "default_prices",
+    "format_cost",
+    "format_total",
+    "format_usd",
+    "parse_prices",
+    "total_cost",
+]
 
 PER_MILLION = 1_000_000
 # List $/DBU of serverless real-time inference (AWS, US East, Premium) used by the sources below;

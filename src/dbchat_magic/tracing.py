@@ -26,8 +26,8 @@ from typing import Any
 from dbchat_magic.auth import redact
 from dbchat_magic.result import ChatResult
 
-__all__ = ["MAX_CHUNK_CHARS", "MAX_CHUNK_EVENTS", "AnswerTrace", "TraceGroup", "flush", "start_group",
-           "start_trace", "take_notes", "tracing_enabled"]
+__all__ = ["MAX_CHUNK_CHARS", "MAX_CHUNK_EVENTS", "AnswerTrace", "TraceGroup", "flush",
+           "start_group", "start_trace", "take_notes", "tracing_enabled"]
 
 MAX_CHUNK_EVENTS = 64  # streamed chunks kept as span events (the rest are counted)
 MAX_CHUNK_CHARS = 500
