@@ -16,8 +16,10 @@ this is a Databricks notebook), ``on``, ``off``.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import importlib.util
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -62,10 +64,19 @@ def flush(timeout: float = 30.0) -> bool:
     if executor is None:
         return True
     try:
-        executor.submit(lambda: None).result(timeout)
+        executor.submit(_flush_mlflow).result(timeout)
         return True
     except concurrent.futures.TimeoutError:
         return False
+
+
+def _flush_mlflow() -> None:
+    """Let MLflow write out traces it queued (it exports them in the background)."""
+    mlflow = sys.modules.get("mlflow")
+    flush_async = getattr(mlflow, "flush_trace_async_logging", None)
+    if callable(flush_async):
+        with contextlib.suppress(Exception):
+            flush_async()
 
 
 def _submit(fn: Callable[[], Any]) -> concurrent.futures.Future[Any] | None:
@@ -98,6 +109,17 @@ def _mlflow() -> Any:
     return mlflow
 
 
+def _checked(span: Any) -> Any:
+    """MLflow logs a warning and hands back a no-op span when it cannot start one: that counts
+    as a failure here (one note, then off)."""
+    from mlflow.entities import NoOpSpan
+
+    if isinstance(span, NoOpSpan):
+        uri = redact(str(_mlflow().get_tracking_uri()))[0]
+        raise RuntimeError(f"MLflow could not start a trace at {uri}")
+    return span
+
+
 class _SpanRef:
     """A span started in the worker: later calls wait for it there (queued in order)."""
 
@@ -113,8 +135,8 @@ class TraceGroup:
         start_ns = time.time_ns()
 
         def begin() -> None:
-            self.ref.span = _mlflow().start_span_no_context(
-                name, span_type="CHAIN", inputs=inputs, start_time_ns=start_ns)
+            self.ref.span = _checked(_mlflow().start_span_no_context(
+                name, span_type="CHAIN", inputs=inputs, start_time_ns=start_ns))
         _submit(begin)
 
     def end(self, outputs: Any, *, failed: bool = False) -> None:
@@ -143,9 +165,9 @@ class AnswerTrace:
 
         def begin() -> None:
             parent_span = parent.ref.span if parent is not None else None
-            self.ref.span = _mlflow().start_span_no_context(
+            self.ref.span = _checked(_mlflow().start_span_no_context(
                 f"dbchat {endpoint}", span_type="CHAT_MODEL", parent_span=parent_span,
-                inputs=inputs, attributes={"endpoint": endpoint}, start_time_ns=start_ns)
+                inputs=inputs, attributes={"endpoint": endpoint}, start_time_ns=start_ns))
         _submit(begin)
 
     def chunk(self, text: str) -> None:

@@ -191,12 +191,12 @@ class _Settler:
         notes: list[str] = []
         with contextlib.suppress(Exception):  # the log is never a reason for an answer to fail
             notes += _turn_log.log_turn(prepared, result, self.session.conversation.name)
-        if self.trace is not None:
-            from dbchat_magic.tracing import take_notes
+        from dbchat_magic.tracing import take_notes
 
+        if self.trace is not None:
             with contextlib.suppress(Exception):
                 self.trace.end(result)
-            notes += take_notes()
+        notes += take_notes()  # a trace failing in the background: noted with the next answer
         if notes:
             result.extras["session_notes"] = notes
         if self.on_done is not None:
