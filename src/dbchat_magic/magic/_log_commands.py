@@ -120,12 +120,13 @@ def run_stats(shell: Any, rest: list[str]) -> None:
     if not rows:
         print("nothing logged yet")
         return
-    print(f"{args.by:<32} {'turns':>5} {'failed':>6} {'ttft p50':>8} {'p95':>6} {'total p50':>9} "
-          f"{'p95':>6} {'tok/s':>7} {'tokens':>8} {'cost':>11}")
+    width = min(48, max(len(args.by), *(len(_clip(r.key, 48)) for r in rows)))
+    print(f"{args.by:<{width}} {'turns':>5} {'failed':>6} {'ttft p50':>8} {'p95':>6} "
+          f"{'total p50':>9} {'p95':>6} {'tok/s':>7} {'tokens':>8} {'cost':>11}")
     for r in rows:
         cost = "-" if r.cost_usd is None else _cost_text(Cost(r.cost_usd, r.cost_estimated))
         tps = "-" if r.tokens_per_second is None else f"{r.tokens_per_second:.1f}"
-        print(f"{_clip(r.key, 32):<32} {r.count:>5} {r.failed:>6} {_seconds(r.ttft_p50):>8} "
+        print(f"{_clip(r.key, 48):<{width}} {r.count:>5} {r.failed:>6} {_seconds(r.ttft_p50):>8} "
               f"{_seconds(r.ttft_p95):>6} {_seconds(r.total_p50):>9} {_seconds(r.total_p95):>6} "
               f"{tps:>7} {r.total_tokens:>8} {cost:>11}")
     print("(times in seconds; ≈ = estimated cost)")
