@@ -35,9 +35,14 @@ class Store:
 
 @pytest.fixture(scope="module")
 def module_store(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    uri = f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'mlflow.db'}"
+    where = tmp_path_factory.mktemp("mlflow")
+    uri = f"sqlite:///{where / 'mlflow.db'}"
     mlflow.set_tracking_uri(uri)
-    return Store(uri)
+    store = Store(uri)
+    with pytest.MonkeyPatch.context() as mp:  # the default experiment keeps artifacts in ./mlruns
+        mp.chdir(where)
+        store.client.get_experiment("0")  # creates the database (and its experiment) here
+    return store
 
 
 @pytest.fixture
