@@ -154,3 +154,29 @@ def test_compare_cancel_stops_every_answer(env):
         env.set_pacing(tokens_per_second=None)
         env.reply_tokens = 60
     assert [r.status for r in result] == ["stopped", "stopped"]
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 20, 37])
+def test_stats_percentiles_from_sql_are_the_nearest_rank_ones(tmp_path, n):
+    import random
+
+    from dbchat_magic.history import TurnRecord
+    from dbchat_magic.history._query import percentile
+    from dbchat_magic.result import Metrics
+
+    rng = random.Random(n)
+    store = HistoryStore(tmp_path / "h.db")
+    values = {"a": [], "b": []}
+    for i in range(n * 2):
+        key = "ab"[i % 2]
+        ttft = round(rng.uniform(0.01, 3.0), 4)
+        values[key].append(ttft)
+        store.log_turn(TurnRecord(question=f"q{i}", endpoint=key,
+                                  metrics=Metrics(time_to_first_token=ttft, total_time=ttft + 1)))
+    rows = {r.key: r for r in store.stats()}
+    for key, got in values.items():
+        ordered = sorted(got)
+        assert rows[key].count == n
+        assert rows[key].ttft_p50 == percentile(ordered, 0.5)
+        assert rows[key].ttft_p95 == ordered[max(1, -(-95 * n // 100)) - 1]
+        assert rows[key].total_p95 == pytest.approx(ordered[max(1, -(-95 * n // 100)) - 1] + 1)

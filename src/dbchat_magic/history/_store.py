@@ -177,6 +177,14 @@ class HistoryStore:
             if len(text) > 1000:
                 raise ConfigError("search text is too long (at most 1,000 characters)")
             match = q.fts_query(text) if self.full_text else None
+            if match is not None and not where:  # the index alone, newest first, to the limit
+                sql = (f"SELECT {SELECT_COLUMNS} FROM (SELECT rowid AS id FROM turns_fts WHERE "
+                       "turns_fts MATCH ? ORDER BY rowid DESC LIMIT ?) m CROSS JOIN turns t ON "
+                       f"t.id = m.id CROSS JOIN conversations c ON c.id = t.conversation_id "
+                       "ORDER BY t.id DESC")
+                args = [match, _limit(limit)]
+                return [stored_turn(r)
+                        for r in self._read(lambda c: c.execute(sql, args).fetchall())]
             if match is not None:  # the index leads, newest first, and stops at the limit
                 source = ("FROM turns_fts f CROSS JOIN turns t ON t.id = f.rowid "
                           "CROSS JOIN conversations c ON c.id = t.conversation_id")
@@ -206,11 +214,12 @@ class HistoryStore:
                     "sum(t.prompt_tokens), sum(t.completion_tokens), sum(t.total_tokens), "
                     "sum(t.cost_usd), max(t.cost_estimated), sum(t.cost_usd IS NULL) "
                     f"FROM turns t{cond} GROUP BY k ORDER BY k")
-        times_sql = f"SELECT {key}, t.ttft, t.total_time, t.tokens_per_second FROM turns t{cond}"
+        ranks_sql = [q.percentile_sql(key, column, where) for column in q.TIMED_COLUMNS]
 
         def run(conn: sqlite3.Connection) -> list[q.StatsRow]:
             sums = conn.execute(sums_sql, params).fetchall()
-            return q.stats_rows(sums, conn.execute(times_sql, params).fetchall())
+            ranked = [conn.execute(sql, params).fetchall() for sql in ranks_sql]
+            return q.stats_rows(sums, ranked)
         return self._read(run)
 
     def count(self) -> int:
