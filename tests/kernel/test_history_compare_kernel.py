@@ -110,7 +110,7 @@ def test_compare_streams_columns_then_a_table(kernel: KernelHarness, kernel_sim)
     columns = next(h for h in _html(ex) if "dbchat-compare" in h)
     assert columns.count("dbchat-compare-column") == 2 and "flex-wrap:wrap" in columns
     table = next(p for p in _plain(ex) if p.startswith("endpoint"))
-    assert "first token" in table and "tok/s" in table and "cost" in table
+    assert "first token" in table and "tok/s" in table and "cost" in table and "rate" in table
     assert len(table.splitlines()) == 3
     check = kernel.execute("print(len(cmp), sorted(r.status for r in cmp), "
                            f"cmp[{CLAUDE!r}].text == cmp.results[{CLAUDE!r}].text)")

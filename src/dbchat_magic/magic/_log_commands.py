@@ -102,7 +102,7 @@ def _forget(store: Any, args: argparse.Namespace) -> None:
 
 
 def _seconds(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2f}"
+    return "-" if value is None else f"{value:.2f} s"
 
 
 def run_stats(shell: Any, rest: list[str]) -> None:
@@ -121,15 +121,15 @@ def run_stats(shell: Any, rest: list[str]) -> None:
         print("nothing logged yet")
         return
     width = min(48, max(len(args.by), *(len(_clip(r.key, 48)) for r in rows)))
-    print(f"{args.by:<{width}} {'turns':>5} {'failed':>6} {'ttft p50':>8} {'p95':>6} "
-          f"{'total p50':>9} {'p95':>6} {'tok/s':>7} {'tokens':>8} {'cost':>11}")
+    print(f"{args.by:<{width}} {'turns':>5} {'failed':>6} {'ttft p50':>8} {'p95':>8} "
+          f"{'total p50':>9} {'p95':>8} {'rate':>12} {'tokens':>8} {'cost':>11}")
     for r in rows:
         cost = "-" if r.cost_usd is None else _cost_text(Cost(r.cost_usd, r.cost_estimated))
-        tps = "-" if r.tokens_per_second is None else f"{r.tokens_per_second:.1f}"
+        tps = "-" if r.tokens_per_second is None else f"{r.tokens_per_second:.1f} tok/s"
         print(f"{_clip(r.key, 48):<{width}} {r.count:>5} {r.failed:>6} {_seconds(r.ttft_p50):>8} "
-              f"{_seconds(r.ttft_p95):>6} {_seconds(r.total_p50):>9} {_seconds(r.total_p95):>6} "
-              f"{tps:>7} {r.total_tokens:>8} {cost:>11}")
-    print("(times in seconds; ≈ = estimated cost)")
+              f"{_seconds(r.ttft_p95):>8} {_seconds(r.total_p50):>9} {_seconds(r.total_p95):>8} "
+              f"{tps:>12} {r.total_tokens:>8} {cost:>11}")
+    print("(ttft: first token; rate: median tokens/s; ≈: estimated cost)")
 
 
 def export_from_log(name: str, path: Path, *, force: bool) -> int:

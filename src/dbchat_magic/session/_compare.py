@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from dbchat_magic.session._pipeline import Session
 
 MIN_TARGETS, MAX_TARGETS = 2, 6
-COLUMNS = ("endpoint", "first token", "total", "tokens", "tok/s", "cost", "status")
+COLUMNS = ("endpoint", "first token", "total", "tokens", "rate", "cost", "status")
 
 
 def parse_targets(text: str) -> list[str]:
@@ -107,7 +107,7 @@ def _row(r: ChatResult) -> tuple[str, ...]:
         "-" if m.time_to_first_token is None else f"{m.time_to_first_token * 1000:.0f} ms",
         "-" if m.total_time is None else f"{m.total_time:.2f} s",
         "-" if u.completion_tokens is None else f"{approx}{u.completion_tokens}",
-        "-" if m.tokens_per_second is None else f"{approx}{m.tokens_per_second:.1f}",
+        "-" if m.tokens_per_second is None else f"{approx}{m.tokens_per_second:.1f} tok/s",
         format_cost(cost) if isinstance(cost, Cost) else "-",
         r.status,
     )
