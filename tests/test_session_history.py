@@ -139,7 +139,12 @@ def test_compare_sends_the_same_prompt_to_each_and_keeps_them_out_of_the_chat(en
     assert len(s.conversation) == 0  # no answer is "the" answer of the chat
     assert [row[0] for row in result.rows()] == [LLAMA, CLAUDE]
     assert "first token" in result.table_text() and "<table" in result._repr_html_()
-    assert HistoryStore(_db()).count() == 2  # both logged
+    assert HistoryStore(_db()).count() == 2  # both logged,
+    restored = Conversation("cmp")
+    from dbchat_magic.session._turn_log import restore
+
+    restore(restored, settings)
+    assert len(restored) == 0  # but never restored into the conversation
 
 
 def test_compare_cancel_stops_every_answer(env):

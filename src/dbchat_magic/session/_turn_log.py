@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from dbchat_magic.result import ChatResult
     from dbchat_magic.session._ask import PreparedAsk
 
+COMPARE_NOTE = "asked with --compare (not part of the conversation)"
 RESTORE_TURNS = 50  # the newest logged turns a restored conversation starts with
 _KEEP_OPEN = 4  # stores kept open (a changed history_path closes the oldest)
 _stores: dict[Path, HistoryStore] = {}
@@ -62,9 +63,12 @@ def log_turn(prepared: PreparedAsk, result: ChatResult, conversation: str) -> li
     if store is None:
         return []
     cost = result.extras.get("cost")
-    store.log_turn(TurnRecord.from_result(
+    record = TurnRecord.from_result(
         prepared.question, result, conversation=conversation, messages=prepared.messages,
-        cost=cost if isinstance(cost, Cost) else None))
+        cost=cost if isinstance(cost, Cost) else None)
+    if not prepared.options.record:
+        record.notes = [*record.notes, COMPARE_NOTE]
+    store.log_turn(record)
     return store.take_notes()
 
 
@@ -79,6 +83,8 @@ def restore(conversation: Conversation, settings: Settings) -> list[str]:
     except DbChatError as err:
         return [f"conversation {conversation.name!r} was not restored from the log ({err})"]
     for turn in turns:
+        if COMPARE_NOTE in turn.notes:
+            continue
         result = turn.to_result()
         if turn.cost is not None:
             result.extras["cost"] = turn.cost
