@@ -8,7 +8,7 @@ them the next question should build on is the user's choice (ask again with ``-e
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -52,6 +52,9 @@ def prepare_compare(session: Session, question: str, targets: Sequence[str],
                                settings=settings,
                                options=dataclasses.replace(options, endpoint=settings.endpoint,
                                                            record=False)))
+    endpoints = [(p.endpoint, p.settings.host) for p in out]
+    if len(set(endpoints)) != len(endpoints):
+        raise ConfigError(f"--compare {', '.join(targets)}: two of them are the same endpoint")
     return out
 
 
@@ -65,7 +68,7 @@ class CompareResult:
     def __getitem__(self, endpoint: str) -> ChatResult:
         return self.results[endpoint]
 
-    def __iter__(self) -> Any:
+    def __iter__(self) -> Iterator[ChatResult]:
         return iter(self.results.values())
 
     def __len__(self) -> int:
