@@ -122,6 +122,7 @@ def test_compare_streams_columns_then_a_table(kernel: KernelHarness, kernel_sim)
 def test_one_interrupt_stops_every_compare_column(kernel: KernelHarness, kernel_sim):
     kernel_sim.set_pacing(tokens_per_second=10)
     kernel_sim.reply_tokens = 600  # about a minute each: far longer than the wait below
+    kernel_sim.reset_stats()  # the log must hold only this cell's requests
     try:
         running = kernel.start(f"%%dbchat --compare {LLAMA},{CLAUDE} -o stopped\nLong one")
         kernel.wait(running, timeout=60,

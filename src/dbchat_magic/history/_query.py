@@ -121,10 +121,6 @@ def group_key(by: str) -> str:
     raise ConfigError(f"stats can be grouped by {' or '.join(STATS_BY)} (got {by!r})")
 
 
-TIMED_COLUMNS = ("ttft", "total_time", "tokens_per_second")
-PERCENTILES = (50, 95)
-
-
 def percentile(sorted_values: Sequence[float], p: float) -> float | None:
     """Nearest-rank percentile of an ascending sequence (None when empty)."""
     if not sorted_values:
@@ -133,33 +129,22 @@ def percentile(sorted_values: Sequence[float], p: float) -> float | None:
     return sorted_values[rank - 1]
 
 
-def percentile_sql(key: str, column: str, where: Sequence[str]) -> str:
-    """SQL giving, per group, the nearest-rank p50 and p95 of ``column`` (rows: key, percent,
-    value). SQLite ranks and picks the rows (window functions): no group's values are read into
-    Python. ceil(p·n/100) in integers: (p·n + 99) / 100."""
-    cond = " AND ".join([f"t.{column} IS NOT NULL", *where])
-    picks = " UNION ALL ".join(
-        f"SELECT k, {p}, v FROM r WHERE rn = max(1, ({p} * n + 99) / 100)" for p in PERCENTILES)
-    return (f"WITH r AS (SELECT {key} AS k, t.{column} AS v, row_number() OVER "
-            f"(PARTITION BY {key} ORDER BY t.{column}) AS rn, count(*) OVER (PARTITION BY {key}) "
-            f"AS n FROM turns t WHERE {cond}) {picks}")
-
-
-def stats_rows(sums: Sequence[Sequence[Any]],
-               ranked: Sequence[Sequence[Sequence[Any]]]) -> list[StatsRow]:
-    """Join the SQL sums (key, count, failed, tokens…, cost…) with the percentiles of each
-    column in `TIMED_COLUMNS` (``ranked[i]``: rows of key, percent, value)."""
-    picked: dict[tuple[int, str, int], float] = {}
-    for i, rows in enumerate(ranked):
-        for key, pct, value in rows:
-            picked[(i, key, pct)] = value
+def stats_rows(sums: Sequence[Sequence[Any]], times: Sequence[Sequence[Any]]) -> list[StatsRow]:
+    """Join the SQL sums (key, count, failed, tokens…, cost…) with per-group timings."""
+    per_key: dict[str, tuple[list[float], list[float], list[float]]] = {}
+    for key, ttft, total, tps in times:
+        lists = per_key.setdefault(key, ([], [], []))
+        for values, v in zip(lists, (ttft, total, tps), strict=True):
+            if v is not None:
+                values.append(v)
     out = []
     for key, count, failed, pt, ct, tt, cost, cost_est, unpriced in sums:
+        ttfts, totals, tpss = (sorted(v) for v in per_key.get(key, ([], [], [])))
         out.append(StatsRow(
             key=key, count=count, failed=failed or 0,
-            ttft_p50=picked.get((0, key, 50)), ttft_p95=picked.get((0, key, 95)),
-            total_p50=picked.get((1, key, 50)), total_p95=picked.get((1, key, 95)),
-            tokens_per_second=picked.get((2, key, 50)), prompt_tokens=pt or 0,
+            ttft_p50=percentile(ttfts, 0.5), ttft_p95=percentile(ttfts, 0.95),
+            total_p50=percentile(totals, 0.5), total_p95=percentile(totals, 0.95),
+            tokens_per_second=percentile(tpss, 0.5), prompt_tokens=pt or 0,
             completion_tokens=ct or 0, total_tokens=tt or 0,
             cost_usd=cost if unpriced < count else None, cost_estimated=bool(cost_est),
             unpriced=unpriced or 0))

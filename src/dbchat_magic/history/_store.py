@@ -214,12 +214,11 @@ class HistoryStore:
                     "sum(t.prompt_tokens), sum(t.completion_tokens), sum(t.total_tokens), "
                     "sum(t.cost_usd), max(t.cost_estimated), sum(t.cost_usd IS NULL) "
                     f"FROM turns t{cond} GROUP BY k ORDER BY k")
-        ranks_sql = [q.percentile_sql(key, column, where) for column in q.TIMED_COLUMNS]
+        times_sql = f"SELECT {key}, t.ttft, t.total_time, t.tokens_per_second FROM turns t{cond}"
 
         def run(conn: sqlite3.Connection) -> list[q.StatsRow]:
             sums = conn.execute(sums_sql, params).fetchall()
-            ranked = [conn.execute(sql, params).fetchall() for sql in ranks_sql]
-            return q.stats_rows(sums, ranked)
+            return q.stats_rows(sums, conn.execute(times_sql, params).fetchall())
         return self._read(run)
 
     def count(self) -> int:
