@@ -112,7 +112,7 @@ make_current() {  # in the checkout: its editable install points here
   echo "== setting up .venv"
   [ -x .venv/bin/python ] || "$PY" -m venv .venv
   pip_q .venv/bin/python install -q --upgrade pip
-  pip_q .venv/bin/python install -q -e ".[test,e2e,spark,polars,bench,databricks]" \
+  pip_q .venv/bin/python install -q -e ".[test,e2e,spark,polars,bench,databricks,mlflow]" \
     "ipython>=9" "ipykernel==7.4.*" "ipywidgets==8.1.*"
   echo "$want" > .venv/.stamp
 }

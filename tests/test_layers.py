@@ -15,9 +15,9 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "dbchat_magic"
 # Lowest first. A top-level module or package name → its layer number.
 LAYERS: dict[str, int] = {
     "sse": 0, "events": 0, "result": 0, "errors": 0, "hosts": 0, "markup": 0, "tokens": 0,
-    "config": 1, "auth": 1,
+    "config": 1, "auth": 1, "pricing": 1,
     "client": 2,
-    "runner": 3, "conversation": 3,
+    "runner": 3, "conversation": 3, "history": 3, "tracing": 3,
     "prompts": 4, "specs": 4,
     "session": 5,
     "ui": 6,

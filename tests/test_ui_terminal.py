@@ -45,7 +45,10 @@ def test_plain_python_streams_text_and_metrics(sim: Simulator, tmp_path: object)
     assert answer in run.stdout  # each piece printed once, in order, nothing repeated
     assert run.stdout.count(answer[:40]) == 1
     metrics = next(line for line in lines if line.startswith("first token"))
-    assert metrics.endswith(f"60 tokens · {metrics.split(' · ')[3]} · {LLAMA}")
+    # the shipped default price of the Llama endpoint: an estimated cost ends the line
+    assert metrics.endswith(f"60 tokens · {metrics.split(' · ')[3]} · {LLAMA} · "
+                            f"{metrics.split(' · ')[-1]}")
+    assert metrics.split(" · ")[-1].startswith("≈ $")
     assert lines[-1] == "STATUS completed True"
 
 

@@ -19,8 +19,10 @@ from typing import Any
 
 from dbchat_magic.errors import ConfigError
 from dbchat_magic.hosts import check_host
+from dbchat_magic.pricing import parse_prices
 
-__all__ = ["APIS", "CHART_RENDERERS", "RATE_LIMIT_MODES", "URL_STYLES", "Profile", "Settings",
+__all__ = ["APIS", "CHART_RENDERERS", "RATE_LIMIT_MODES", "TRACING_MODES", "URL_STYLES", "Profile",
+           "Settings",
            "config_dir", "default_path"]
 
 URL_STYLES = ("databricks", "openai")
@@ -30,6 +32,7 @@ Chat Completions; ``agent-chat`` an MLflow ChatAgent; ``responses`` the Response
 ResponsesAgent, or the ``/serving-endpoints/responses`` route with url_style openai);
 ``open-responses`` Databricks' ``/serving-endpoints/open-responses`` route."""
 RATE_LIMIT_MODES = ("wait", "fail")
+TRACING_MODES = ("auto", "on", "off")  # MLflow tracing (dbchat_magic.tracing)
 CHART_RENDERERS = ("svg", "png", "html", "vega", "vegalite", "text")  # also specs.RENDERERS
 # Keys that must never be written to or read from the settings file.
 _SECRET_KEYS = frozenset({"token", "password", "client_secret", "api_key", "secret"})
@@ -119,6 +122,10 @@ class Settings:
     rate_limit_mode: str = "wait"
     max_event_bytes: int = 16 * 2**20  # longest SSE line / event data accepted from a server
     max_body_bytes: int = 16 * 2**20  # largest non-streamed answer body accepted
+    prices: Mapping[str, Any] | None = field(default=None, hash=False)  # see dbchat_magic.pricing
+    history_log: bool = True  # log every turn to the history database
+    history_path: str = ""  # "" = the default location (dbchat_magic.history.history_location)
+    tracing: str = "auto"  # MLflow traces: auto (MLflow installed and a tracking URI), on, off
 
     def __post_init__(self) -> None:
         if not isinstance(self.profiles, Mapping):
@@ -169,6 +176,7 @@ class Settings:
         data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         data["profiles"] = {n: {k: v for k, v in dataclasses.asdict(p).items() if v is not None}
                             for n, p in self.profiles.items()}
+        data["prices"] = None if self.prices is None else json.loads(json.dumps(self.prices))
         return data
 
     @classmethod
@@ -238,9 +246,9 @@ _INT_FIELDS = {"max_tokens": 1, "max_retries": 0, "history_budget_tokens": 0,
                "max_event_bytes": 64 * 1024, "max_body_bytes": 64 * 1024}
 _FLOAT_FIELDS = {"connect_timeout": 0.1, "first_byte_timeout": 0.1, "gap_timeout": 0.1,
                  "total_timeout": 0.1, "retry_backoff": 0.0, "retry_max_wait": 0.0}
-_BOOL_FIELDS = ("system_role", "spec_repair")
+_BOOL_FIELDS = ("system_role", "spec_repair", "history_log")
 _CHOICES = {"url_style": URL_STYLES, "api": APIS, "rate_limit_mode": RATE_LIMIT_MODES,
-            "chart_renderer": CHART_RENDERERS}
+            "chart_renderer": CHART_RENDERERS, "tracing": TRACING_MODES}
 
 
 def _validate(s: Settings) -> None:
@@ -269,6 +277,20 @@ def _validate(s: Settings) -> None:
         raise ConfigError(f"persona must be a non-empty name (got {s.persona!r})")
     if s.profile is not None and s.profile not in s.profiles:
         raise ConfigError(f"profile {s.profile!r} is not among the profiles")
+    if not isinstance(s.history_path, str) or "\x00" in s.history_path:
+        raise ConfigError(f"history_path must be a folder or file path (got {s.history_path!r})")
+    parse_prices(s.prices, defaults=False)  # ConfigError naming the bad entry
+
+
+def _coerce_prices(value: str) -> Any:
+    """``prices`` from a magic argument: JSON text, or "" / "none" / "default" for no table."""
+    if value.strip().lower() in {"", "none", "null", "default"}:
+        return None
+    try:
+        return json.loads(value)
+    except ValueError as exc:
+        raise ConfigError(f"prices must be JSON such as {{\"my-endpoint\": {{\"input\": 0.5, "
+                          f"\"output\": 1.5}}}} (USD per million tokens): {exc}") from None
 
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -302,4 +324,6 @@ def _coerce(name: str, value: Any) -> Any:
         raise ConfigError(f"{name} must be true or false (got {value!r})")
     if name == "profile" and text.lower() in {"", "none"}:
         return None
+    if name == "prices":
+        return _coerce_prices(text)
     return text

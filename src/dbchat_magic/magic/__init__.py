@@ -29,8 +29,12 @@ class DbChatMagics(Magics):
         ``_dbchat_last``.
         """
         from dbchat_magic.magic._cell import run_cell
+        from dbchat_magic.magic._compare_cell import is_compare, run_compare_blocking
 
-        run_cell(self.shell, line, cell)
+        if is_compare(self.shell, line):
+            run_compare_blocking(self.shell, line, cell)
+        else:
+            run_cell(self.shell, line, cell)
 
     @line_magic("dbchat")  # type: ignore[arg-type]
     def dbchat_line(self, line: str) -> Any:

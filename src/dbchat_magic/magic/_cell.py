@@ -56,6 +56,7 @@ def build_request(shell: Any, line: str, cell: str | None) -> CellRequest:
     args, question = parse_cell(shell, line, cell)
     check_options(get_session(args.chat), args)  # before --new: a refused cell loses nothing
     session = get_session(args.chat, new=args.new)
+    print_notes(session)
     frames = [f.strip() for f in args.data.split(",") if f.strip()] if args.data else None
     options = AskOptions(endpoint=args.endpoint, temperature=args.temperature,
                          max_tokens=args.max_tokens, persona=args.persona, frames=frames,
@@ -65,6 +66,13 @@ def build_request(shell: Any, line: str, cell: str | None) -> CellRequest:
     except DbChatError as err:
         raise CellError.from_error(err) from err
     return CellRequest(shell=shell, args=args, session=session, prepared=prepared)
+
+
+def print_notes(session: Session) -> None:
+    """Show the session's pending notes once (e.g. a conversation not restored from the log)."""
+    notes, session.notes = session.notes, []
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
 
 
 _CHECKED_OPTIONS = (("endpoint", "-e/--endpoint"), ("temperature", "-t/--temperature"),

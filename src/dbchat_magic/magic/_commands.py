@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from dbchat_magic.magic._errors import CellError
+from dbchat_magic.magic._log_commands import export_from_log, run_log, run_stats
 from dbchat_magic.magic._options import COMMANDS_HELP
 
 _ENDPOINTS_TIMEOUT = 30.0
@@ -191,13 +192,14 @@ def _endpoints(shell: Any, rest: list[str]) -> None:
 
 
 def _history(shell: Any, rest: list[str]) -> None:
-    from dbchat_magic.conversation import get_conversation
     from dbchat_magic.markup import one_line
+    from dbchat_magic.pricing import format_total, total_cost
     from dbchat_magic.result import step_line
+    from dbchat_magic.session import get_session
     from dbchat_magic.specs import specs_as_words
 
     name, _ = _chat_name(rest)
-    conv = get_conversation(name)
+    conv = get_session(name).conversation  # a named chat continues from the log after a restart
     if not conv.turns:
         print(f"conversation {name!r} is empty")
         return
@@ -209,6 +211,9 @@ def _history(shell: Any, rest: list[str]) -> None:
             print(f"   step: {one_line(step_line(step))}")
         note = turn.result.tool_call_note
         print(f"   A ({turn.result.status}): {short or one_line(note or '')}")
+    total = format_total(total_cost(t.result.extras.get("cost") for t in conv.turns))
+    if total:
+        print(f"cost: {total}")
 
 
 def _reset(shell: Any, rest: list[str]) -> None:
@@ -235,10 +240,15 @@ def _export(shell: Any, rest: list[str]) -> None:
 
     name, left = _chat_name(rest)
     force = "--force" in left
-    left = [word for word in left if word != "--force"]
+    from_log = "--log" in left
+    left = [word for word in left if word not in ("--force", "--log")]
     if len(left) != 1:
-        raise CellError("usage: %dbchat export PATH [-c CHAT] [--force] (.md or .json)")
+        raise CellError("usage: %dbchat export PATH [-c CHAT] [--log] [--force] (.md or .json)")
     path = Path(left[0]).expanduser()
+    if from_log:
+        count = export_from_log(name, path, force=force)
+        print(f"exported {count} logged turns of {name!r} to {path}")
+        return
     conv = get_conversation(name)
     text = conv.to_json() if path.suffix.lower() == ".json" else conv.to_markdown()
     try:
@@ -261,5 +271,6 @@ def _last(shell: Any, rest: list[str]) -> Any:
 
 _HANDLERS = {
     "config": _config, "use": _use, "endpoints": _endpoints, "history": _history,
-    "reset": _reset, "panel": _panel, "export": _export, "last": _last,
+    "reset": _reset, "panel": _panel, "export": _export, "last": _last, "log": run_log,
+    "stats": run_stats,
 }

@@ -29,6 +29,14 @@ COMMANDS_HELP = """Manage dbchat from a line magic.
                               save a conversation as Markdown (.md) or JSON (.json), with
                               metrics; an existing file is only replaced with --force
   %dbchat last                show the last answer (also in _dbchat_last)
+  %dbchat log [TEXT] [--endpoint E] [--since DATE] [--limit N] [-c CHAT]
+                              search the history log (every word of TEXT; DATE: 2026-11-01 or 7d)
+  %dbchat log --forget [-c CHAT] [--before DATE] [--id N[,N…]]
+                              delete logged turns (at least one criterion)
+  %dbchat stats [--by endpoint|day] [--since DATE] [--endpoint E]
+                              count, p50/p95 first token and total, tok/s, tokens, cost
+  %dbchat export PATH --log -c CHAT [--force]
+                              a whole conversation from the log (.md or .json)
 """
 
 _CELL_ARGUMENTS = (
@@ -48,6 +56,8 @@ _CELL_ARGUMENTS = (
              help="print exactly the messages that would be sent; send nothing"),
     argument("--no-history", action="store_true",
              help="ask without earlier turns (and do not record this one)"),
+    argument("--compare", metavar="A,B[,C…]",
+             help="ask 2-6 endpoints or profiles at once, side by side, with a table per endpoint"),
     argument("question", nargs="*", help="question text (or write it in the cell body)"),
 )
 

@@ -73,6 +73,11 @@ async def run_awaited(shell: Any, line: str, cell: str | None) -> None:
     from dbchat_magic.magic._interpolate import interpolate
 
     line = interpolate(line, shell.user_ns).text  # IPython's {var} expansion of a magic's line
+    from dbchat_magic.magic import _compare_cell
+
+    if _compare_cell.is_compare(shell, line):
+        await _compare_cell.run_compare_awaited(shell, line, cell)
+        return
     request = cellmod.build_request(shell, line, cell)
     cellmod.check_credentials(request)
     stopper = cellmod._Stopper()

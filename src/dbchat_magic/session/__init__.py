@@ -23,17 +23,35 @@ _LAZY = {
     "warm_up_renderer": "dbchat_magic.session._warm_up",
     "warm_up_at_load": "dbchat_magic.session._warm_up",
     "stop_warm_up": "dbchat_magic.session._warm_up",
+    "history_store": "dbchat_magic.session._turn_log",
+    "CompareResult": "dbchat_magic.session._compare",
+    "CompareRun": "dbchat_magic.session._compare",
+    "parse_targets": "dbchat_magic.session._compare",
+    "prepare_compare": "dbchat_magic.session._compare",
+    "start_compare": "dbchat_magic.session._compare",
+    "price_table": "dbchat_magic.session._turn_log",
 }
 
 __all__ = [
-    "AskHandle", "AskOptions", "LiveSpecs", "PreparedAsk", "Session", "apply_specs",
-    "get_session", "renderer_name", "stop_warm_up", "warm_up_at_load", "warm_up_renderer",
+    "AskHandle", "AskOptions", "CompareResult", "CompareRun", "LiveSpecs", "PreparedAsk",
+    "Session", "apply_specs",
+    "get_session", "history_store", "parse_targets", "prepare_compare", "price_table",
+    "renderer_name", "start_compare", "stop_warm_up",
+    "warm_up_at_load", "warm_up_renderer",
 ]
 
 if TYPE_CHECKING:
     from dbchat_magic.session._ask import AskHandle, AskOptions, PreparedAsk
+    from dbchat_magic.session._compare import (
+        CompareResult,
+        CompareRun,
+        parse_targets,
+        prepare_compare,
+        start_compare,
+    )
     from dbchat_magic.session._pipeline import Session, get_session
     from dbchat_magic.session._specs import LiveSpecs, apply_specs
+    from dbchat_magic.session._turn_log import history_store, price_table
     from dbchat_magic.session._warm_up import (
         renderer_name,
         stop_warm_up,

@@ -22,6 +22,7 @@ class AskOptions:
     persona: str | None = None
     frames: list[str] | None = None
     no_history: bool = False
+    record: bool = True  # False: keep the answer out of the conversation (compare columns)
 
 
 @dataclass

@@ -16,6 +16,7 @@ from dbchat_magic.conversation import Conversation, get_conversation
 from dbchat_magic.errors import ConfigError
 from dbchat_magic.result import ChatResult
 from dbchat_magic.runner import get_runner, wait_interruptibly
+from dbchat_magic.session import _turn_log
 from dbchat_magic.session._ask import AskHandle, AskOptions, PreparedAsk
 from dbchat_magic.session._specs import LiveSpecs, apply_specs
 from dbchat_magic.session._warm_up import renderer_name, warm_up_renderer
@@ -23,6 +24,7 @@ from dbchat_magic.session._warm_up import renderer_name, warm_up_renderer
 if TYPE_CHECKING:
     from dbchat_magic.client import ChatClient
     from dbchat_magic.config import Settings
+    from dbchat_magic.tracing import AnswerTrace, TraceGroup
 
 
 class Session:
@@ -32,6 +34,7 @@ class Session:
                  settings: Callable[[], Settings] | None = None) -> None:
         self.conversation = conversation
         self._settings = settings
+        self.notes: list[str] = []  # to show once (e.g. the log could not be read)
 
     def settings(self) -> Settings:
         """The current settings (the provider given, else the persisted settings file)."""
@@ -40,6 +43,17 @@ class Session:
         from dbchat_magic.config import Settings
 
         return Settings.load()
+
+    def restore(self) -> list[str]:
+        """Continue this conversation from the history log (after a kernel restart: ``-c NAME``)
+        when it is empty here; returns notes (printed). Never raises."""
+        from dbchat_magic.errors import DbChatError
+
+        try:
+            notes = _turn_log.restore(self.conversation, self.settings())
+        except DbChatError as err:
+            notes = [f"conversation {self.conversation.name!r} was not restored ({err})"]
+        return notes
 
     def prepare(self, question: str, options: AskOptions | None = None,
                 namespace: Mapping[str, Any] | None = None) -> PreparedAsk:
@@ -67,12 +81,14 @@ class Session:
 
     def start(self, prepared: PreparedAsk, namespace: Mapping[str, Any] | None = None, *,
               on_update: Callable[[ChatResult], None] | None = None,
-              on_done: Callable[[ChatResult], None] | None = None) -> AskHandle:
+              on_done: Callable[[ChatResult], None] | None = None,
+              trace_parent: TraceGroup | None = None) -> AskHandle:
         """Start the pipeline on the runner loop and return at once.
 
         ``on_update(result)`` runs on the loop thread after each streamed event; ``on_done(result)``
-        once at the very end (also when stopped or failed). Raises `DbChatError` at once when no
-        client can be made (e.g. missing credentials).
+        once at the very end (also when stopped or failed), after the cost is known and the turn
+        logged and traced. Raises `DbChatError` at once when no client can be made (e.g. missing
+        credentials). ``trace_parent``: the MLflow span grouping a compare run.
         """
         runner = get_runner()
         client = runner.client(prepared.settings)
@@ -83,11 +99,16 @@ class Session:
         result = ChatResult(endpoint=prepared.endpoint)
         if prepared.notes:
             result.extras["prompt_notes"] = list(prepared.notes)
-        coro = self._pipeline(client, prepared, dict(namespace or {}), result, on_update, on_done)
+        from dbchat_magic.tracing import start_trace
+
+        trace = start_trace(prepared.settings.tracing, prepared.messages, prepared.endpoint,
+                            prepared.request_params(), trace_parent)
+        done = _Settler(self, prepared, result, on_done, trace)
+        coro = self._pipeline(client, prepared, dict(namespace or {}), result, on_update, done)
 
         def stopped_before_start() -> None:
             end_result(result, "stopped")
-            self._settle(prepared, result, on_done)
+            done()
 
         return AskHandle(prepared, result, runner.submit(coro, on_skipped=stopped_before_start))
 
@@ -113,12 +134,16 @@ class Session:
     async def _pipeline(self, client: ChatClient, prepared: PreparedAsk,
                         namespace: dict[str, Any], result: ChatResult,
                         on_update: Callable[[ChatResult], None] | None,
-                        on_done: Callable[[ChatResult], None] | None) -> ChatResult:
+                        done: _Settler) -> ChatResult:
         from dbchat_magic.client import end_result
+        from dbchat_magic.events import TextDelta
 
         live = LiveSpecs(result, namespace, renderer_name(prepared.settings), on_update)
+        trace = done.trace
 
-        def on_event(_event: object) -> None:
+        def on_event(event: object) -> None:
+            if trace is not None and isinstance(event, TextDelta):
+                trace.chunk(event.text)
             live.check()
             if on_update is not None:
                 on_update(result)
@@ -136,19 +161,47 @@ class Session:
             live.cancel()
             # an unexpected error: never leave a live-looking result behind
             end_result(result, "failed", error="the answer ended unexpectedly")
-            self._settle(prepared, result, on_done)
+            done()
         return result
 
-    def _settle(self, prepared: PreparedAsk, result: ChatResult,
-                on_done: Callable[[ChatResult], None] | None) -> None:
-        """Record the turn and tell ``on_done`` (once per question, however it ended)."""
-        if not prepared.options.no_history:
+
+class _Settler:
+    """The end of one question, run once however it ended: cost, the turn recorded, logged and
+    traced, then ``on_done``. Logging and tracing never raise; their notes go to
+    ``result.extras["session_notes"]``."""
+
+    def __init__(self, session: Session, prepared: PreparedAsk, result: ChatResult,
+                 on_done: Callable[[ChatResult], None] | None, trace: AnswerTrace | None) -> None:
+        self.session, self.prepared, self.result = session, prepared, result
+        self.on_done, self.trace = on_done, trace
+        self._ran = False
+
+    def __call__(self) -> None:
+        if self._ran:
+            return
+        self._ran = True
+        prepared, result = self.prepared, self.result
+        cost = _turn_log.cost_of(prepared.settings, result)
+        if cost is not None:
+            result.extras["cost"] = cost
+        if not prepared.options.no_history and prepared.options.record:
             # the question only: with system_role off the last user message also holds the
             # system text, which must not repeat in every later turn's history
-            self.conversation.add(prepared.question, result)
-        if on_done is not None:
+            self.session.conversation.add(prepared.question, result)
+        notes: list[str] = []
+        with contextlib.suppress(Exception):  # the log is never a reason for an answer to fail
+            notes += _turn_log.log_turn(prepared, result, self.session.conversation.name)
+        from dbchat_magic.tracing import take_notes
+
+        if self.trace is not None:
             with contextlib.suppress(Exception):
-                on_done(result)
+                self.trace.end(result)
+        notes += take_notes()  # a trace failing in the background: noted with the next answer
+        if notes:
+            result.extras["session_notes"] = notes
+        if self.on_done is not None:
+            with contextlib.suppress(Exception):
+                self.on_done(result)
 
 
 _sessions: dict[str, Session] = {}
@@ -163,4 +216,6 @@ def get_session(name: str = "default", *, new: bool = False,
     if new or session is None:
         conv = new_conversation(name) if new else get_conversation(name)
         session = _sessions[name] = Session(conv, settings)
+        if not new and name != "default":
+            session.notes += session.restore()
     return session

@@ -18,13 +18,15 @@ _LAZY = {
     "format_status": "dbchat_magic.ui._metrics_format",
     "explain_error": "dbchat_magic.ui._error_hints",
     "ChatPanel": "dbchat_magic.ui._panel",
+    "CompareView": "dbchat_magic.ui._compare_view",
     "ipykernel_version": "dbchat_magic.ui._environment",
     "live_widgets": "dbchat_magic.ui._widget_lifetime",
     "open_comms": "dbchat_magic.ui._widget_lifetime",
 }
 
 __all__ = [
-    "AnswerView", "ChatPanel", "StopMode", "TextAnswerView", "WidgetAnswerView", "explain_error",
+    "AnswerView", "ChatPanel", "CompareView", "StopMode", "TextAnswerView", "WidgetAnswerView",
+    "explain_error",
     "format_metrics", "format_status", "ipykernel_version", "live_widgets", "make_answer_view",
     "open_comms",
 ]
@@ -36,6 +38,7 @@ if TYPE_CHECKING:
         WidgetAnswerView,
         make_answer_view,
     )
+    from dbchat_magic.ui._compare_view import CompareView
     from dbchat_magic.ui._environment import ipykernel_version
     from dbchat_magic.ui._error_hints import explain_error
     from dbchat_magic.ui._metrics_format import format_metrics, format_status

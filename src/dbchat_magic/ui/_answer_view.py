@@ -145,6 +145,11 @@ class WidgetAnswerView:
         bundle = {"text/plain": repr(self.widget), "text/html": "", WIDGET_VIEW: {
             "version_major": 2, "version_minor": 0, "model_id": self.widget.model_id}}
         self._display = display(bundle, raw=True, display_id=True)
+        self.start_clock()
+
+    def start_clock(self) -> None:
+        """Start the "thinking… N s" clock (`show` does; a view shown inside another widget
+        calls it itself)."""
         self._throttle.request_later(TICK_SECONDS)
 
     def retire(self) -> None:

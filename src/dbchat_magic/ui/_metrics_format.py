@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dbchat_magic.pricing import Cost, format_cost
 from dbchat_magic.result import ChatResult
 
 STATUS_WORDS: dict[str, str] = {
@@ -24,9 +25,11 @@ def _seconds(value: float) -> str:
 
 
 def format_metrics(result: ChatResult) -> str:
-    """``first token N ms · total N s · N tokens · N tok/s · endpoint``; unknown parts left out.
+    """``first token N ms · total N s · N tokens · N tok/s · endpoint · ≈ $0.0004``; unknown
+    parts left out (no cost unless a price is known: ``extras["cost"]``, set by the session).
 
-    Token counts and rates computed from an estimate (no usage from the server) are marked with ≈.
+    Token counts and rates computed from an estimate (no usage from the server) are marked with ≈,
+    and so is a cost from estimated counts or a shipped default price.
     """
     metrics, usage = result.metrics, result.usage
     approx = "≈" if usage.estimated else ""
@@ -43,6 +46,9 @@ def format_metrics(result: ChatResult) -> str:
         parts.append(f"{metrics.retries} retr{'y' if metrics.retries == 1 else 'ies'}")
     if result.endpoint:
         parts.append(result.endpoint)
+    cost = result.extras.get("cost")
+    if isinstance(cost, Cost):
+        parts.append(format_cost(cost))
     return " · ".join(parts)
 
 

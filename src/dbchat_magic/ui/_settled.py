@@ -213,4 +213,5 @@ def settled_outputs(result: ChatResult) -> list[Any]:
     metrics = format_metrics(result)
     if metrics:
         items.append(SettledLine(metrics))
+    items.extend(SettledLine(f"note: {note}") for note in result.extras.get("session_notes") or ())
     return items

@@ -1,0 +1,220 @@
+"""`TurnRecord` (what is logged for one turn) and `StoredTurn` (what comes back), and their
+conversion to and from database rows. Every text written is run through `auth.redact` first."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+import zlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from dbchat_magic.auth import redact
+from dbchat_magic.pricing import Cost
+from dbchat_magic.result import ChatResult, Metrics, Usage
+
+MAX_TEXT_CHARS = 1_000_000  # longest question/answer/reasoning kept (the rest is cut, with a mark)
+MAX_JSON_CHARS = 2_000_000  # largest messages/steps/specs JSON kept (else a short placeholder)
+_CUT_MARK = "\n[… cut by dbchat history]"
+_NOTE_KEYS = ("prompt_notes", "warnings")  # the only extras logged (an allow-list)
+
+
+@dataclass
+class TurnRecord:
+    """One turn to log. Build it with `from_result`; ``messages`` are the composed messages sent,
+    ``steps`` tool calls (JSON-able list), ``specs`` the answer's widget specs (JSON-able)."""
+
+    question: str
+    answer: str = ""
+    endpoint: str = ""
+    status: str = "completed"
+    conversation: str = "default"
+    asked_at: float = field(default_factory=time.time)
+    finished_at: float | None = None
+    sent_question: str | None = None
+    reasoning: str | None = None
+    model: str | None = None
+    error: str | None = None
+    finish_reason: str | None = None
+    messages: Sequence[Mapping[str, Any]] | None = None
+    steps: Sequence[Any] | None = None
+    specs: Sequence[Any] | None = None
+    usage: Usage = field(default_factory=Usage)
+    metrics: Metrics = field(default_factory=Metrics)
+    cost: Cost | None = None
+    notes: Sequence[str] = ()
+
+    @classmethod
+    def from_result(cls, question: str, result: ChatResult, *, conversation: str = "default",
+                    messages: Sequence[Mapping[str, Any]] | None = None,
+                    sent_question: str | None = None, cost: Cost | None = None,
+                    steps: Sequence[Any] | None = None,
+                    specs: Sequence[Any] | None = None) -> TurnRecord:
+        """A record of a final ``result``; steps and specs default to the result's extras."""
+        m = result.metrics
+        finished = m.started_at + m.total_time if m.total_time is not None else None
+        notes = [str(n) for key in _NOTE_KEYS for n in result.extras.get(key) or ()]
+        return cls(
+            question=question, answer=result.text, endpoint=result.endpoint,
+            status=result.status, conversation=conversation, asked_at=m.started_at,
+            finished_at=finished, sent_question=sent_question, reasoning=result.reasoning or None,
+            model=result.model, error=result.error, finish_reason=result.finish_reason,
+            messages=messages,
+            steps=steps if steps is not None else _steps_of(result),
+            specs=specs if specs is not None else _specs_of(result),
+            usage=dataclasses.replace(result.usage), metrics=dataclasses.replace(m),
+            cost=cost, notes=notes)
+
+
+def _steps_of(result: ChatResult) -> list[Any] | None:
+    steps = result.extras.get("steps", getattr(result, "steps", None))
+    return list(steps) if isinstance(steps, Sequence) and not isinstance(steps, str) else None
+
+
+def _specs_of(result: ChatResult) -> list[dict[str, Any]] | None:
+    """Rendered specs as small JSON: kind, errors and notes (never the rendered mimebundle)."""
+    found = result.extras.get("specs")
+    if not isinstance(found, Sequence) or not found:
+        return None
+    return [{"kind": str(getattr(s, "kind", "")), "errors": list(getattr(s, "errors", []) or []),
+             "notes": list(getattr(s, "notes", []) or [])} for s in found]
+
+
+@dataclass
+class StoredTurn:
+    """A logged turn read back. ``messages``/``steps``/``specs`` are None unless loaded."""
+
+    id: int
+    conversation: str
+    question: str
+    answer: str
+    endpoint: str
+    status: str
+    asked_at: float
+    finished_at: float | None
+    sent_question: str | None
+    reasoning: str | None
+    model: str | None
+    error: str | None
+    finish_reason: str | None
+    usage: Usage
+    metrics: Metrics
+    cost: Cost | None
+    notes: list[str]
+    messages: list[dict[str, Any]] | None = None
+    steps: list[Any] | None = None
+    specs: list[Any] | None = None
+
+    def to_result(self) -> ChatResult:
+        """The turn as a final `ChatResult` (to rebuild a `Conversation` after a restart)."""
+        return ChatResult(endpoint=self.endpoint, text=self.answer, reasoning=self.reasoning or "",
+                          usage=dataclasses.replace(self.usage),
+                          metrics=dataclasses.replace(self.metrics), status=self.status,  # type: ignore[arg-type]
+                          finish_reason=self.finish_reason, error=self.error, model=self.model)
+
+    def to_record(self) -> dict[str, Any]:
+        """Plain data in the shape of `Conversation.to_records` plus what only the log keeps."""
+        u, m = self.usage, self.metrics
+        return {
+            "question": self.question, "answer": self.answer, "reasoning": self.reasoning,
+            "status": self.status, "error": self.error, "endpoint": self.endpoint,
+            "model": self.model, "asked_at": self.asked_at,
+            "usage": {"prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens,
+                      "total_tokens": u.total_tokens, "estimated": u.estimated},
+            "metrics": {"time_to_first_token": m.time_to_first_token,
+                        "total_time": m.total_time, "tokens_per_second": m.tokens_per_second,
+                        "retries": m.retries},
+            "id": self.id, "conversation": self.conversation, "finished_at": self.finished_at,
+            "sent_question": self.sent_question, "finish_reason": self.finish_reason,
+            "cost": None if self.cost is None else {"usd": self.cost.usd,
+                                                    "estimated": self.cost.estimated},
+            "notes": list(self.notes), "messages": self.messages, "steps": self.steps,
+            "specs": self.specs,
+        }
+
+
+# --- rows --------------------------------------------------------------------------------------
+TURN_COLUMNS = (
+    "asked_at", "finished_at", "endpoint", "model", "status", "prompt_tokens",
+    "completion_tokens", "total_tokens", "usage_estimated", "ttft", "total_time",
+    "tokens_per_second", "retries", "cost_usd", "cost_estimated", "finish_reason", "error",
+    "question", "sent_question", "answer", "reasoning", "notes_json",
+)
+PAYLOAD_COLUMNS = ("messages_z", "steps_json", "specs_json")
+
+
+def _text(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = str(value)
+    if len(value) > MAX_TEXT_CHARS:
+        value = value[:MAX_TEXT_CHARS] + _CUT_MARK
+    return redact(value)[0]
+
+
+def _json(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = json.dumps(value, ensure_ascii=False, default=_jsonable)
+    if len(text) > MAX_JSON_CHARS:
+        text = json.dumps({"cut": True, "chars": len(text)})
+    return redact(text)[0]
+
+
+def _jsonable(obj: Any) -> Any:
+    """Dataclasses as dicts, anything else as its str (never an object's repr of a secret)."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return dataclasses.asdict(obj)
+    return str(obj)
+
+
+def record_row(rec: TurnRecord) -> tuple[tuple[Any, ...], tuple[Any, ...] | None]:
+    """The values for `TURN_COLUMNS` and for `PAYLOAD_COLUMNS` (None when there is no payload),
+    redacted and bounded."""
+    u, m, c = rec.usage, rec.metrics, rec.cost
+    row = (
+        float(rec.asked_at), rec.finished_at, _text(rec.endpoint) or "", _text(rec.model),
+        _text(rec.status) or "", u.prompt_tokens, u.completion_tokens, u.total_tokens,
+        int(bool(u.estimated)), m.time_to_first_token, m.total_time, m.tokens_per_second,
+        m.retries, c.usd if c is not None else None,
+        int(c.estimated) if c is not None else None, _text(rec.finish_reason),
+        _text(rec.error), _text(rec.question) or "", _text(rec.sent_question),
+        _text(rec.answer) or "", _text(rec.reasoning),
+        _json(list(rec.notes)) if rec.notes else None,
+    )
+    messages = _json(list(rec.messages) if rec.messages is not None else None)
+    payload = (zlib.compress(messages.encode(), 6) if messages is not None else None,
+               _json(rec.steps), _json(rec.specs))
+    return row, (payload if any(v is not None for v in payload) else None)
+
+
+SELECT_COLUMNS = ("t.id, c.name, t.question, t.answer, t.endpoint, t.status, t.asked_at, "
+                  "t.finished_at, t.sent_question, t.reasoning, t.model, t.error, "
+                  "t.finish_reason, t.prompt_tokens, t.completion_tokens, t.total_tokens, "
+                  "t.usage_estimated, t.ttft, t.total_time, t.tokens_per_second, t.retries, "
+                  "t.cost_usd, t.cost_estimated, t.notes_json")
+SELECT_PAYLOAD = ", p.messages_z, p.steps_json, p.specs_json"
+
+
+def stored_turn(row: Sequence[Any], *, payload: bool = False) -> StoredTurn:
+    """A `StoredTurn` from a row selected with `SELECT_COLUMNS` (+ `SELECT_PAYLOAD`)."""
+    (id_, conv, question, answer, endpoint, status, asked_at, finished_at, sent_question,
+     reasoning, model, error, finish_reason, pt, ct, tt, u_est, ttft, total, tps, retries,
+     cost_usd, cost_est, notes) = row[:24]
+    turn = StoredTurn(
+        id=id_, conversation=conv, question=question, answer=answer, endpoint=endpoint,
+        status=status, asked_at=asked_at, finished_at=finished_at, sent_question=sent_question,
+        reasoning=reasoning, model=model, error=error, finish_reason=finish_reason,
+        usage=Usage(pt, ct, tt, bool(u_est)),
+        metrics=Metrics(started_at=asked_at, time_to_first_token=ttft, total_time=total,
+                        tokens_per_second=tps, retries=retries or 0),
+        cost=Cost(cost_usd, bool(cost_est)) if cost_usd is not None else None,
+        notes=json.loads(notes) if notes else [])
+    if payload:
+        messages_z, steps, specs = row[24:27]
+        turn.messages = json.loads(zlib.decompress(messages_z)) if messages_z else None
+        turn.steps = json.loads(steps) if steps else None
+        turn.specs = json.loads(specs) if specs else None
+    return turn

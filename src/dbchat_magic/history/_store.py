@@ -1,0 +1,282 @@
+"""`HistoryStore`: the embedded SQLite log of every turn (stdlib ``sqlite3``, WAL, short
+``BEGIN IMMEDIATE`` transactions, a busy timeout), safe with several kernels writing at once.
+
+Logging never breaks an answer: the first error of `log_turn` becomes one note (`take_notes`) and
+logging stays off for this store. Reads (`search`, `stats`, …) raise `HistoryError` with a short
+message instead, since the user asked for them.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from dbchat_magic.auth import redact
+from dbchat_magic.errors import ConfigError
+from dbchat_magic.history import _query as q
+from dbchat_magic.history._record import (
+    PAYLOAD_COLUMNS,
+    SELECT_COLUMNS,
+    SELECT_PAYLOAD,
+    TURN_COLUMNS,
+    StoredTurn,
+    TurnRecord,
+    record_row,
+    stored_turn,
+)
+from dbchat_magic.history._schema import HistoryError, connect, fts5_available, has_fts, migrate
+
+T = TypeVar("T")
+_INSERT = (f"INSERT INTO turns (conversation_id, {', '.join(TURN_COLUMNS)}) "
+           f"VALUES (?, {', '.join('?' * len(TURN_COLUMNS))})")
+_INSERT_PAYLOAD = (f"INSERT INTO turn_payloads (turn_id, {', '.join(PAYLOAD_COLUMNS)}) "
+                   f"VALUES (?, {', '.join('?' * len(PAYLOAD_COLUMNS))})")
+_FROM = "FROM turns t JOIN conversations c ON c.id = t.conversation_id"
+MAX_LIMIT = 10_000
+# SQLite 3.42+: FTS5 can remove a deleted row's terms at once; older builds merge the index
+_FTS_SECURE_DELETE = sqlite3.sqlite_version_info >= (3, 42, 0)
+
+
+class HistoryStore:
+    """The log at ``path`` (opened on first use). ``fts=False`` forces LIKE search (tests; the
+    default uses FTS5 when the sqlite3 build has it)."""
+
+    def __init__(self, path: str | os.PathLike[str], *, fts: bool | None = None) -> None:
+        self.path = Path(path).expanduser()
+        self._want_fts = fts5_available() if fts is None else (fts and fts5_available())
+        self._conn: sqlite3.Connection | None = None
+        self._fts = False
+        self._lock = threading.RLock()
+        self._notes: list[str] = []
+        self.logging_enabled = True
+
+    # --- connection -------------------------------------------------------------------------
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            conn, notes = connect(self.path)
+            try:
+                migrate(conn, self.path, fts=self._want_fts)
+                self._fts = has_fts(conn)
+                if self._fts and _FTS_SECURE_DELETE:
+                    conn.execute("INSERT INTO turns_fts(turns_fts, rank) "
+                                 "VALUES ('secure-delete', 1)")
+            except BaseException:
+                conn.close()
+                raise
+            if not self._fts:
+                notes.append("history: this sqlite3 build has no FTS5; searching with LIKE "
+                             "(slower on a large log)" if not fts5_available() else
+                             "history: full-text index off; searching with LIKE")
+            self._notes += notes
+            self._conn = conn
+        return self._conn
+
+    def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        with self._lock:
+            try:
+                return fn(self._connection())
+            except HistoryError:
+                raise
+            except (sqlite3.Error, OSError) as exc:
+                raise HistoryError(f"history database {self.path}: {_reason(exc)}") from None
+
+    def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        def txn(conn: sqlite3.Connection) -> T:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                out = fn(conn)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            return out
+        return self._read(txn)
+
+    @property
+    def full_text(self) -> bool:
+        """True when search uses the FTS5 index (False: LIKE)."""
+        self._read(lambda _conn: None)
+        return self._fts
+
+    def take_notes(self) -> list[str]:
+        """Notes to show once (logging turned off, LIKE fallback, no WAL); cleared when read."""
+        with self._lock:
+            notes, self._notes = self._notes, []
+        return notes
+
+    def add_note(self, note: str) -> None:
+        """Queue a note to show once (e.g. that the location does not survive a restart)."""
+        with self._lock:
+            self._notes.append(note)
+
+    def close(self) -> None:
+        """Close the connection (reopened on next use)."""
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    # --- logging ----------------------------------------------------------------------------
+    def log_turn(self, record: TurnRecord) -> int | None:
+        """Log one turn (redacted); returns its id, or None when logging is off or failed (the
+        failure becomes one note and turns logging off for this store). Never raises."""
+        if not self.logging_enabled:
+            return None
+        try:
+            row, payload = record_row(record)
+            name = redact(record.conversation or "default")[0]
+            return self._write(lambda conn: _insert(conn, name, row, payload))
+        except Exception as exc:
+            self.logging_enabled = False
+            reason = str(exc) if isinstance(exc, HistoryError) else \
+                f"history database {self.path}: {_reason(exc)}"
+            with self._lock:
+                self._notes.append(f"history logging is off for this session ({reason})")
+            return None
+
+    # --- reading ----------------------------------------------------------------------------
+    def conversation(self, name: str, *, limit: int | None = None) -> list[StoredTurn]:
+        """The turns of conversation ``name``, oldest first, with messages, steps and specs
+        (the newest ``limit`` when given)."""
+        sql = (f"SELECT {SELECT_COLUMNS}{SELECT_PAYLOAD} {_FROM} "
+               "LEFT JOIN turn_payloads p ON p.turn_id = t.id WHERE c.name = ? ORDER BY t.id DESC")
+        params: list[Any] = [name]
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(_limit(limit))
+        rows = self._read(lambda conn: conn.execute(sql, params).fetchall())
+        return [stored_turn(r, payload=True) for r in reversed(rows)]
+
+    def export(self, name: str) -> list[dict[str, Any]]:
+        """Conversation ``name`` as records (`Conversation.to_records` shape plus the composed
+        messages, steps, specs, cost and notes)."""
+        return [t.to_record() for t in self.conversation(name)]
+
+    def conversations(self) -> list[tuple[str, int, float]]:
+        """(name, turns, last asked_at) of every logged conversation, most recent first."""
+        sql = (f"SELECT c.name, count(t.id), max(t.asked_at) {_FROM} GROUP BY c.id "
+               "ORDER BY max(t.asked_at) DESC")
+        return self._read(lambda conn: [tuple(r) for r in conn.execute(sql)])
+
+    def search(self, text: str | None = None, *, endpoint: str | None = None,
+               since: q.When | None = None, until: q.When | None = None,
+               conversation: str | None = None, limit: int = 20) -> list[StoredTurn]:
+        """The newest turns (in log order) matching all of: ``text`` (every word in question or
+        answer), ``endpoint``, asked at or after ``since`` / before ``until`` (dates, times or
+        ages like "7d"), ``conversation``. Without messages/steps/specs."""
+        where, params = q.filters(endpoint=endpoint, since=q.epoch(since),
+                                  until=q.epoch(until, "until"), conversation=conversation)
+        source = _FROM
+        order = "t.id"
+        if text is not None and text.strip():
+            if len(text) > 1000:
+                raise ConfigError("search text is too long (at most 1,000 characters)")
+            match = q.fts_query(text) if self.full_text else None
+            if match is not None and not where:  # the index alone, newest first, to the limit
+                sql = (f"SELECT {SELECT_COLUMNS} FROM (SELECT rowid AS id FROM turns_fts WHERE "
+                       "turns_fts MATCH ? ORDER BY rowid DESC LIMIT ?) m CROSS JOIN turns t ON "
+                       f"t.id = m.id CROSS JOIN conversations c ON c.id = t.conversation_id "
+                       "ORDER BY t.id DESC")
+                args = [match, _limit(limit)]
+                return [stored_turn(r)
+                        for r in self._read(lambda c: c.execute(sql, args).fetchall())]
+            if match is not None:  # the index leads, newest first, and stops at the limit
+                source = ("FROM turns_fts f CROSS JOIN turns t ON t.id = f.rowid "
+                          "CROSS JOIN conversations c ON c.id = t.conversation_id")
+                order = "f.rowid"
+                where.insert(0, "turns_fts MATCH ?")
+                params.insert(0, match)
+            else:
+                clause, more = q.like_filter(text)
+                where.append(clause)
+                params += more
+        sql = f"SELECT {SELECT_COLUMNS} {source}"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += f" ORDER BY {order} DESC LIMIT ?"
+        params.append(_limit(limit))
+        return [stored_turn(r) for r in self._read(lambda c: c.execute(sql, params).fetchall())]
+
+    def stats(self, by: str = "endpoint", *, since: q.When | None = None,
+              endpoint: str | None = None, conversation: str | None = None) -> list[q.StatsRow]:
+        """Per endpoint (or local day): count, failed, p50/p95 first token and total time,
+        median tokens/s, summed tokens and cost. Sorted by key."""
+        key = q.group_key(by)
+        where, params = q.filters(endpoint=endpoint, since=q.epoch(since), until=None,
+                                  conversation=conversation)
+        cond = (" WHERE " + " AND ".join(where)) if where else ""
+        sums_sql = (f"SELECT {key} AS k, count(*), sum(t.status = 'failed'), "
+                    "sum(t.prompt_tokens), sum(t.completion_tokens), sum(t.total_tokens), "
+                    "sum(t.cost_usd), max(t.cost_estimated), sum(t.cost_usd IS NULL) "
+                    f"FROM turns t{cond} GROUP BY k ORDER BY k")
+        times_sql = f"SELECT {key}, t.ttft, t.total_time, t.tokens_per_second FROM turns t{cond}"
+
+        def run(conn: sqlite3.Connection) -> list[q.StatsRow]:
+            sums = conn.execute(sums_sql, params).fetchall()
+            return q.stats_rows(sums, conn.execute(times_sql, params).fetchall())
+        return self._read(run)
+
+    def count(self) -> int:
+        """How many turns are logged."""
+        return int(self._read(lambda c: c.execute("SELECT count(*) FROM turns").fetchone()[0]))
+
+    # --- forgetting -------------------------------------------------------------------------
+    def forget(self, *, conversation: str | None = None, before: q.When | None = None,
+               ids: Iterable[int] | None = None) -> int:
+        """Delete the turns matching all the criteria given (at least one); returns how many.
+        Deleted text is overwritten on disk (``secure_delete``), the full-text index merged and
+        the WAL checkpointed, so it does not linger in the files."""
+        id_list = None if ids is None else [int(i) for i in ids]
+        if conversation is None and before is None and id_list is None:
+            raise ConfigError("forget needs conversation=, before= or ids= (nothing deleted)")
+        where: list[str] = []
+        params: list[Any] = []
+        if before is not None:
+            where.append("asked_at < ?")
+            params.append(q.epoch(before, "before"))
+        if conversation is not None:
+            where.append("conversation_id IN (SELECT id FROM conversations WHERE name = ?)")
+            params.append(conversation)
+        if id_list is not None:
+            where.append(f"id IN ({', '.join('?' * len(id_list)) or 'NULL'})")
+            params += id_list
+        sql = "DELETE FROM turns WHERE " + " AND ".join(where)
+
+        def run(conn: sqlite3.Connection) -> int:
+            deleted = conn.execute(sql, params).rowcount
+            conn.execute("DELETE FROM conversations WHERE id NOT IN "
+                         "(SELECT DISTINCT conversation_id FROM turns)")
+            if deleted and self._fts and not _FTS_SECURE_DELETE:
+                conn.execute("INSERT INTO turns_fts(turns_fts) VALUES ('optimize')")
+            return deleted
+        deleted = self._write(run)
+        if deleted:
+            self._read(lambda c: c.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall())
+        return deleted
+
+
+def _insert(conn: sqlite3.Connection, name: str, row: tuple[Any, ...],
+            payload: tuple[Any, ...] | None) -> int:
+    conn.execute("INSERT OR IGNORE INTO conversations (name, created_at) VALUES (?, ?)",
+                 (name, time.time()))
+    conv_id = conn.execute("SELECT id FROM conversations WHERE name = ?", (name,)).fetchone()[0]
+    turn_id = int(conn.execute(_INSERT, (conv_id, *row)).lastrowid or 0)
+    if payload is not None:
+        conn.execute(_INSERT_PAYLOAD, (turn_id, *payload))
+    return turn_id
+
+
+def _limit(limit: int) -> int:
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
+        raise ConfigError(f"limit must be a whole number from 1 to {MAX_LIMIT:,} (got {limit!r})")
+    return limit
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return redact(text.splitlines()[0][:200])[0]
