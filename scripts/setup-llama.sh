@@ -17,22 +17,24 @@ WHEEL_SHA=83fcf18b8458554ebf16a48495dd4a5ad4b9c39b93a9006f609e05a624762cbd
 MODEL_SHA=b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
 VENV=.venv-llama
 CACHE=.llama-cache
-main_checkout=$(cd "$(git rev-parse --path-format=absolute --git-common-dir 2>/dev/null \
-  || echo "$PWD/.git")/.." && pwd)
+common_git=$(git rev-parse --path-format=absolute --git-common-dir 2>/dev/null || true)
+main_checkout=${common_git:+$(dirname "$common_git")}
+main_checkout=${main_checkout:-$PWD}
 WHEELS=${DBCHAT_WHEELS:-$main_checkout/../shared/wheels}
 WHEEL=$WHEELS/llama_cpp_python-$LLAMA_VERSION-py3-none-linux_x86_64.whl
 started=$(date +%s)
 
 say() { echo "setup-llama: $*"; }
 
-wheel_ok() {
-  [ -f "$WHEEL" ] && [ "$(sha256sum "$WHEEL" | cut -d' ' -f1)" = "$WHEEL_SHA" ]
-}
+WHEEL_OK=no
+if [ -f "$WHEEL" ] && [ "$(sha256sum "$WHEEL" | cut -d' ' -f1)" = "$WHEEL_SHA" ]; then
+  WHEEL_OK=yes
+fi
 
 model_ok() { [ -f "$1" ] && [ "$(sha256sum "$1" | cut -d' ' -f1)" = "$MODEL_SHA" ]; }
 
 stamp_of() {  # what the venv was built from: this script and where llama-cpp-python came from
-  { cat scripts/setup-llama.sh; wheel_ok && echo wheel || echo pypi; } | sha256sum | cut -c1-16
+  { cat scripts/setup-llama.sh; echo "wheel=$WHEEL_OK"; } | sha256sum | cut -c1-16
 }
 
 install_server() {
@@ -43,15 +45,14 @@ install_server() {
     return 0
   fi
   [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
-  if wheel_ok; then
+  if [ "$WHEEL_OK" = yes ]; then
     say "installing llama-cpp-python $LLAMA_VERSION from $WHEEL"
     "$VENV/bin/python" -m pip install -q --disable-pip-version-check "$WHEEL[server]"
   else
     say "no usable wheel at $WHEEL: building llama-cpp-python $LLAMA_VERSION from PyPI" \
       "(needs cmake and a C++ compiler; ~20 minutes on 2 cores)"
     CMAKE_ARGS=${CMAKE_ARGS:--DGGML_NATIVE=OFF} "$VENV/bin/python" -m pip install -q \
-      --disable-pip-version-check --no-binary llama-cpp-python \
-      "llama-cpp-python[server]==$LLAMA_VERSION"
+      --disable-pip-version-check "llama-cpp-python[server]==$LLAMA_VERSION"
   fi
   "$VENV/bin/python" -c 'import llama_cpp.server.app, llama_cpp; print(llama_cpp.__version__)' \
     >/dev/null
@@ -80,9 +81,9 @@ with zipfile.ZipFile(whl) as zf:
         shutil.copyfileobj(src, dst)
 shutil.move(f"{cache}/{name}.part", f"{cache}/{name}")
 EOF
+    model_ok "$model" || { say "sha256 of $model is not $MODEL_SHA"; exit 1; }
     say "model unpacked: $model ($(stat -c %s "$model") bytes)"
   fi
-  model_ok "$model" || { say "sha256 of $model is not $MODEL_SHA"; exit 1; }
 }
 
 install_server

@@ -2,7 +2,8 @@
 
 ``scripts/setup-llama.sh`` installs llama-cpp-python into ``.venv-llama`` and unpacks
 SmolLM2-135M-Instruct into ``.llama-cache`` (override with ``DBCHAT_LLAMA_PYTHON`` /
-``DBCHAT_LLAMA_MODEL``). Fixtures (session scope, started on first use):
+``DBCHAT_LLAMA_MODEL``; ``DBCHAT_LLAMA_THREADS`` sets ``--n_threads``, default 1).
+Fixtures (session scope, started on first use):
 
 - ``llama``: ``python -m llama_cpp.server`` on a free loopback port with ``--model_alias smollm2``
   and no API key (a typical local server). A `LlamaServer`: ``.base_url`` (…/v1), ``.root_url``,
@@ -36,6 +37,7 @@ LLAMA_MODEL = Path(os.environ.get("DBCHAT_LLAMA_MODEL")
                    or REPO / ".llama-cache/SmolLM2-135M-Instruct.Q4_1.gguf")
 ALIAS = "smollm2"
 N_CTX = 2048
+THREADS = os.environ.get("DBCHAT_LLAMA_THREADS", "1")  # the machine is shared; 1 is predictable
 STARTUP_TIMEOUT = 120.0  # a loaded 2-core machine; it takes ~2 s when idle
 _ACCESS = re.compile(r'127\.0\.0\.1:(\d+) - "(\w+) (\S+) HTTP/1\.1" (\d+)')
 _unavailable: list[str] = []
@@ -139,7 +141,8 @@ def start_server(workdir: Path, *, alias: str | None, api_key: str | None) -> Ll
             unavailable(f"no llama.cpp {what} at {path}: run scripts/setup-llama.sh")
     port = _free_port()
     argv = [str(LLAMA_PYTHON), "-m", "llama_cpp.server", "--model", str(LLAMA_MODEL),
-            "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(N_CTX), "--n_threads", "1"]
+            "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(N_CTX),
+            "--n_threads", THREADS]
     argv += ["--model_alias", alias] if alias else []
     argv += ["--api_key", api_key] if api_key else []
     log_path = workdir / f"llama-{port}.log"

@@ -11,7 +11,7 @@ from llama_kernel import KernelHarness, kernel_env, markdown_outputs, shown_mess
 from llama_probe import PLACEHOLDER_TOKEN, reference, same_cache_state, settings_for
 
 pytestmark = [pytest.mark.real_llm, pytest.mark.kernel, pytest.mark.timeout(300)]
-MAX_TOKENS = 32
+MAX_TOKENS = 16
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,7 @@
 
 Settings are what a user writes today for an OpenAI-compatible server: ``url_style="openai"``,
 ``host`` ending in ``/v1``, the ``--model_alias`` as endpoint, and a placeholder token (the client
-insists on one; the server needs none). Answers are short (max_tokens ≤ 48, except the Stop test).
+insists on one; the server needs none). Answers are short (max_tokens ≤ 24, except the Stop test).
 """
 
 from __future__ import annotations
@@ -45,9 +45,9 @@ async def _ask(settings, messages, **params) -> ChatResult:
 def colours(llama):
     """One streamed answer through the client and the server's non-streamed reference."""
     same_cache_state(llama, COLOURS)
-    ref = reference(llama, COLOURS, max_tokens=48)
+    ref = reference(llama, COLOURS, max_tokens=24)
     same_cache_state(llama, COLOURS)
-    result = asyncio.run(_ask(settings_for(llama), COLOURS))
+    result = asyncio.run(_ask(settings_for(llama, max_tokens=24), COLOURS))
     return result, ref
 
 
