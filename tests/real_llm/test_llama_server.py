@@ -26,8 +26,9 @@ from llama_probe import (
     wait_for,
 )
 
-from dbchat_magic.client import ChatClient, ChatResult, EndpointInfo, estimate_tokens
-from dbchat_magic.ui.metrics_format import format_metrics
+from dbchat_magic.client import ChatClient, ChatResult, EndpointInfo
+from dbchat_magic.tokens import estimate_tokens
+from dbchat_magic.ui import format_metrics
 
 pytestmark = pytest.mark.real_llm
 BUSY_TICKS = 30  # server CPU (1/100 s) to see while it generates before ■: ~15-30 tokens

@@ -26,6 +26,7 @@ from dbchat_magic.client._errors import http_error, one_line, parse_error_body
 from dbchat_magic.client._ratelimit import RateLimiter
 from dbchat_magic.client._request import chat_body, chat_url, list_url
 from dbchat_magic.client._retry import Backoff
+from dbchat_magic.client._server_probe import ModelList, base_of, has_path, probe_models
 from dbchat_magic.client._transport import open_stream, read_batches, read_events
 from dbchat_magic.config import Settings
 from dbchat_magic.errors import AuthError, DbChatError, RequestTimeout
@@ -71,6 +72,7 @@ class ChatClient:
                          if s.rate_limit_rpm or s.rate_limit_tpm else None)
         self._pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
             weakref.WeakKeyDictionary())
+        self._bases: dict[str, str] = {}  # OpenAI style: host → its probed base URL
 
     @property
     def credential_source(self) -> str:
@@ -146,7 +148,9 @@ class ChatClient:
                 tokens = estimate_tokens(body.decode("utf-8", "replace"))  # the whole request
                 state.reservation = await self._limiter.acquire(state.endpoint, tokens)
             deadlines.start()
-            url = chat_url(provider.host, state.endpoint, settings.url_style)
+            url = chat_url(await self._base(provider), state.endpoint, settings.url_style)
+            if settings.url_style == "openai" and not url.endswith(_DATABRICKS_OPENAI):
+                state.chat_route = url
             return await open_stream(self._pool(), provider, url, body, deadlines, self._backoff)
 
         return read_batches(opener, deadlines)
@@ -193,11 +197,39 @@ class ChatClient:
                           retries=state.retries, warnings=state.warnings)
         return result
 
+    async def _base(self, provider: CredentialProvider) -> str:
+        """The host, or for the OpenAI style its base URL (the rule: `_server_probe`; a bare
+        host is probed once, a Databricks workspace host never)."""
+        host = provider.host
+        if self.settings.url_style != "openai" or has_path(host):
+            return host
+        if _is_databricks_host(host):
+            return base_of(host, v1=False)
+        base = self._bases.get(host)
+        if base is None:
+            listed = await probe_models(self._pool(), base_of(host, v1=True),
+                                        await provider.headers())
+            base = base_of(host, v1=listed.openai)
+            if listed.status is not None:  # no answer: ask again next time
+                self._bases[host] = base
+        return base
+
+    async def probe(self) -> ModelList:
+        """OpenAI style: one ``GET {base}/models`` (the models the server lists, any context
+        window it names); sends no chat request. `AuthError` without credentials."""
+        provider = self._require_provider()
+        base = await self._base(provider)
+        if self.settings.url_style == "openai" and not _databricks_route(provider.host, base):
+            return await probe_models(self._pool(), base, await provider.headers())
+        return ModelList(list_url(base, self.settings.url_style), None, problem="not OpenAI")
+
     async def list_endpoints(self) -> list[EndpointInfo]:
         """The chat-capable endpoints (``task == "llm/v1/chat"``) with their ready state."""
         provider = self._require_provider()
         s = self.settings
-        url = list_url(provider.host, s.url_style)
+        base = await self._base(provider)
+        databricks = s.url_style != "openai" or _databricks_route(provider.host, base)
+        url = list_url(provider.host if databricks else base, s.url_style)
         headers = await provider.headers()
         try:
             resp, body = await asyncio.wait_for(
@@ -216,8 +248,10 @@ class ChatClient:
                                 f"{resp.status_code}) with the credentials from "
                                 f"{provider.source}: {one_line(err.message, 120) or 'denied'}",
                                 status_code=resp.status_code)
+            route = None if databricks else url
             raise http_error(resp.status_code, err, endpoint="(endpoint list)",
-                             host=provider.host, source=provider.source, retries=0)
+                             host=provider.host, source=provider.source, retries=0,
+                             route=route)
         if len(body) > s.max_body_bytes:
             raise DbChatError(f"the endpoint list from {provider.host} is larger than "
                               f"{s.max_body_bytes:,} bytes (max_body_bytes)")
@@ -248,6 +282,23 @@ async def _get_bounded(http: httpx.AsyncClient, url: str, headers: dict[str, str
             if len(body) > limit:
                 break
         return resp, bytes(body)
+
+
+_DATABRICKS_OPENAI = "/serving-endpoints/chat/completions"
+_DATABRICKS_DOMAINS = ("databricks.com", "azuredatabricks.net", "databricks.azure.cn",
+                       "databricks.azure.us")
+
+
+def _databricks_route(host: str, base: str) -> bool:
+    """A bare host whose OpenAI base is Databricks' ``/serving-endpoints``."""
+    return not has_path(host) and base == base_of(host, v1=False)
+
+
+def _is_databricks_host(host: str) -> bool:
+    from urllib.parse import urlsplit
+
+    name = (urlsplit(host).hostname or "").lower()
+    return any(name == d or name.endswith("." + d) for d in _DATABRICKS_DOMAINS)
 
 
 def _import_transport() -> None:

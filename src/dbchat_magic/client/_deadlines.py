@@ -27,6 +27,7 @@ class CallState:
     on_retry: Callable[[int, str], None] | None = None  # told before each retry's wait
     warnings: list[str] = field(default_factory=list)
     normalizer: Normalizer | None = None  # the live stream's, for usage seen before a stop
+    chat_route: str | None = None  # an OpenAI-style server's chat URL (a 404 names it)
 
 
 class Deadlines:

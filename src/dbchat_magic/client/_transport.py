@@ -133,7 +133,7 @@ async def _check_response(response: httpx.Response, deadlines: Deadlines,
     retry_after = parse_retry_after(response.headers.get("retry-after"))
     failure = http_error(status, parse_error_body(raw, ctype), endpoint=state.endpoint,
                          host=state.host, source=state.source, retries=state.retries,
-                         retry_after=retry_after)
+                         retry_after=retry_after, route=state.chat_route)
     return _Failed(failure, status in RETRY_STATUSES, retry_after)
 
 
