@@ -12,7 +12,10 @@ import re
 
 from dbchat_magic.errors import ConfigError
 
-__all__ = ["check_host"]
+__all__ = ["check_host", "is_databricks_host"]
+
+_DATABRICKS_DOMAINS = ("databricks.com", "azuredatabricks.net", "databricks.azure.cn",
+                       "databricks.azure.us")
 
 _AUTHORITY_END = re.compile(r"[/?#\\]")
 
@@ -31,3 +34,11 @@ def check_host(host: str, where: str) -> str:
     raise ConfigError(f"{where} must not hold user info (a name or token before '@'): keep the "
                       "token in DATABRICKS_TOKEN or ~/.databrickscfg and give the host alone, "
                       f"e.g. {shown}")
+
+
+def is_databricks_host(host: str) -> bool:
+    """Whether the URL's host name is under a Databricks workspace domain."""
+    from urllib.parse import urlsplit
+
+    name = (urlsplit(host if "://" in host else f"https://{host}").hostname or "").lower()
+    return any(name == d or name.endswith("." + d) for d in _DATABRICKS_DOMAINS)

@@ -1,9 +1,8 @@
-"""Issue 12 against the real llama.cpp server: what a new user needs, before it is built.
+"""Issue 12 against the real llama.cpp server: what a new user needs.
 
-Each ``xfail(strict=True)`` test fails on today's package for the reason given and must pass once
-the feature exists; the implementer removes the mark (a strict xfail that passes fails the run).
-docs/notes/real-llm-harness.md says what the server does in each case. The kernel tests connect
-with ``%dbchat connect`` (item 1) first: their kernel has no token at all.
+These were strict xfails before issue 12 was built (docs/notes/real-llm-harness.md says what each
+one failed on then and what the server does in each case). The kernel tests connect with
+``%dbchat connect`` (item 1) first: their kernel has no token at all.
 """
 
 from __future__ import annotations
@@ -20,10 +19,6 @@ from dbchat_magic.errors import ConfigError
 
 pytestmark = [pytest.mark.real_llm, pytest.mark.timeout(300)]
 KEY_VAR = "DBCHAT_TEST_LLAMA_KEY"
-
-
-def issue12(what: str) -> pytest.MarkDecorator:
-    return pytest.mark.xfail(strict=True, reason=f"issue 12: {what}")
 
 
 async def _ask(settings, token=None, messages=COLOURS):
@@ -119,7 +114,6 @@ def _connect_local(kernel, llama) -> str:
 
 
 @pytest.mark.kernel
-@issue12("no %dbchat connect (today: \"unknown command 'connect'\")")
 def test_connect_to_a_local_server_without_auth_and_ask(llama, bare_kernel):
     shown = _connect_local(bare_kernel, llama)
     assert llama.base_url in shown
@@ -150,7 +144,6 @@ def test_connect_with_a_token_from_a_chosen_env_var_and_a_path_model_id(llama_pa
 
 
 @pytest.mark.kernel
-@issue12("no %dbchat set (today: \"unknown command 'set'\")")
 def test_set_validates_like_settings_json(bare_kernel):
     shown = _run(bare_kernel, "%dbchat set max_tokens 16").stdout
     assert "16" in shown

@@ -33,7 +33,7 @@ from dbchat_magic.auth._providers import (
 )
 from dbchat_magic.auth._secret import Secret
 from dbchat_magic.errors import AuthError
-from dbchat_magic.hosts import check_host
+from dbchat_magic.hosts import check_host, is_databricks_host
 
 if TYPE_CHECKING:
     from dbchat_magic.config import Settings
@@ -102,12 +102,25 @@ def resolve_credentials(settings: Settings | None = None, token: str | Secret | 
     auth = getattr(settings, "auth", "auto")
     if auth != "auto":
         return _chosen_auth(auth, host)
+    other_server = (getattr(settings, "url_style", "databricks") == "openai" and bool(host)
+                    and not is_databricks_host(host))
     try:
-        return _chain(host)
+        return _chain(host, sdk=not other_server)
     except AuthError:
-        if getattr(settings, "url_style", "databricks") != "openai" or not host:
+        if not other_server:
             raise
         return NoCredentialsProvider(host, no_credentials_source(host))
+
+
+def describe_auth(settings: Settings) -> str:
+    """What `%dbchat config` says about the credentials: their source, never their value."""
+    try:
+        provider = resolve_credentials(settings)
+    except AuthError as err:
+        return f"none found ({err})"
+    if isinstance(provider, NoCredentialsProvider):
+        return provider.source
+    return f"{provider.source} (token never shown)"
 
 
 def no_credentials_source(host: str) -> str:
@@ -144,8 +157,9 @@ def _chosen_auth(auth: str, host: str) -> CredentialProvider:
     return StaticTokenProvider(host, Secret(value), f"environment variable {name}")
 
 
-def _chain(host: str) -> CredentialProvider:
-    """Steps 2-5 of the chain (after the token argument)."""
+def _chain(host: str, *, sdk: bool = True) -> CredentialProvider:
+    """Steps 2-5 of the chain (after the token argument); without ``sdk`` steps 2-3 only (an
+    OpenAI-style server that is no Databricks workspace: databricks-sdk would probe it)."""
     env = os.environ
     env_host = host or env.get("DATABRICKS_HOST", "")
     if env.get("DATABRICKS_TOKEN"):
@@ -163,6 +177,9 @@ def _chain(host: str) -> CredentialProvider:
     if found is not None:
         return found
     notes: list[str] = []
+    if not sdk:
+        raise AuthError("no credentials for this server (DATABRICKS_TOKEN, "
+                        f"DATABRICKS_CLIENT_ID/SECRET, {_config_file()})")
     if env.get("DATABRICKS_RUNTIME_VERSION"):
         inside = _inside_databricks(env_host, notes)
         if inside is not None:

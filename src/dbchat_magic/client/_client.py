@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import ssl
 import weakref
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -26,11 +27,18 @@ from dbchat_magic.client._errors import http_error, one_line, parse_error_body
 from dbchat_magic.client._ratelimit import RateLimiter
 from dbchat_magic.client._request import chat_body, chat_url, list_url
 from dbchat_magic.client._retry import Backoff
-from dbchat_magic.client._server_probe import ModelList, base_of, has_path, probe_models
+from dbchat_magic.client._server_probe import (
+    ModelList,
+    base_of,
+    has_path,
+    probe_models,
+    props_context,
+)
 from dbchat_magic.client._transport import open_stream, read_batches, read_events
 from dbchat_magic.config import Settings
 from dbchat_magic.errors import AuthError, DbChatError, RequestTimeout
 from dbchat_magic.events import StreamEvent
+from dbchat_magic.hosts import is_databricks_host
 from dbchat_magic.result import ChatResult
 from dbchat_magic.tokens import estimate_tokens
 
@@ -203,7 +211,7 @@ class ChatClient:
         host = provider.host
         if self.settings.url_style != "openai" or has_path(host):
             return host
-        if _is_databricks_host(host):
+        if is_databricks_host(host):
             return base_of(host, v1=False)
         base = self._bases.get(host)
         if base is None:
@@ -220,7 +228,14 @@ class ChatClient:
         provider = self._require_provider()
         base = await self._base(provider)
         if self.settings.url_style == "openai" and not _databricks_route(provider.host, base):
-            return await probe_models(self._pool(), base, await provider.headers())
+            headers = await provider.headers()
+            listed = await probe_models(self._pool(), base, headers)
+            if listed.models and not listed.context:  # llama.cpp's llama-server: /props
+                size = await props_context(self._pool(), provider.host, headers)
+                if size is not None:
+                    listed = dataclasses.replace(
+                        listed, context=tuple((model, size) for model in listed.models))
+            return listed
         return ModelList(list_url(base, self.settings.url_style), None, problem="not OpenAI")
 
     async def list_endpoints(self) -> list[EndpointInfo]:
@@ -285,20 +300,11 @@ async def _get_bounded(http: httpx.AsyncClient, url: str, headers: dict[str, str
 
 
 _DATABRICKS_OPENAI = "/serving-endpoints/chat/completions"
-_DATABRICKS_DOMAINS = ("databricks.com", "azuredatabricks.net", "databricks.azure.cn",
-                       "databricks.azure.us")
 
 
 def _databricks_route(host: str, base: str) -> bool:
     """A bare host whose OpenAI base is Databricks' ``/serving-endpoints``."""
     return not has_path(host) and base == base_of(host, v1=False)
-
-
-def _is_databricks_host(host: str) -> bool:
-    from urllib.parse import urlsplit
-
-    name = (urlsplit(host).hostname or "").lower()
-    return any(name == d or name.endswith("." + d) for d in _DATABRICKS_DOMAINS)
 
 
 def _import_transport() -> None:

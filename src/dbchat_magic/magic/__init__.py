@@ -26,7 +26,7 @@ class DbChatMagics(Magics):
 
     @line_magic("dbchat")
     def dbchat_line(self, line: str) -> Any:
-        """``%dbchat config|use NAME|endpoints|history|reset|panel|export PATH|last``."""
+        """``%dbchat connect URL|set KEY VALUE|config|use NAME|endpoints|…``; see ``%dbchat?``."""
         from dbchat_magic.magic._commands import run_command
 
         return run_command(self.shell, line)
@@ -34,11 +34,10 @@ class DbChatMagics(Magics):
 
 def _attach_help() -> None:
     """Give ``%%dbchat?`` the full option list without importing heavy modules at load time."""
-    from dbchat_magic.magic._cell import dbchat_cell_help
-    from dbchat_magic.magic._commands import COMMANDS_HELP
+    from dbchat_magic.magic._help import cell_help, line_help
 
-    DbChatMagics.dbchat_cell.__doc__ = dbchat_cell_help.__doc__
-    DbChatMagics.dbchat_line.__doc__ = COMMANDS_HELP
+    DbChatMagics.dbchat_cell.__doc__ = cell_help()
+    DbChatMagics.dbchat_line.__doc__ = line_help()
 
 
 def load_ipython_extension(ipython: Any) -> None:

@@ -1,4 +1,5 @@
-"""``%dbchat`` line commands: config, use, endpoints, history, reset, panel, export, last.
+"""``%dbchat`` line commands: connect, set, config, use, endpoints, history, reset, panel, export,
+last (their help: `dbchat_magic.magic._help`).
 
 Nothing here ever prints a credential: settings hold none; only the credential *source* is shown.
 """
@@ -11,21 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from dbchat_magic.magic._errors import CellError
+from dbchat_magic.magic._help import line_help
 
-COMMANDS_HELP = """Manage dbchat from a line magic.
-
-  %dbchat config              effective settings and credential source (token redacted)
-  %dbchat use NAME            use endpoint or profile NAME (saved; from the next question on);
-                              a name the workspace does not list is refused
-  %dbchat endpoints           chat endpoints of the workspace
-  %dbchat history [-c CHAT]   questions and answers of a conversation
-  %dbchat reset [-c CHAT]     forget a conversation
-  %dbchat panel [-c CHAT]     open a ChatPanel (its own chat, or continue CHAT)
-  %dbchat export PATH [-c CHAT] [--force]
-                              save a conversation as Markdown (.md) or JSON (.json), with
-                              metrics; an existing file is only replaced with --force
-  %dbchat last                show the last answer (also in _dbchat_last)
-"""
 _ENDPOINTS_TIMEOUT = 30.0
 _USE_CHECK_TIMEOUT = 5.0
 """How long `%dbchat use NAME` waits for the endpoint list before saving NAME unchecked."""
@@ -40,7 +28,7 @@ def run_command(shell: Any, line: str) -> Any:
     except ValueError as err:
         raise CellError(f"could not parse {line!r}: {err}") from None
     if not words or words[0] in ("help", "-h", "--help"):
-        print(COMMANDS_HELP)
+        print(line_help())
         return None
     name, rest = words[0], words[1:]
     handler = _HANDLERS.get(name)
@@ -66,20 +54,18 @@ def _chat_name(rest: list[str]) -> tuple[str, list[str]]:
 
 
 def _config(shell: Any, rest: list[str]) -> None:
+    from dbchat_magic.auth import describe_auth, resolve_credentials
     from dbchat_magic.config import Settings
     from dbchat_magic.errors import DbChatError
 
     settings = Settings.load()
     print(format_settings(settings))
     try:
-        from dbchat_magic.auth import resolve_credentials
-
-        creds = resolve_credentials(settings)
-        source = f"{creds.source} (token never shown)"
-        print(f"{'workspace host':<22} {creds.host}")
-    except DbChatError as err:
-        source = f"none found ({err})"
-    print(f"{'credentials':<22} {source}")
+        where = "server" if settings.url_style == "openai" else "workspace host"
+        print(f"{where:<22} {resolve_credentials(settings).host}")
+    except DbChatError:
+        pass
+    print(f"{'credentials':<22} {describe_auth(settings)}")
     from dbchat_magic.magic.async_cell import rewrite_cell
 
     awaited = rewrite_cell in (getattr(shell, "input_transformers_cleanup", None) or ())
@@ -236,6 +222,22 @@ def _export(shell: Any, rest: list[str]) -> None:
     print(f"exported {len(conv)} turns of {name!r} to {path}")
 
 
+def _connect(shell: Any, rest: list[str]) -> None:
+    from dbchat_magic.magic._connect import connect
+
+    connect(rest)
+
+
+def _set(shell: Any, rest: list[str]) -> None:
+    from dbchat_magic.magic._connect import set_setting
+
+    set_setting(rest)
+
+
+def _help(shell: Any, rest: list[str]) -> None:
+    print(line_help())
+
+
 def _last(shell: Any, rest: list[str]) -> Any:
     last = shell.user_ns.get("_dbchat_last")
     if last is None:
@@ -244,6 +246,7 @@ def _last(shell: Any, rest: list[str]) -> Any:
 
 
 _HANDLERS = {
-    "config": _config, "use": _use, "endpoints": _endpoints, "history": _history,
-    "reset": _reset, "panel": _panel, "export": _export, "last": _last,
+    "connect": _connect, "set": _set, "config": _config, "use": _use, "endpoints": _endpoints,
+    "history": _history,
+    "reset": _reset, "panel": _panel, "export": _export, "last": _last, "help": _help,
 }
