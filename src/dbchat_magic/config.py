@@ -32,7 +32,7 @@ _SECRET_KEYS = frozenset({"token", "password", "client_secret", "api_key", "secr
 # auth: "auto" = the Databricks credential chain (OpenAI-style hosts: none when it finds nothing),
 # "none" = send no credentials, "env:VAR" = a bearer token read from environment variable VAR.
 _AUTH = re.compile(r"auto|none|env:[A-Za-z_][A-Za-z0-9_]{0,127}")
-MIN_CONTEXT_TOKENS = 256
+_MIN_CONTEXT_TOKENS = 256
 
 
 def config_dir() -> Path:
@@ -65,7 +65,7 @@ def _check_auth(value: Any, where: str) -> None:
 
 def _check_context(value: Any, where: str) -> None:
     if value is not None:
-        _check_range(where, value, MIN_CONTEXT_TOKENS, None, integer=True)
+        _check_range(where, value, _MIN_CONTEXT_TOKENS, None, integer=True)
 
 
 def _check_range(name: str, value: Any, lo: float, hi: float | None, *, integer: bool) -> None:
