@@ -11,6 +11,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from dbchat_magic.auth import CHAIN_ENV
+
 REPO = Path(__file__).resolve().parents[2]
 _HEADER = re.compile(r"── message (\d+): (\w+) \(([\d,]+) chars\) ──\n")
 
@@ -32,7 +34,7 @@ KernelHarness = _harness.KernelHarness
 
 def kernel_env(config_dir: Path, **extra: str) -> dict[str, str]:
     """os.environ without Databricks credentials, a private config dir, and ``extra``."""
-    env = {k: v for k, v in os.environ.items() if k not in _harness._CREDENTIAL_VARS}
+    env = {k: v for k, v in os.environ.items() if k not in CHAIN_ENV}
     env["DBCHAT_CONFIG_DIR"] = str(config_dir)
     env["DATABRICKS_CONFIG_FILE"] = str(config_dir / "no-databrickscfg")
     env["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"
