@@ -33,8 +33,9 @@ def test_the_readme_offline_cells_answer_with_a_chart(kernel) -> None:
     assert "Databricks workspace" in runs[1].stdout, runs[1].stdout
     assert "no credentials (local server)" in runs[1].stdout
     got = kernel.execute("import json\nprint(json.dumps([_dbchat_last.status, "
-                         "_dbchat_last.endpoint, 'dbchat-spec' in _dbchat_last.text]))",
+                         "_dbchat_last.endpoint, [s.kind for s in "
+                         "_dbchat_last.extras.get('specs', [])], _dbchat_last.text[:300]]))",
                          timeout=60)
-    status, endpoint, spec = json.loads(got.stdout.strip().splitlines()[-1])
-    assert (status, spec) == ("completed", True)
+    status, endpoint, specs, text = json.loads(got.stdout.strip().splitlines()[-1])
+    assert (status, specs) == ("completed", ["chart"]), (specs, text)
     assert endpoint == "databricks-meta-llama-3-3-70b-instruct"
