@@ -26,6 +26,7 @@ class OpenAIServer:
     max_model_len: int | None = None
     props_n_ctx: int | None = None
     strict_models: bool = False  # vLLM: 404 for a model it does not serve
+    cut: bool = False  # [DONE] without a finish_reason (llama.cpp, when a second request comes)
     requests: list[tuple[str, str, str | None]] = field(default_factory=list)
     bodies: list[dict[str, Any]] = field(default_factory=list)
     url: str = ""
@@ -83,6 +84,7 @@ def _handler(server: OpenAIServer) -> type[BaseHTTPRequestHandler]:
                 return
             chunks = [{"choices": [{"index": 0, "delta": {"content": "Hello"}}]},
                       {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}]
+            chunks = chunks[:1] if server.cut else chunks
             stream = "".join(f"data: {json.dumps({'model': body.get('model'), **c})}\n\n"
                              for c in chunks) + "data: [DONE]\n\n"
             self._send(200, stream.encode(), "text/event-stream")

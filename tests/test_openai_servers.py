@@ -93,6 +93,13 @@ def test_databricks_hosts_keep_their_openai_route(sim: Any) -> None:
     assert result.status in ("completed", "failed")
 
 
+def test_done_without_a_finish_reason_is_a_cut_answer() -> None:
+    for server in serve(OpenAIServer(cut=True)):
+        (result,) = _ask(_settings(server.url + "/v1"))
+        assert (result.status, result.text) == ("truncated", "Hello")
+        assert "[DONE]) without a finish_reason" in (result.error or ""), result.error
+
+
 # -- item 3: model ids with '/' ----------------------------------------------------------------
 def test_model_ids_with_a_slash_are_accepted_for_openai_hosts_only() -> None:
     assert Settings(url_style="openai", endpoint=QWEN).endpoint == QWEN

@@ -61,6 +61,7 @@ def shown_messages(stdout: str) -> list[dict[str, str]]:
 
 
 def markdown_outputs(execution: Any) -> list[str]:
-    """The text/markdown of the cell's display outputs, in order."""
-    return [o["data"]["text/markdown"] for o in execution.outputs
-            if "text/markdown" in o.get("data", {})]
+    """The answer text of the cell's settled outputs, in order: the text/plain beside the
+    sanitized text/html an answer settles as (the widget's own bundle has an empty text/html)."""
+    return [o["data"]["text/plain"] for o in execution.outputs
+            if o.get("data", {}).get("text/html") and "text/plain" in o["data"]]

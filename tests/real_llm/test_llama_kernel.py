@@ -17,7 +17,8 @@ MAX_TOKENS = 16
 @pytest.fixture(scope="module")
 def llama_kernel(llama, tmp_path_factory):
     config = tmp_path_factory.mktemp("llama-kernel-config")
-    settings_for(llama, max_tokens=MAX_TOKENS).save(config / "settings.json")
+    settings_for(llama, max_tokens=MAX_TOKENS, first_byte_timeout=600.0,
+                 total_timeout=900.0).save(config / "settings.json")  # a loaded machine is slow
     env = kernel_env(config, DATABRICKS_TOKEN=PLACEHOLDER_TOKEN)
     harness = KernelHarness(env, tmp_path_factory.mktemp("llama-kernel"))
     try:

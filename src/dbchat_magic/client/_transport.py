@@ -246,10 +246,16 @@ async def _end(reader: BodyReader, framing: Framing, normalizer: Normalizer,
 
 def _verdict(framing: Framing, normalizer: Normalizer, state: CallState) -> list[StreamEvent]:
     """The last batch: what the normalizer held back, then `StreamEnd` — "completed" when the
-    body's end marker or a finish reason arrived, else "truncated" (``state.truncation`` why)."""
+    body's end marker or a finish reason arrived, else "truncated" (``state.truncation`` why).
+    An OpenAI-compatible server (not Databricks) always sends a finish_reason: ``[DONE]``
+    without one is a cut answer (llama.cpp ends the running answer so when a second arrives)."""
     batch = normalizer.flush()
-    finished = framing.done or normalizer.finished
-    if not finished and state.truncation is None:
+    finished = normalizer.finished or (framing.done and state.chat_route is None)
+    if not finished and framing.done:
+        state.truncation = ("the server ended the stream ([DONE]) without a finish_reason: the "
+                            "answer was cut, e.g. by another request to a server that answers "
+                            "one at a time")
+    elif not finished and state.truncation is None:
         state.truncation = ("the stream stopped without [DONE] or a finish_reason "
                             "(dropped by a proxy?)")
     state.total_tokens = normalizer.total_tokens
