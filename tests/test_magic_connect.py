@@ -61,6 +61,11 @@ def test_connect_detects_an_openai_server_and_the_first_question_answers(shell, 
         config = capsys.readouterr().out
         assert "no credentials (local server)" in config and "workspace host" not in config
         assert f"server                 {server.url}/v1" in config
+        assert run(shell, f"%dbchat use {QWEN}").error_in_exec is None  # listed, with '/'
+        assert run(shell, "%%dbchat -e org/other-model --no-history\nhi").error_in_exec is None
+        assert server.bodies[-1]["model"] == "org/other-model"
+        res = run(shell, "%dbchat use org/unlisted")
+        assert "neither a profile nor a chat endpoint" in str(res.error_in_exec)
 
 
 def test_connect_to_a_databricks_workspace(shell, capsys, monkeypatch) -> None:
