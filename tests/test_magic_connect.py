@@ -87,6 +87,10 @@ def test_connect_with_a_token_variable_never_shows_or_saves_the_token(shell, cap
                                                                       monkeypatch) -> None:
     key = "local-key-" + "z" * 20
     for server in serve(OpenAIServer(api_key=key, max_model_len=8192)):
+        res = run(shell, f"%dbchat connect {server.url} --token-env MY_LLM_KEY")
+        assert "the token variable MY_LLM_KEY (auth env:MY_LLM_KEY) is not set" in \
+            str(res.error_in_exec) and "nothing saved" in str(res.error_in_exec)
+        assert not default_path().exists()
         monkeypatch.setenv("MY_LLM_KEY", "wrong-key-" + "w" * 12)
         run(shell, f"%dbchat connect {server.url}/v1 --openai --token-env MY_LLM_KEY")
         assert "refused the probe (HTTP 401): check the token in MY_LLM_KEY" in \

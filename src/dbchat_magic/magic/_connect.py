@@ -7,10 +7,14 @@ from __future__ import annotations
 import argparse
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from dbchat_magic.magic._errors import CellError
+
+if TYPE_CHECKING:
+    from dbchat_magic.client import ModelList
+    from dbchat_magic.config import Settings
 
 _PROBE_TIMEOUT = 15.0
 _PROFILE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
@@ -89,22 +93,25 @@ def _probe_auth(auth: str) -> str:
     return auth if auth.startswith("env:") else "none"
 
 
-def _probe(settings: Any) -> Any:
-    """One ``GET …/models`` (the base URL rule of the client); never raises."""
-    from dbchat_magic.client._server_probe import ModelList
-    from dbchat_magic.errors import DbChatError
+def _probe(settings: Settings) -> ModelList:
+    """One ``GET …/models`` (the base URL rule of the client); `CellError` when the chosen token
+    variable is not set, else never raises."""
+    from dbchat_magic.client import ModelList
+    from dbchat_magic.errors import AuthError, DbChatError
     from dbchat_magic.runner import get_runner
 
     runner = get_runner()
     try:
         return runner.run(runner.client(settings).probe(), timeout=_PROBE_TIMEOUT)
+    except AuthError as err:
+        raise CellError(f"{err}; nothing saved") from None
     except DbChatError as err:
         return ModelList(settings.host, None, problem=str(err))
     except TimeoutError:
         return ModelList(settings.host, None, problem=f"no answer within {_PROBE_TIMEOUT:g} s")
 
 
-def _detected(args: ConnectArgs, listed: Any) -> str:
+def _detected(args: ConnectArgs, listed: ModelList) -> str:
     if listed.openai:
         return f"OpenAI-compatible server: GET {listed.url} answered HTTP {listed.status}"
     if args.openai:
@@ -113,7 +120,7 @@ def _detected(args: ConnectArgs, listed: Any) -> str:
     return "Databricks workspace (no OpenAI-compatible model list at this URL)"
 
 
-def _openai_choices(base: Any, args: ConnectArgs, listed: Any, auth: str,
+def _openai_choices(base: Settings, args: ConnectArgs, listed: ModelList, auth: str,
                     lines: list[str]) -> dict[str, Any]:
     """Host = the probed base URL, a listed model, the context window the server names."""
     changes: dict[str, Any] = {}
@@ -144,7 +151,7 @@ def _default_name(url: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "-", name)[:64]
 
 
-def effective_connection(settings: Any) -> str:
+def effective_connection(settings: Settings) -> str:
     """Host, style, model, credentials and context window, one per line (no token values)."""
     from dbchat_magic.auth import describe_auth
 
