@@ -12,7 +12,10 @@
 #      ci/stack-independent.txt run on the current stack and on DBR 19.x only;
 #   6. MLflow's own model servers (.venv-mlflow, scripts/setup-mlflow-server.sh) with the client
 #      talking to them: tests/mlflow_server, current stack only (CI=true: fails if they cannot run).
-#   Steps 2-5 run as parallel streams (logs in test-artifacts/logs/).
+#   7. a real model: scripts/setup-llama.sh (llama.cpp's server + SmolLM2-135M) and the `real_llm`
+#      tests, once, on the current stack, under CI=true (a server that cannot start fails them);
+#      every other step deselects `real_llm`.
+#   Steps 2-7 run as parallel streams (logs in test-artifacts/logs/).
 # Installs what it needs (Debian chromium and a Java runtime, the virtual environments) on first
 # run. Seconds per step: test-artifacts/times.txt.
 set -euo pipefail
@@ -99,7 +102,7 @@ sys.exit(0 if "/site-packages/" in f else f"{f} is not the installed wheel")'
   fi
   "$py" -m pytest -q -p no:cacheprovider tests notebooks --ignore=tests/e2e \
     --ignore=tests/mlflow_server "${skip[@]}" \
-    "${NBVAL_DATABRICKS[@]}" -m "not e2e and not spark and not polars" \
+    "${NBVAL_DATABRICKS[@]}" -m "not e2e and not spark and not polars and not real_llm" \
     --junitxml="test-artifacts/$1.xml"
 }
 
@@ -141,6 +144,12 @@ step() {  # name: one step of a stream
   esac
 }
 
+real_llm_tests() {  # one step: the server and model, then the tests that talk to them
+  scripts/setup-llama.sh
+  CI=true .venv/bin/python -m pytest -q -p no:cacheprovider -m real_llm tests/real_llm \
+    --junitxml=test-artifacts/real-llm.xml
+}
+
 sequence() {  # steps...: one after the other, stopping at the first failure
   local name
   for name in "$@"; do step "$name"; done
@@ -179,17 +188,19 @@ timed "build: wheel + sdist, twine check" build_dist
 CACHE=${DBCHAT_VENV_CACHE:-$HOME/.cache/dbchat-magic/venvs}
 exec 8>"$CACHE/.lock-test-run"
 flock 8
-# Five streams at once, each with its log in test-artifacts/logs/: the tests wait on kernels,
+# Six streams at once, each with its log in test-artifacts/logs/: the tests wait on kernels,
 # browsers, the JVM and streamed answers far more than they compute, and none depends on timing.
 start_stream current timed \
   "current stack (IPython 9 / ipykernel 7.4 / ipywidgets 8): tests + notebooks" \
   .venv/bin/python -m pytest -q -p no:cacheprovider tests notebooks --ignore=tests/e2e \
-  --ignore=tests/mlflow_server "${NBVAL[@]}" -m "not spark and not polars" \
+  --ignore=tests/mlflow_server "${NBVAL[@]}" -m "not spark and not polars and not real_llm" \
   --junitxml=test-artifacts/current.xml
 start_stream mlflow step mlflow
 start_stream current-spark-polars timed "current stack: pyspark (local + Connect) and polars tests" \
   .venv/bin/python -m pytest -q -p no:cacheprovider tests --ignore=tests/e2e \
   -m "spark or polars" --junitxml=test-artifacts/current-spark-polars.xml
+start_stream real-llm timed "current stack: a real model (llama.cpp + SmolLM2, real_llm tests)" \
+  real_llm_tests
 # The browser tests use DBR 18.x's stack as a second kernel: its wheel goes in first.
 start_stream e2e sequence wheel-dbr18 e2e
 start_stream dbr19 sequence wheel-dbr19 tests-dbr19

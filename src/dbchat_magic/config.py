@@ -10,6 +10,7 @@ import dataclasses
 import json
 import math
 import os
+import re
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -36,6 +37,10 @@ TRACING_MODES = ("auto", "on", "off")  # MLflow tracing (dbchat_magic.tracing)
 CHART_RENDERERS = ("svg", "png", "html", "vega", "vegalite", "text")  # also specs.RENDERERS
 # Keys that must never be written to or read from the settings file.
 _SECRET_KEYS = frozenset({"token", "password", "client_secret", "api_key", "secret"})
+# auth: "auto" = the Databricks credential chain (OpenAI-style hosts: none when it finds nothing),
+# "none" = send no credentials, "env:VAR" = a bearer token read from environment variable VAR.
+_AUTH = re.compile(r"auto|none|env:[A-Za-z_][A-Za-z0-9_]{0,127}")
+_MIN_CONTEXT_TOKENS = 256
 
 
 def config_dir() -> Path:
@@ -49,9 +54,26 @@ def default_path() -> Path:
     return config_dir() / "settings.json"
 
 
-def _check_endpoint_name(name: str, where: str) -> None:
-    if not isinstance(name, str) or not name.strip() or "/" in name:
+def _check_endpoint_name(name: str, where: str, url_style: str | None = "databricks") -> None:
+    """Databricks endpoint names have no '/'; OpenAI-style model ids may (``Qwen/Qwen2.5-0.5B``,
+    a GGUF path), but no whitespace or control characters. ``url_style`` None: either rule."""
+    if not isinstance(name, str) or not name.strip():
         raise ConfigError(f"{where} must be a serving endpoint name without '/' (got {name!r})")
+    if url_style == "databricks" and "/" in name:
+        raise ConfigError(f"{where} must be a serving endpoint name without '/' (got {name!r}); "
+                          "model ids with '/' need an OpenAI-style host (url_style openai)")
+    if any(c.isspace() or not c.isprintable() for c in name):
+        raise ConfigError(f"{where} must not hold spaces or control characters (got {name!r})")
+
+
+def _check_auth(value: Any, where: str) -> None:
+    if not isinstance(value, str) or not _AUTH.fullmatch(value):
+        raise ConfigError(f"{where} must be auto, none or env:VARIABLE (got {value!r})")
+
+
+def _check_context(value: Any, where: str) -> None:
+    if value is not None:
+        _check_range(where, value, _MIN_CONTEXT_TOKENS, None, integer=True)
 
 
 def _check_range(name: str, value: Any, lo: float, hi: float | None, *, integer: bool) -> None:
@@ -75,11 +97,16 @@ class Profile:
     temperature: float | None = None
     max_tokens: int | None = None
     api: str | None = None
+    auth: str | None = None
+    context_tokens: int | None = None
 
     def __post_init__(self) -> None:
-        _check_endpoint_name(self.endpoint, "profile endpoint")
+        _check_endpoint_name(self.endpoint, "profile endpoint", self.url_style)
         if self.api is not None and self.api not in APIS:
             raise ConfigError(f"profile api must be one of {', '.join(APIS)} (got {self.api!r})")
+        if self.auth is not None:
+            _check_auth(self.auth, "profile auth")
+        _check_context(self.context_tokens, "profile context_tokens")
         if self.host is not None:
             check_host(self.host, "profile host")
         if self.url_style is not None and self.url_style not in URL_STYLES:
@@ -126,6 +153,8 @@ class Settings:
     history_log: bool = True  # log every turn to the history database
     history_path: str = ""  # "" = the default location (dbchat_magic.history.history_location)
     tracing: str = "auto"  # MLflow traces: auto (MLflow installed and a tracking URI), on, off
+    auth: str = "auto"  # auto | none | env:VAR (the variable's name only: never a token)
+    context_tokens: int | None = None  # the model's context window; None = unknown (no bound)
 
     def __post_init__(self) -> None:
         if not isinstance(self.profiles, Mapping):
@@ -160,7 +189,7 @@ class Settings:
             known = ", ".join(self.profiles) or "none defined"
             raise ConfigError(f"profile {name!r} does not exist (profiles: {known})")
         changes: dict[str, Any] = {"endpoint": prof.endpoint, "profile": name}
-        for key in ("host", "url_style", "temperature", "max_tokens", "api"):
+        for key in _PROFILE_KEYS:
             value = getattr(prof, key)
             if value is not None:
                 changes[key] = value
@@ -241,6 +270,8 @@ def _as_profile(name: str, value: Any) -> Profile:
     raise ConfigError(f"profiles.{name}: expected an endpoint name or an object (got {value!r})")
 
 
+_PROFILE_KEYS = ("host", "url_style", "temperature", "max_tokens", "api", "auth",
+                 "context_tokens")
 _INT_FIELDS = {"max_tokens": 1, "max_retries": 0, "history_budget_tokens": 0,
                "context_budget_tokens": 0, "frame_budget_tokens": 0,
                "max_event_bytes": 64 * 1024, "max_body_bytes": 64 * 1024}
@@ -255,7 +286,9 @@ def _validate(s: Settings) -> None:
     if not isinstance(s.host, str) or (s.host and any(c.isspace() for c in s.host)):
         raise ConfigError(f"host must be a URL such as https://adb-123.azuredatabricks.net "
                           f"(got {s.host!r})")
-    _check_endpoint_name(s.endpoint, "endpoint")
+    _check_endpoint_name(s.endpoint, "endpoint", s.url_style)
+    _check_auth(s.auth, "auth")
+    _check_context(s.context_tokens, "context_tokens")
     _check_range("temperature", s.temperature, 0, 2, integer=False)
     for name, lo in _INT_FIELDS.items():
         _check_range(name, getattr(s, name), lo, None, integer=True)
@@ -309,7 +342,7 @@ def _coerce(name: str, value: Any) -> Any:
             return float(text)
     except ValueError:
         raise ConfigError(f"{name} must be a number (got {value!r})") from None
-    if name in ("rate_limit_rpm", "rate_limit_tpm"):
+    if name in ("rate_limit_rpm", "rate_limit_tpm", "context_tokens"):
         if text.lower() in {"", "off", "none", "0"}:
             return None
         try:

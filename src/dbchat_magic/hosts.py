@@ -14,7 +14,10 @@ from urllib.parse import urlsplit
 
 from dbchat_magic.errors import ConfigError
 
-__all__ = ["check_host", "is_local"]
+__all__ = ["check_host", "is_databricks_host", "is_local"]
+
+_DATABRICKS_DOMAINS = ("databricks.com", "azuredatabricks.net", "databricks.azure.cn",
+                       "databricks.azure.us")
 
 _AUTHORITY_END = re.compile(r"[/?#\\]")
 
@@ -49,3 +52,11 @@ def is_local(host: str) -> bool:
     except ValueError:
         return False
     return address.is_loopback or address.is_private or address.is_link_local
+
+
+def is_databricks_host(host: str) -> bool:
+    """Whether the URL's host name is under a Databricks workspace domain."""
+    from urllib.parse import urlsplit
+
+    name = (urlsplit(host if "://" in host else f"https://{host}").hostname or "").lower()
+    return any(name == d or name.endswith("." + d) for d in _DATABRICKS_DOMAINS)

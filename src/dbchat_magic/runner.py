@@ -33,7 +33,7 @@ _log = logging.getLogger(__name__)
 _CONNECTION_FIELDS = (
     "host", "url_style", "api", "connect_timeout", "first_byte_timeout", "gap_timeout",
     "total_timeout", "max_retries", "retry_backoff", "retry_max_wait", "rate_limit_rpm",
-    "rate_limit_tpm", "rate_limit_mode",
+    "rate_limit_tpm", "rate_limit_mode", "auth",
 )
 _MAX_CLIENTS = 4
 
@@ -201,7 +201,9 @@ def _skip(coro: Coroutine[Any, Any, Any], on_skipped: Callable[[], None] | None)
 def _client_key(settings: Settings) -> tuple[Any, ...]:
     fields = tuple(repr(getattr(settings, name, None)) for name in _CONNECTION_FIELDS)
     digest = hashlib.sha256()
-    for name in CHAIN_ENV:
+    auth = str(getattr(settings, "auth", "auto"))
+    chosen = (auth.removeprefix("env:"),) if auth.startswith("env:") else ()
+    for name in (*CHAIN_ENV, *chosen):  # the token variable `auth` names, too
         digest.update(f"{name}={os.environ.get(name, '')}\0".encode())
     return (*fields, digest.hexdigest())
 

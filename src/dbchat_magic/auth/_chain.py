@@ -8,6 +8,11 @@
 5. databricks-sdk unified auth, if installed and a host, a config profile or an auth type names a
    workspace (imported only here, with short timeouts).
 The host comes from the ``host=`` argument, then ``Settings.host``, then the winning source.
+
+``Settings.auth`` changes the chain after the token argument: ``none`` sends no credentials,
+``env:VAR`` reads a bearer token from environment variable VAR (read per client, kept in memory
+only), and with ``auto`` an OpenAI-style host (``url_style="openai"``) for which the chain finds
+nothing is asked without credentials (a local server needs none; one that does answers 401).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from dbchat_magic.auth._providers import (
     CredentialProvider,
+    NoCredentialsProvider,
     NotebookContextProvider,
     OAuthM2MProvider,
     SdkProvider,
@@ -27,7 +33,7 @@ from dbchat_magic.auth._providers import (
 )
 from dbchat_magic.auth._secret import Secret
 from dbchat_magic.errors import AuthError
-from dbchat_magic.hosts import check_host
+from dbchat_magic.hosts import check_host, is_databricks_host
 
 if TYPE_CHECKING:
     from dbchat_magic.config import Settings
@@ -93,6 +99,68 @@ def resolve_credentials(settings: Settings | None = None, token: str | Secret | 
         if not chosen:
             raise _no_host("the token argument")
         return StaticTokenProvider(chosen, secret, "explicit token argument")
+    auth = getattr(settings, "auth", "auto")
+    if auth != "auto":
+        return _chosen_auth(auth, host)
+    other_server = (getattr(settings, "url_style", "databricks") == "openai" and bool(host)
+                    and not is_databricks_host(host))
+    try:
+        return _chain(host, sdk=not other_server)
+    except AuthError:
+        if not other_server:
+            raise
+        return NoCredentialsProvider(host, no_credentials_source(host))
+
+
+def describe_auth(settings: Settings) -> str:
+    """What `%dbchat config` says about the credentials: their source, never their value."""
+    try:
+        provider = resolve_credentials(settings)
+    except AuthError as err:
+        return f"none found ({err})"
+    if isinstance(provider, NoCredentialsProvider):
+        return provider.source
+    return f"{provider.source} (token never shown)"
+
+
+def no_credentials_source(host: str) -> str:
+    """How `%dbchat config` names "no credentials": "(local server)" for a loopback host."""
+    return "no credentials (local server)" if is_loopback(host) else "no credentials"
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (a URL) names this machine: localhost, 127.0.0.0/8 or ::1."""
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    name = urlsplit(host if "://" in host else f"http://{host}").hostname or ""
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def _chosen_auth(auth: str, host: str) -> CredentialProvider:
+    """``auth`` = ``none`` or ``env:VAR`` (Settings validated the form)."""
+    if not host:
+        raise AuthError(f"auth {auth} needs a host: run `%dbchat connect URL` or set the host")
+    if auth == "none":
+        return NoCredentialsProvider(host, no_credentials_source(host))
+    name = auth.removeprefix("env:")
+    value = os.environ.get(name, "").strip()
+    if not value:
+        raise AuthError(f"the token variable {name} (auth env:{name}) is not set in this "
+                        f"kernel: set it, e.g. os.environ[{name!r}] = …, or connect with "
+                        "--no-auth")
+    return StaticTokenProvider(host, Secret(value), f"environment variable {name}")
+
+
+def _chain(host: str, *, sdk: bool = True) -> CredentialProvider:
+    """Steps 2-5 of the chain (after the token argument); without ``sdk`` steps 2-3 only (an
+    OpenAI-style server that is no Databricks workspace: databricks-sdk would probe it)."""
+    env = os.environ
     env_host = host or env.get("DATABRICKS_HOST", "")
     if env.get("DATABRICKS_TOKEN"):
         if not env_host:
@@ -109,6 +177,9 @@ def resolve_credentials(settings: Settings | None = None, token: str | Secret | 
     if found is not None:
         return found
     notes: list[str] = []
+    if not sdk:
+        raise AuthError("no credentials for this server (DATABRICKS_TOKEN, "
+                        f"DATABRICKS_CLIENT_ID/SECRET, {_config_file()})")
     if env.get("DATABRICKS_RUNTIME_VERSION"):
         inside = _inside_databricks(env_host, notes)
         if inside is not None:

@@ -58,6 +58,26 @@ class StaticTokenProvider:
         return f"StaticTokenProvider(host={self._host!r}, source={self.source!r})"
 
 
+class NoCredentialsProvider:
+    """A server that needs no credentials (a local OpenAI-compatible one): no auth header."""
+
+    def __init__(self, host: str, source: str) -> None:
+        self._host = normalise_host(host)
+        self.source = source
+
+    @property
+    def host(self) -> str:
+        """The server URL."""
+        return self._host
+
+    async def headers(self) -> dict[str, str]:
+        """No headers."""
+        return {}
+
+    def __repr__(self) -> str:
+        return f"NoCredentialsProvider(host={self._host!r}, source={self.source!r})"
+
+
 class OAuthM2MProvider:
     """OAuth M2M: client id + secret → ``{host}/oidc/v1/token``; token cached until expiry."""
 

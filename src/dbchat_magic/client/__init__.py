@@ -9,6 +9,7 @@ from dbchat_magic.client._accumulate import end_result
 from dbchat_magic.client._client import ChatClient, EndpointInfo
 from dbchat_magic.client._ratelimit import RateLimiter
 from dbchat_magic.client._request import MAX_BODY_BYTES, chat_url
+from dbchat_magic.client._server_probe import ModelList
 from dbchat_magic.events import ReasoningDelta, StreamEnd, StreamEvent, TextDelta, UsageUpdate
 from dbchat_magic.result import ChatResult, Metrics, Usage
 
@@ -18,6 +19,7 @@ __all__ = [
     "ChatResult",
     "EndpointInfo",
     "Metrics",
+    "ModelList",
     "RateLimiter",
     "ReasoningDelta",
     "StreamEnd",

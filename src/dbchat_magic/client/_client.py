@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import ssl
 import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
@@ -28,10 +29,18 @@ from dbchat_magic.client._kinds import TASK_APIS, EndpointKinds, Kind, api_for_t
 from dbchat_magic.client._ratelimit import RateLimiter
 from dbchat_magic.client._request import chat_url, endpoint_url, list_url, request_body
 from dbchat_magic.client._retry import Backoff
+from dbchat_magic.client._server_probe import (
+    ModelList,
+    base_of,
+    has_path,
+    probe_models,
+    props_context,
+)
 from dbchat_magic.client._transport import open_stream, read_batches, read_events
 from dbchat_magic.config import Settings
 from dbchat_magic.errors import AuthError, BadRequest, DbChatError, RequestTimeout
 from dbchat_magic.events import StreamEvent
+from dbchat_magic.hosts import is_databricks_host
 from dbchat_magic.result import ChatResult
 from dbchat_magic.tokens import estimate_tokens
 
@@ -79,6 +88,7 @@ class ChatClient:
         self._kinds = EndpointKinds()
         self._pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
             weakref.WeakKeyDictionary())
+        self._bases: dict[str, str] = {}  # OpenAI style: host → its probed base URL
 
     @property
     def credential_source(self) -> str:
@@ -155,7 +165,10 @@ class ChatClient:
                 state.reservation = await self._limiter.acquire(state.endpoint, tokens)
             if deadlines.total == float("inf"):
                 deadlines.start()
-            url = chat_url(provider.host, state.endpoint, settings.url_style, kind.api)
+            url = chat_url(await self._base(provider), state.endpoint, settings.url_style,
+                           kind.api)
+            if settings.url_style == "openai" and not url.endswith(_DATABRICKS_OPENAI):
+                state.chat_route = url
             return await open_stream(self._pool(), provider, url, body, deadlines, self._backoff)
 
         async def opener() -> httpx.Response:
@@ -251,12 +264,47 @@ class ChatClient:
                           retries=state.retries, warnings=state.warnings)
         return result
 
+    async def _base(self, provider: CredentialProvider) -> str:
+        """The host, or for the OpenAI style its base URL (the rule: `_server_probe`; a bare
+        host is probed once, a Databricks workspace host never)."""
+        host = provider.host
+        if self.settings.url_style != "openai" or has_path(host):
+            return host
+        if is_databricks_host(host):
+            return base_of(host, v1=False)
+        base = self._bases.get(host)
+        if base is None:
+            listed = await probe_models(self._pool(), base_of(host, v1=True),
+                                        await provider.headers())
+            base = base_of(host, v1=listed.openai)
+            if listed.status is not None:  # no answer: ask again next time
+                self._bases[host] = base
+        return base
+
+    async def probe(self) -> ModelList:
+        """OpenAI style: one ``GET {base}/models`` (the models the server lists, any context
+        window it names); sends no chat request. `AuthError` without credentials."""
+        provider = self._require_provider()
+        base = await self._base(provider)
+        if self.settings.url_style == "openai" and not _databricks_route(provider.host, base):
+            headers = await provider.headers()
+            listed = await probe_models(self._pool(), base, headers)
+            if listed.models and not listed.context:  # llama.cpp's llama-server: /props
+                size = await props_context(self._pool(), provider.host, headers)
+                if size is not None:
+                    listed = dataclasses.replace(
+                        listed, context=tuple((model, size) for model in listed.models))
+            return listed
+        return ModelList(list_url(base, self.settings.url_style), None, problem="not OpenAI")
+
     async def list_endpoints(self) -> list[EndpointInfo]:
         """The endpoints dbchat can talk to (chat models and agents, `TASK_APIS`) with their
         ready state and task; their kinds are cached for the next question."""
         provider = self._require_provider()
         s = self.settings
-        url = list_url(provider.host, s.url_style)
+        base = await self._base(provider)
+        databricks = s.url_style != "openai" or _databricks_route(provider.host, base)
+        url = list_url(provider.host if databricks else base, s.url_style)
         headers = await provider.headers()
         try:
             resp, body = await asyncio.wait_for(
@@ -275,8 +323,10 @@ class ChatClient:
                                 f"{resp.status_code}) with the credentials from "
                                 f"{provider.source}: {one_line(err.message, 120) or 'denied'}",
                                 status_code=resp.status_code)
+            route = None if databricks else url
             raise http_error(resp.status_code, err, endpoint="(endpoint list)",
-                             host=provider.host, source=provider.source, retries=0)
+                             host=provider.host, source=provider.source, retries=0,
+                             route=route)
         if len(body) > s.max_body_bytes:
             raise DbChatError(f"the endpoint list from {provider.host} is larger than "
                               f"{s.max_body_bytes:,} bytes (max_body_bytes)")
@@ -308,6 +358,14 @@ async def _get_bounded(http: httpx.AsyncClient, url: str, headers: dict[str, str
             if len(body) > limit:
                 break
         return resp, bytes(body)
+
+
+_DATABRICKS_OPENAI = "/serving-endpoints/chat/completions"
+
+
+def _databricks_route(host: str, base: str) -> bool:
+    """A bare host whose OpenAI base is Databricks' ``/serving-endpoints``."""
+    return not has_path(host) and base == base_of(host, v1=False)
 
 
 def _import_transport() -> None:

@@ -28,6 +28,7 @@ class CallState:
     warnings: list[str] = field(default_factory=list)
     normalizer: Normalizer | None = None  # the live stream's, for usage seen before a stop
     api: str = "chat"  # how the request was sent (`dbchat_magic.config.APIS`)
+    chat_route: str | None = None  # an OpenAI-style server's chat URL (a 404 names it)
 
 
 class Deadlines:

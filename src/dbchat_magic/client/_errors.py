@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 
@@ -101,8 +102,10 @@ def reason_first(message: str) -> str:
 
 
 def http_error(status: int, err: ErrorBody, *, endpoint: str, host: str, source: str,
-               retries: int, retry_after: float | None = None) -> DbChatError:
-    """The typed error for an HTTP error status."""
+               retries: int, retry_after: float | None = None,
+               route: str | None = None) -> DbChatError:
+    """The typed error for an HTTP error status. ``route``: the URL asked on an OpenAI-style
+    server (not Databricks), which a 404 names instead of the endpoint."""
     said = one_line(reason_first(err.message), 200).rstrip(".")
     after = f" after {retries} retr{'y' if retries == 1 else 'ies'}" if retries else ""
     kw: dict = {"status_code": status, "request_id": err.request_id}
@@ -120,6 +123,8 @@ def http_error(status: int, err: ErrorBody, *, endpoint: str, host: str, source:
         return AuthError(f"permission denied (HTTP 403) for endpoint '{endpoint}' with the "
                          f"credentials from {source}: {said or 'no permission'}; you need "
                          "CAN QUERY on the endpoint", **kw)
+    if status == 404 and route is not None:
+        return _route_not_found(route, endpoint, said, **kw)
     if status == 404:
         return EndpointNotFound(f"endpoint '{endpoint}' was not found on {host} (HTTP 404): run "
                                 "`%dbchat endpoints` to list the available endpoints", **kw)
@@ -132,6 +137,18 @@ def http_error(status: int, err: ErrorBody, *, endpoint: str, host: str, source:
         return ServerError(f"endpoint '{endpoint}' failed with HTTP {status}{after}: "
                            f"{said or 'server error'}", **kw)
     return DbChatError(f"endpoint '{endpoint}' answered HTTP {status}: {said or 'error'}", **kw)
+
+
+def _route_not_found(route: str, endpoint: str, said: str, **kw: Any) -> DbChatError:
+    """A 404 from an OpenAI-style server: a model it does not serve (vLLM says so), else a
+    route it does not have (the base URL is wrong)."""
+    if "model" in said.lower() and endpoint != "(endpoint list)":
+        return EndpointNotFound(f"model '{endpoint}' was not found at {route} (HTTP 404): {said}; "
+                                "`%dbchat endpoints` lists the server's models", **kw)
+    what = "model list" if endpoint == "(endpoint list)" else "chat route"
+    return EndpointNotFound(f"no {what} at {route} (HTTP 404): is the base URL right "
+                            "(…/v1)? Connect with the server's OpenAI base, e.g. "
+                            "`%dbchat connect http://host:8000/v1`", **kw)
 
 
 def cause_text(exc: BaseException) -> str:

@@ -135,7 +135,7 @@ async def _check_response(response: httpx.Response, deadlines: Deadlines,
     retry_after = parse_retry_after(response.headers.get("retry-after"))
     failure = http_error(status, parse_error_body(raw, ctype), endpoint=state.endpoint,
                          host=state.host, source=state.source, retries=state.retries,
-                         retry_after=retry_after)
+                         retry_after=retry_after, route=state.chat_route)
     return _Failed(failure, status in RETRY_STATUSES, retry_after)
 
 
@@ -263,12 +263,18 @@ async def _end(reader: BodyReader, framing: Framing, normalizer: Normalizer,
 def _verdict(framing: Framing, normalizer: Normalizer, state: CallState) -> list[StreamEvent]:
     """The last batch: what the normalizer held back, then `StreamEnd` — "completed" when the
     body's end marker or a finish reason arrived, else "truncated" (``state.truncation`` why).
-    Payloads none of which the normalizer could read fail (`StreamFailed`)."""
+    Payloads none of which the normalizer could read fail (`StreamFailed`). An OpenAI-compatible
+    server (not Databricks) always sends a finish_reason: ``[DONE]`` without one is a cut answer
+    (llama.cpp ends the running answer so when a second arrives)."""
     batch = normalizer.flush()
     if normalizer.unread_keys is not None:
         raise StreamFailed(unknown_shape(state.endpoint, normalizer.unread_keys))
-    finished = framing.done or normalizer.finished
-    if not finished and state.truncation is None:
+    finished = normalizer.finished or (framing.done and state.chat_route is None)
+    if not finished and framing.done:
+        state.truncation = ("the server ended the stream ([DONE]) without a finish_reason: the "
+                            "answer was cut, e.g. by another request to a server that answers "
+                            "one at a time")
+    elif not finished and state.truncation is None:
         state.truncation = ("the stream stopped without [DONE] or a finish_reason "
                             "(dropped by a proxy?)")
     state.total_tokens = normalizer.total_tokens

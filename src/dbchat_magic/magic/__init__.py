@@ -38,13 +38,21 @@ class DbChatMagics(Magics):
 
     @line_magic("dbchat")  # type: ignore[arg-type]
     def dbchat_line(self, line: str) -> Any:
-        """``%dbchat config|use NAME|endpoints|history|reset|panel|export PATH|last``."""
+        """``%dbchat connect URL|set KEY VALUE|config|use NAME|endpoints|…``; see ``%dbchat?``."""
         from dbchat_magic.magic._commands import run_command
 
         return run_command(self.shell, line)
 
 
-DbChatMagics.dbchat_line.__doc__ = _options.COMMANDS_HELP  # type: ignore[assignment]  # ``%dbchat?`` lists every command
+def _attach_help() -> None:
+    """``%%dbchat?`` and ``%dbchat?``: plain text from `magic._help` (options from the parser)."""
+    from dbchat_magic.magic._help import cell_help, line_help
+
+    DbChatMagics.dbchat_cell.__doc__ = cell_help(DbChatMagics.dbchat_cell.parser)  # type: ignore[assignment]
+    DbChatMagics.dbchat_line.__doc__ = line_help()  # type: ignore[assignment]
+
+
+_attach_help()
 
 
 def load_ipython_extension(ipython: Any) -> None:

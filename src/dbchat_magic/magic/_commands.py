@@ -1,4 +1,5 @@
-"""``%dbchat`` line commands: config, use, endpoints, history, reset, panel, export, last.
+"""``%dbchat`` line commands: connect, set, config, use, endpoints, history, reset, panel, export,
+last (their help: `dbchat_magic.magic._help`).
 
 Nothing here ever prints a credential: settings hold none; only the credential *source* is shown.
 """
@@ -11,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from dbchat_magic.magic._errors import CellError
+from dbchat_magic.magic._help import line_help
 from dbchat_magic.magic._log_commands import export_from_log, run_log, run_stats
-from dbchat_magic.magic._options import COMMANDS_HELP
 
 _ENDPOINTS_TIMEOUT = 30.0
 _USE_CHECK_TIMEOUT = 5.0
@@ -28,7 +29,7 @@ def run_command(shell: Any, line: str) -> Any:
     except ValueError as err:
         raise CellError(f"could not parse {line!r}: {err}") from None
     if not words or words[0] in ("help", "-h", "--help"):
-        print(COMMANDS_HELP)
+        print(line_help())
         return None
     name, rest = words[0], words[1:]
     handler = _HANDLERS.get(name)
@@ -54,22 +55,20 @@ def _chat_name(rest: list[str]) -> tuple[str, list[str]]:
 
 
 def _config(shell: Any, rest: list[str]) -> None:
+    from dbchat_magic.auth import describe_auth, resolve_credentials
     from dbchat_magic.config import Settings
     from dbchat_magic.errors import DbChatError
 
     settings = Settings.load()
     print(format_settings(settings))
     try:
-        from dbchat_magic.auth import resolve_credentials
-
-        creds = resolve_credentials(settings)
-        source = f"{creds.source} (token never shown)"
-        print(f"{'workspace host':<22} {creds.host}")
-    except DbChatError as err:
-        source = f"none found ({err})"
-        creds = None
-    print(f"{'credentials':<22} {source}")
-    print(f"{'endpoint kind':<22} {_endpoint_kind(settings, creds is not None)}")
+        where = "server" if settings.url_style == "openai" else "workspace host"
+        print(f"{where:<22} {resolve_credentials(settings).host}")
+        found = True
+    except DbChatError:
+        found = False
+    print(f"{'credentials':<22} {describe_auth(settings)}")
+    print(f"{'endpoint kind':<22} {_endpoint_kind(settings, found)}")
     from dbchat_magic.magic.async_cell import rewrite_cell
 
     awaited = rewrite_cell in (getattr(shell, "input_transformers_cleanup", None) or ())
@@ -262,6 +261,22 @@ def _export(shell: Any, rest: list[str]) -> None:
     print(f"exported {len(conv)} turns of {name!r} to {path}")
 
 
+def _connect(shell: Any, rest: list[str]) -> None:
+    from dbchat_magic.magic._connect import connect
+
+    connect(rest)
+
+
+def _set(shell: Any, rest: list[str]) -> None:
+    from dbchat_magic.magic._connect import set_setting
+
+    set_setting(rest)
+
+
+def _help(shell: Any, rest: list[str]) -> None:
+    print(line_help())
+
+
 def _last(shell: Any, rest: list[str]) -> Any:
     last = shell.user_ns.get("_dbchat_last")
     if last is None:
@@ -270,7 +285,7 @@ def _last(shell: Any, rest: list[str]) -> Any:
 
 
 _HANDLERS = {
-    "config": _config, "use": _use, "endpoints": _endpoints, "history": _history,
-    "reset": _reset, "panel": _panel, "export": _export, "last": _last, "log": run_log,
-    "stats": run_stats,
+    "connect": _connect, "set": _set, "config": _config, "use": _use, "endpoints": _endpoints,
+    "history": _history, "reset": _reset, "panel": _panel, "export": _export, "last": _last,
+    "log": run_log, "stats": run_stats, "help": _help,
 }

@@ -1,4 +1,4 @@
-"""The options of ``%%dbchat`` and the text of ``%dbchat help``: light (IPython only), so the
+"""The options of ``%%dbchat`` (the help text: `magic._help`): light (IPython only), so the
 extension loads fast and the magics carry their full help from the start.
 
 `cell_options` is IPython's own `magic_arguments` construction: it gives the cell magic its parser
@@ -15,29 +15,6 @@ from typing import Any, TypeVar
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-COMMANDS_HELP = """Manage dbchat from a line magic.
-
-  %dbchat config              effective settings and credential source (token redacted)
-  %dbchat use NAME            use endpoint or profile NAME (saved; from the next question on);
-                              a name the workspace does not list is refused
-  %dbchat endpoints           chat endpoints of the workspace
-  %dbchat history [-c CHAT]   questions and answers of a conversation
-  %dbchat reset [-c CHAT]     forget a conversation
-  %dbchat panel [-c CHAT]     open a ChatPanel (its own chat, or continue CHAT)
-  %dbchat export PATH [-c CHAT] [--force]
-                              save a conversation as Markdown (.md) or JSON (.json), with
-                              metrics; an existing file is only replaced with --force
-  %dbchat last                show the last answer (also in _dbchat_last)
-  %dbchat log [TEXT] [--endpoint E] [--since DATE] [--limit N] [-c CHAT]
-                              search the history log (every word of TEXT; DATE: 2026-11-01 or 7d)
-  %dbchat log --forget [-c CHAT] [--before DATE] [--id N[,N…]]
-                              delete logged turns (at least one criterion)
-  %dbchat stats [--by endpoint|day] [--since DATE] [--endpoint E]
-                              count, p50/p95 first token and total, tok/s, tokens, cost
-  %dbchat export PATH --log -c CHAT [--force]
-                              a whole conversation from the log (.md or .json)
-"""
 
 _CELL_ARGUMENTS = (
     argument("-e", "--endpoint", metavar="NAME", help="serving endpoint for this question"),

@@ -2,7 +2,10 @@
 
 The system message is persona + format rules + data context, kept as its own message unless the
 endpoint does not accept a system role (``system_role=False``): then it opens the final user
-message instead. History is trimmed oldest-first to ``history_budget_tokens``. Known credential
+message instead. History is trimmed oldest-first to ``history_budget_tokens``; with a known
+context window (``context_tokens``) data context and history are also capped to the room the
+fixed parts and ``max_tokens`` leave (`_window`), and a question that cannot fit raises
+`BadRequest` before anything is sent. Known credential
 values (see `dbchat_magic.auth.redact`) in the question, the data context and the history are
 replaced by ``[redacted]`` before anything is sent, with a note saying so.
 """
@@ -20,6 +23,7 @@ from dbchat_magic.prompts._data_context import (
     build_data_context,
 )
 from dbchat_magic.prompts._personas import Persona, get_persona
+from dbchat_magic.prompts._window import MESSAGE_FRAMING, Window, bounded
 from dbchat_magic.tokens import estimate_tokens
 
 DEFAULT_HISTORY_BUDGET = 3000
@@ -112,12 +116,14 @@ def compose(question: str, *, namespace: Mapping[str, Any] | None = None,
             history: Iterable[Mapping[str, Any]] = (), persona: str | Persona | None = None,
             format_rules: str = "", settings: Any = None, system_role: bool | None = None,
             history_budget_tokens: int | None = None, context_budget_tokens: int | None = None,
-            frame_budget_tokens: int | None = None) -> ComposedPrompt:
+            frame_budget_tokens: int | None = None, context_tokens: int | None = None,
+            max_tokens: int | None = None) -> ComposedPrompt:
     """Build ``[system, *history, user]`` for ``question``.
 
     ``frames``: names ("a,b" or a list) to describe (`FrameNotFound` if one is not a frame),
-    ``None`` for the most recently touched frames, ``[]`` for none. Budgets and ``persona`` /
-    ``system_role`` come from the arguments, else ``settings``, else the defaults.
+    ``None`` for the most recently touched frames, ``[]`` for none. Budgets, ``persona`` /
+    ``system_role``, ``context_tokens`` and ``max_tokens`` (the answer's share of the window)
+    come from the arguments, else ``settings``, else the defaults (no window).
     """
     chosen = persona if isinstance(persona, Persona) else get_persona(
         _setting(persona, settings, "persona", None))
@@ -133,16 +139,20 @@ def compose(question: str, *, namespace: Mapping[str, Any] | None = None,
     rules = format_rules.strip()
     if rules:
         sections.append(rules)
+    question, redacted = redact(question)
+    window = _window(settings, context_tokens, max_tokens, [*sections, question])
+    if window is not None:
+        window.check(estimate_tokens(question))
     context_text, described, omitted, in_context = "", [], [], 0
     if namespace is not None and not (frames is not None and not frames):
-        ctx = build_data_context(namespace, frames, budget_tokens=ctx_budget,
+        ctx = build_data_context(namespace, frames, budget_tokens=bounded(ctx_budget, window),
                                  frame_budget_tokens=frame_budget)
         context_text, described, omitted = ctx.text, ctx.described, ctx.omitted
         context_text, in_context = redact(context_text)
         sections.append(context_text)
-    question, redacted = redact(question)
     system = "\n\n".join(sections)
-    kept, dropped = trim_history(history, hist_budget)
+    kept, dropped = trim_history(
+        history, bounded(hist_budget, window, estimate_tokens(context_text)))
     redacted += in_context + _redact_messages(kept)
 
     if use_system:
@@ -157,6 +167,17 @@ def compose(question: str, *, namespace: Mapping[str, Any] | None = None,
              _part("question", question)]
     notes = [redaction_note(redacted)] if redacted else []
     return ComposedPrompt(messages, parts, described, omitted, dropped, question, notes)
+
+
+def _window(settings: Any, context_tokens: int | None, max_tokens: int | None,
+            fixed: list[str]) -> Window | None:
+    """The context window to fit, or None when its size is unknown."""
+    size = _setting(context_tokens, settings, "context_tokens", None)
+    if size is None:
+        return None
+    reserve = int(_setting(max_tokens, settings, "max_tokens", 0))
+    cost = sum(estimate_tokens(text) for text in fixed) + 2 * MESSAGE_FRAMING
+    return Window(int(size), cost, reserve)
 
 
 def _redact_messages(messages: list[Message]) -> int:

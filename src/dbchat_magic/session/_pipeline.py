@@ -67,15 +67,15 @@ class Session:
             raise ConfigError("no endpoint chosen: run `%dbchat use NAME` or pass -e NAME "
                               "(`%dbchat endpoints` lists yours)")
         history = [] if options.no_history else self.conversation.history_messages()
-        composed = prompts.compose(
-            question, namespace=namespace or {}, frames=options.frames, history=history,
-            persona=options.persona or settings.persona, format_rules=specs.format_rules(),
-            settings=settings)
         params: dict[str, Any] = {
             "temperature": settings.temperature if options.temperature is None
             else options.temperature,
             "max_tokens": settings.max_tokens if options.max_tokens is None else options.max_tokens,
         }
+        composed = prompts.compose(
+            question, namespace=namespace or {}, frames=options.frames, history=history,
+            persona=options.persona or settings.persona, format_rules=specs.format_rules(),
+            settings=settings, max_tokens=params["max_tokens"])
         return PreparedAsk(prompt=composed, endpoint=endpoint, params=params, settings=settings,
                            options=options)
 
