@@ -140,7 +140,6 @@ def test_set_validates_like_settings_json_and_shows_the_result(shell, capsys) ->
 
 def test_help_is_plain_text_with_every_option_command_and_three_examples(shell) -> None:
     from dbchat_magic.magic import DbChatMagics
-    from dbchat_magic.magic._cell import dbchat_cell_help
     from dbchat_magic.magic._commands import _HANDLERS
 
     cell, line = DbChatMagics.dbchat_cell.__doc__, DbChatMagics.dbchat_line.__doc__
@@ -149,6 +148,6 @@ def test_help_is_plain_text_with_every_option_command_and_three_examples(shell) 
         assert text.count("\n  1. ") == 1 and "\n  3. " in text
         for command in _HANDLERS:
             assert f"%dbchat {command}" in text, command
-    for action in dbchat_cell_help.parser._actions:
+    for action in DbChatMagics.dbchat_cell.parser._actions:
         for flag in action.option_strings:
             assert flag in cell or flag == "-h", flag
