@@ -13,7 +13,7 @@ from typing import Any
 
 from dbchat_magic.magic._errors import CellError
 from dbchat_magic.magic._help import line_help
-from dbchat_magic.magic._log_commands import export_from_log, run_log, run_stats
+from dbchat_magic.magic._log_commands import export_from_log, run_log, run_stats, write_export
 
 _ENDPOINTS_TIMEOUT = 30.0
 _USE_CHECK_TIMEOUT = 5.0
@@ -251,14 +251,7 @@ def _export(shell: Any, rest: list[str]) -> None:
         return
     conv = get_conversation(name)
     text = conv.to_json() if path.suffix.lower() == ".json" else conv.to_markdown()
-    try:
-        with path.open("w" if force else "x", encoding="utf-8") as fh:  # "x": never overwrite
-            fh.write(text + "\n")
-    except FileExistsError:
-        raise CellError(f"{path} already exists; nothing written "
-                        "(add --force to overwrite it)") from None
-    except OSError as err:
-        raise CellError(f"could not write {path}: {err.strerror}") from None
+    write_export(path, text, force)
     print(f"exported {len(conv)} turns of {name!r} to {path}")
 
 
