@@ -143,7 +143,7 @@ def test_hint_mode_has_no_dead_button() -> None:
 def test_failed_answer_keeps_partial_text_and_says_what_to_do() -> None:
     view = _view()
     result = ChatResult(endpoint="nope", text="partial answer", status="failed",
-                        error="Endpoint with name 'nope' does not exist.")
+                        error="Endpoint with name 'nope' does not exist.", error_kind="not_found")
     view.finish(result, settle=False)
     assert "`%dbchat endpoints` lists yours" in view.error.value
     assert view.answer.outputs[0]["data"]["text/plain"] == "partial answer"

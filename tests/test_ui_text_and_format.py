@@ -74,7 +74,7 @@ def test_text_view_prints_only_new_text_then_status_and_metrics() -> None:
     view.finish(result)
     view.finish(result)  # only once
     assert out.getvalue() == (
-        "Hello world\n■ stopped: the partial answer is kept\n"
+        "Hello world\n■ stopped after 128 tokens — partial answer kept\n"
         "first token 412 ms · total 3.2 s · 128 tokens · 39.9 tok/s · databricks-claude\n")
     view.update(_result(text="Hello world and more", status="streaming"))
     assert out.getvalue().count("Hello") == 1
@@ -112,6 +112,7 @@ def test_text_view_settles_only_specs() -> None:
 
 def test_settled_outputs_of_a_failure_keep_partial_text() -> None:
     result = _result(status="failed", text="half", error="Endpoint with name 'x' does not exist.")
+    result.error_kind = "not_found"  # the hint is chosen by the kind, not by the message
     items = settled_outputs(result)
     assert items[0].text == "half" and items[0].html == "<p>half</p>\n"
     assert repr(items[1]).startswith("✗ failed: Endpoint with name 'x' does not exist. — ")

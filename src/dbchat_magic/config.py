@@ -20,8 +20,8 @@ from typing import Any
 from dbchat_magic.errors import ConfigError
 from dbchat_magic.hosts import check_host
 
-__all__ = ["CHART_RENDERERS", "RATE_LIMIT_MODES", "URL_STYLES", "Profile", "Settings", "config_dir",
-           "default_path"]
+__all__ = ["CHART_RENDERERS", "RATE_LIMIT_MODES", "URL_STYLES", "WIDGET_MODES", "Profile",
+           "Settings", "config_dir", "default_path"]
 
 URL_STYLES = ("databricks", "openai")
 RATE_LIMIT_MODES = ("wait", "fail")
@@ -110,6 +110,8 @@ class Settings:
     rate_limit_mode: str = "wait"
     max_event_bytes: int = 16 * 2**20  # longest SSE line / event data accepted from a server
     max_body_bytes: int = 16 * 2**20  # largest non-streamed answer body accepted
+    raise_on_failure: bool = True  # a failed %%dbchat cell ends in error (--no-raise: it does not)
+    widgets: str = "auto"  # live views as widgets: auto (not on an ipywidgets 7 kernel), on, off
 
     def __post_init__(self) -> None:
         if not isinstance(self.profiles, Mapping):
@@ -229,9 +231,10 @@ _INT_FIELDS = {"max_tokens": 1, "max_retries": 0, "history_budget_tokens": 0,
                "max_event_bytes": 64 * 1024, "max_body_bytes": 64 * 1024}
 _FLOAT_FIELDS = {"connect_timeout": 0.1, "first_byte_timeout": 0.1, "gap_timeout": 0.1,
                  "total_timeout": 0.1, "retry_backoff": 0.0, "retry_max_wait": 0.0}
-_BOOL_FIELDS = ("system_role", "spec_repair")
+_BOOL_FIELDS = ("system_role", "spec_repair", "raise_on_failure")
+WIDGET_MODES = ("auto", "on", "off")
 _CHOICES = {"url_style": URL_STYLES, "rate_limit_mode": RATE_LIMIT_MODES,
-            "chart_renderer": CHART_RENDERERS}
+            "chart_renderer": CHART_RENDERERS, "widgets": WIDGET_MODES}
 
 
 def _validate(s: Settings) -> None:

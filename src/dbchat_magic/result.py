@@ -47,6 +47,9 @@ class ChatResult:
     status: Status = "pending"
     finish_reason: str | None = None
     error: str | None = None
+    error_kind: str | None = None
+    """Why it failed or was cut off, as a word (`errors.DbChatError.kind`: "token_rejected",
+    "dropped", …); None when it completed or was stopped."""
     model: str | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 

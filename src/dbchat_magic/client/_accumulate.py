@@ -28,7 +28,7 @@ class ResultFiller:
         result.usage = Usage()
         result.metrics = Metrics()
         result.status = "pending"
-        result.finish_reason = result.error = result.model = None
+        result.finish_reason = result.error = result.error_kind = result.model = None
         self._messages = messages
         self._t0 = time.perf_counter()
         self._first: float | None = None
@@ -84,8 +84,9 @@ class ResultFiller:
         self._synced = now
 
     def finish(self, status: Status, *, error: str | None = None, retries: int = 0,
-               warnings: Sequence[str] = ()) -> ChatResult:
-        """Final text, usage (estimated if the server sent none), metrics, then the status."""
+               warnings: Sequence[str] = (), kind: str | None = None) -> ChatResult:
+        """Final text, usage (estimated if the server sent none), metrics, then the status;
+        ``kind``: the error's kind (`DbChatError.kind`) for a failed or truncated answer."""
         now = time.perf_counter()
         self._sync(now)
         result = self.result
@@ -102,6 +103,7 @@ class ResultFiller:
         if warnings:
             result.extras["warnings"] = list(warnings)
         result.error = error
+        result.error_kind = kind
         result.status = status  # last: readers see a complete result
         return result
 
@@ -120,12 +122,14 @@ class ResultFiller:
             usage.total_tokens = usage.prompt_tokens + usage.completion_tokens
 
 
-def end_result(result: ChatResult, status: Status, *, error: str | None = None) -> ChatResult:
+def end_result(result: ChatResult, status: Status, *, error: str | None = None,
+               kind: str | None = None) -> ChatResult:
     """Make final a result that no request will finish: stopped before its request started,
     failed to start, or left live by an unexpected error (``error`` is kept only when the result
     has none). A result that is already final is left as it is."""
     if not result.done:
         if error is not None and result.error is None:
             result.error = error
+            result.error_kind = kind
         result.status = status
     return result

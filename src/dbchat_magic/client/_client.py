@@ -26,7 +26,12 @@ from dbchat_magic.client._errors import http_error, one_line, parse_error_body
 from dbchat_magic.client._ratelimit import RateLimiter
 from dbchat_magic.client._request import chat_body, chat_url, list_url
 from dbchat_magic.client._retry import Backoff
-from dbchat_magic.client._transport import open_stream, read_batches, read_events
+from dbchat_magic.client._transport import (
+    DROPPED_MID_ANSWER,
+    open_stream,
+    read_batches,
+    read_events,
+)
 from dbchat_magic.config import Settings
 from dbchat_magic.errors import AuthError, DbChatError, RequestTimeout
 from dbchat_magic.events import StreamEvent
@@ -181,16 +186,19 @@ class ChatClient:
         except DbChatError as err:
             _apply_unsent_usage(filler, state)
             filler.finish("failed", error=one_line(str(err)), retries=state.retries,
-                          warnings=state.warnings)
+                          warnings=state.warnings, kind=err.kind)
         except Exception as exc:  # a bug must not leave a live-looking result behind
             log.exception("unexpected error while streaming from %s", state.endpoint)
             filler.finish("failed", error=one_line(f"unexpected error: {type(exc).__name__}: "
-                                                   f"{exc}"), retries=state.retries)
+                                                   f"{exc}"), retries=state.retries,
+                          kind="unexpected")
         else:
             end = filler.end
             status = end.status if end is not None else "truncated"
-            filler.finish(status, error=state.truncation if status == "truncated" else None,
-                          retries=state.retries, warnings=state.warnings)
+            truncated = status == "truncated"
+            filler.finish(status, error=state.truncation if truncated else None,
+                          retries=state.retries, warnings=state.warnings,
+                          kind=_truncation_kind(state.truncation) if truncated else None)
         return result
 
     async def list_endpoints(self) -> list[EndpointInfo]:
@@ -276,6 +284,11 @@ def _notify(callback: Callable[[StreamEvent], object], ev: StreamEvent) -> None:
         callback(ev)
     except Exception:  # a broken display must not break the stream
         log.exception("on_event callback failed")
+
+
+def _truncation_kind(why: str | None) -> str:
+    """``"dropped"`` when the connection broke mid-answer, else ``"truncated"``."""
+    return "dropped" if why == DROPPED_MID_ANSWER else "truncated"
 
 
 def _apply_unsent_usage(filler: ResultFiller, state: CallState) -> None:

@@ -78,6 +78,14 @@ def parse_error_body(body: bytes, content_type: str) -> ErrorBody:
     return ErrorBody(str(code) if code else None, _message_of(data), request_id, False)
 
 
+_INVALID_TOKEN = re.compile(r"invalid (access )?token|token (is )?(invalid|expired|revoked)|"
+                            r"expired token|UNAUTHENTICATED", re.I)
+"""A 403 that means the token itself was refused, not a missing permission (Databricks answers
+an invalid personal access token with ``403 Invalid access token.``)."""
+NEW_TOKEN_STEP = ("make a new one (Settings → Developer → Access tokens, or `databricks auth "
+                  "login`) and set it where this one came from")
+
+
 def http_error(status: int, err: ErrorBody, *, endpoint: str, host: str, source: str,
                retries: int, retry_after: float | None = None) -> DbChatError:
     """The typed error for an HTTP error status."""
@@ -91,13 +99,13 @@ def http_error(status: int, err: ErrorBody, *, endpoint: str, host: str, source:
     if status == 400:
         return BadRequest(f"endpoint '{endpoint}' rejected the request (HTTP 400): "
                           f"{said or 'bad request'}", **kw)
-    if status == 401:
-        return AuthError(f"not authenticated (HTTP 401) with the credentials from {source}: "
-                         "check that the token is valid and not expired", **kw)
+    if status == 401 or (status == 403 and _INVALID_TOKEN.search(err.message or "")):
+        return AuthError(f"the token from {source} was rejected (HTTP {status}: invalid, expired "
+                         f"or revoked); {NEW_TOKEN_STEP}", kind="token_rejected", **kw)
     if status == 403:
         return AuthError(f"permission denied (HTTP 403) for endpoint '{endpoint}' with the "
                          f"credentials from {source}: {said or 'no permission'}; you need "
-                         "CAN QUERY on the endpoint", **kw)
+                         "CAN QUERY on the endpoint", kind="permission", **kw)
     if status == 404:
         return EndpointNotFound(f"endpoint '{endpoint}' was not found on {host} (HTTP 404): run "
                                 "`%dbchat endpoints` to list the available endpoints", **kw)

@@ -158,7 +158,7 @@ def _transport_error(exc: httpx.HTTPError, deadlines: Deadlines) -> DbChatError:
     if isinstance(exc, httpx.ConnectError):
         return connect_error(exc, state.host, state.retries)
     return DbChatError(f"the connection to {state.host} failed before an answer arrived: "
-                       f"{one_line(str(exc), 120) or type(exc).__name__}")
+                       f"{one_line(str(exc), 120) or type(exc).__name__}", kind="dropped")
 
 
 async def _read_bounded(response: httpx.Response, limit: int) -> bytes:
@@ -238,10 +238,13 @@ async def _end(reader: BodyReader, framing: Framing, normalizer: Normalizer,
         raise _too_large(framing, state)
     if reader.dropped is not None:
         log.info("stream from %s ended: %s", state.endpoint, reader.dropped)
-        state.truncation = "the connection dropped mid-answer"
+        state.truncation = DROPPED_MID_ANSWER
     elif framing.done:
         await _drain(reader)
     return _verdict(framing, normalizer, state)
+
+
+DROPPED_MID_ANSWER = "the connection dropped mid-answer"
 
 
 def _verdict(framing: Framing, normalizer: Normalizer, state: CallState) -> list[StreamEvent]:
@@ -281,7 +284,7 @@ async def _whole_body(reader: BodyReader, normalizer: Normalizer, state: CallSta
     if reader.dropped is not None:
         why = one_line(str(reader.dropped), 120) or type(reader.dropped).__name__
         raise StreamFailed(f"the connection broke while the answer body from endpoint '{ep}' "
-                           f"was read: {why}")
+                           f"was read: {why}", kind="dropped")
     try:
         payload = orjson.loads(body)
     except orjson.JSONDecodeError:

@@ -135,7 +135,7 @@ class Session:
         finally:
             live.cancel()
             # an unexpected error: never leave a live-looking result behind
-            end_result(result, "failed", error="the answer ended unexpectedly")
+            end_result(result, "failed", error="the answer ended unexpectedly", kind="unexpected")
             self._settle(prepared, result, on_done)
         return result
 

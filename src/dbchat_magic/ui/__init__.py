@@ -15,6 +15,9 @@ _LAZY = {
     "WidgetAnswerView": "dbchat_magic.ui._answer_view",
     "TextAnswerView": "dbchat_magic.ui._text_view",
     "format_metrics": "dbchat_magic.ui._metrics_format",
+    "OutcomeLine": "dbchat_magic.ui._settled",
+    "outcome": "dbchat_magic.ui._outcome",
+    "settled_outputs": "dbchat_magic.ui._settled",
     "format_status": "dbchat_magic.ui._metrics_format",
     "explain_error": "dbchat_magic.ui._error_hints",
     "ChatPanel": "dbchat_magic.ui._panel",
@@ -24,9 +27,10 @@ _LAZY = {
 }
 
 __all__ = [
-    "AnswerView", "ChatPanel", "StopMode", "TextAnswerView", "WidgetAnswerView", "explain_error",
+    "AnswerView", "ChatPanel", "OutcomeLine", "StopMode", "TextAnswerView", "WidgetAnswerView",
+    "explain_error",
     "format_metrics", "format_status", "ipykernel_version", "live_widgets", "make_answer_view",
-    "open_comms",
+    "open_comms", "outcome", "settled_outputs",
 ]
 
 if TYPE_CHECKING:
@@ -39,7 +43,9 @@ if TYPE_CHECKING:
     from dbchat_magic.ui._environment import ipykernel_version
     from dbchat_magic.ui._error_hints import explain_error
     from dbchat_magic.ui._metrics_format import format_metrics, format_status
+    from dbchat_magic.ui._outcome import outcome
     from dbchat_magic.ui._panel import ChatPanel
+    from dbchat_magic.ui._settled import OutcomeLine, settled_outputs
     from dbchat_magic.ui._text_view import TextAnswerView
     from dbchat_magic.ui._widget_lifetime import live_widgets, open_comms
 

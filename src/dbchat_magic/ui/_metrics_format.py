@@ -27,8 +27,12 @@ def format_metrics(result: ChatResult) -> str:
     """``first token N ms · total N s · N tokens · N tok/s · endpoint``; unknown parts left out.
 
     Token counts and rates computed from an estimate (no usage from the server) are marked with ≈.
+    "" for an answer that failed or was stopped before anything was received (no "total 0.0 s").
     """
     metrics, usage = result.metrics, result.usage
+    if (result.status in ("failed", "stopped") and metrics.time_to_first_token is None
+            and not result.text):
+        return ""
     approx = "≈" if usage.estimated else ""
     parts: list[str] = []
     if metrics.time_to_first_token is not None:

@@ -156,7 +156,7 @@ class ChatPanel:
                 from dbchat_magic.client import end_result
 
                 failed = end_result(ChatResult(endpoint=prepared.endpoint), "failed",
-                                    error=str(exc))
+                                    error=str(exc), kind=exc.kind)
                 self._answer_done(turn, failed)
                 return None
             self._handle = handle

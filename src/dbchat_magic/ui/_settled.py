@@ -12,8 +12,8 @@ from typing import Any
 
 from dbchat_magic.markup import LiveMarkdown, clean_text, escape, markdown_html
 from dbchat_magic.result import ChatResult
-from dbchat_magic.ui._error_hints import explain_error
-from dbchat_magic.ui._metrics_format import STATUS_ICONS, STATUS_WORDS, format_metrics
+from dbchat_magic.ui._metrics_format import format_metrics
+from dbchat_magic.ui._outcome import Outcome, outcome, outcome_line
 
 
 class SettledLine:
@@ -31,6 +31,18 @@ class SettledLine:
 
     def __repr__(self) -> str:
         return self.text
+
+
+class OutcomeLine(SettledLine):
+    """How the answer ended (stopped, cut off, failed) in its tone: amber or red."""
+
+    def __init__(self, found: Outcome) -> None:
+        super().__init__(found.text)
+        self.outcome = found
+
+    def as_html(self) -> str:
+        """The line as escaped HTML in its tone's colour."""
+        return self.outcome.as_html()
 
 
 class AnswerOutput:
@@ -141,12 +153,8 @@ def answer_plain(text: str, *, fold: bool = False) -> str:
 
 
 def status_line(result: ChatResult) -> str:
-    """``"■ stopped: <why> — <next step>"`` for an answer that did not complete, else ""."""
-    if result.ok:
-        return ""
-    word = STATUS_WORDS.get(result.status, result.status)
-    icon = STATUS_ICONS.get(result.status, "·")
-    return f"{icon} {word}: {explain_error(result.error, status=result.status)}"
+    """The one line for an answer that did not complete (`ui._outcome`), else ""."""
+    return outcome_line(result)
 
 
 def spec_outputs(result: ChatResult) -> list[Any]:
@@ -176,14 +184,15 @@ def repair_note(repair: dict[str, Any]) -> str:
 
 
 def settled_outputs(result: ChatResult) -> list[Any]:
-    """The answer (sanitized HTML), spec outputs, a status line when not completed, metrics."""
+    """The answer (sanitized HTML), spec outputs, an `OutcomeLine` when not completed, and the
+    metrics (none when nothing was received)."""
     items: list[Any] = []
     if result.text:
         items.append(AnswerOutput(result.text, fold=bool(result.extras.get("specs"))))
     items.extend(spec_outputs(result))
-    line = status_line(result)
-    if line:
-        items.append(SettledLine(line))
+    found = outcome(result)
+    if found is not None:
+        items.append(OutcomeLine(found))
     metrics = format_metrics(result)
     if metrics:
         items.append(SettledLine(metrics))
