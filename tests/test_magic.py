@@ -177,7 +177,9 @@ def test_config_endpoints_history_export_never_show_the_token(shell, sim, capsys
     run(shell, "%dbchat reset")
     run(shell, "%dbchat history")
     assert "is empty" in capsys.readouterr().out
-    assert run(shell, "%dbchat last").result is shell.user_ns["_dbchat_last"]
+    shown = run(shell, "%dbchat last")  # draws the answer (the result is in _dbchat_last)
+    assert shown.error_in_exec is None and shown.result is None
+    assert shell.user_ns["_dbchat_last"].text in capsys.readouterr().out
     res = run(shell, "%dbchat frobnicate")
     assert "unknown command" in str(res.error_in_exec)
 

@@ -133,7 +133,8 @@ def test_spec_json_is_folded_away_with_its_fence() -> None:
 
     text = (Path(__file__).parent / "spec_corpus" / "04_two_specs.md").read_text()
     folded = answer_html(text, fold=True)
-    assert folded.count("<details><summary>chart spec (JSON)</summary>") == 2
+    assert folded.count("<details><summary>chart spec (JSON)</summary>") == 1
+    assert folded.count("<details><summary>KPI spec (JSON)</summary>") == 1  # not "chart"
     assert "```" not in folded  # every fence became a code block, none left as text
     assert folded.startswith("<p>Trend:") and "And the total:" in folded
     for block in folded.split("<details>")[1:]:

@@ -9,6 +9,7 @@ import dataclasses
 import shlex
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from dbchat_magic.magic._errors import CellError
 
@@ -22,9 +23,10 @@ COMMANDS_HELP = """Manage dbchat from a line magic.
   %dbchat reset [-c CHAT]     forget a conversation
   %dbchat panel [-c CHAT]     open a ChatPanel (its own chat, or continue CHAT)
   %dbchat export PATH [-c CHAT] [--force]
-                              save a conversation as Markdown (.md) or JSON (.json), with
-                              metrics; an existing file is only replaced with --force
-  %dbchat last                show the last answer (also in _dbchat_last)
+                              save a conversation as Markdown (.md, charts as SVG files in
+                              PATH_charts/) or JSON (.json), with reasoning and metrics; an
+                              existing file is only replaced with --force
+  %dbchat last                show the last answer with its charts (the result: _dbchat_last)
 """
 _ENDPOINTS_TIMEOUT = 30.0
 _USE_CHECK_TIMEOUT = 5.0
@@ -182,17 +184,38 @@ def _endpoints(shell: Any, rest: list[str]) -> None:
 def _history(shell: Any, rest: list[str]) -> None:
     from dbchat_magic.conversation import get_conversation
     from dbchat_magic.markup import one_line
-    from dbchat_magic.specs import specs_as_words
 
     name, _ = _chat_name(rest)
     conv = get_conversation(name)
     if not conv.turns:
         print(f"conversation {name!r} is empty")
         return
-    for i, turn in enumerate(conv.turns, 1):
-        answer = one_line(specs_as_words(turn.answer))  # outside text: no escape sequences
-        short = answer[:117] + "…" if len(answer) > 120 else answer
-        print(f"{i}. Q: {one_line(turn.question)}\n   A ({turn.result.status}): {short}")
+    for i, turn in enumerate(conv.turns, 1):  # outside text: no escape sequences
+        print(f"{i}. Q: {one_line(turn.question)}\n   A ({turn.result.status}): "
+              f"{history_answer(turn.result)}")
+
+
+def history_answer(result: Any, width: int = 120) -> str:
+    """One line for an answer in ``%dbchat history``: its prose with specs named ("[bar chart of
+    …]"), the drawn charts/tables/KPIs, and why it failed or was cut off."""
+    from dbchat_magic.markup import one_line
+    from dbchat_magic.specs import specs_as_words
+
+    answer = one_line(specs_as_words(result.text))
+    short = answer[:width - 3] + "…" if len(answer) > width else answer
+    drawn = [str(getattr(r, "kind", "") or "spec") for r in result.extras.get("specs") or ()
+             if getattr(r, "mimebundle", None)]
+    parts = [short or "(no answer)"]
+    if drawn:
+        counts = {kind: drawn.count(kind) for kind in dict.fromkeys(drawn)}
+        parts.append("drew " + ", ".join(f"{n} {_KIND_WORDS.get(k, k)}{'s' if n > 1 else ''}"
+                                         for k, n in counts.items()))
+    if result.status in ("failed", "truncated") and result.error:
+        parts.append(f"why: {one_line(result.error)}")
+    return " — ".join(parts)
+
+
+_KIND_WORDS = {"chart": "chart", "table": "table", "kpi": "KPI"}
 
 
 def _reset(shell: Any, rest: list[str]) -> None:
@@ -224,23 +247,52 @@ def _export(shell: Any, rest: list[str]) -> None:
         raise CellError("usage: %dbchat export PATH [-c CHAT] [--force] (.md or .json)")
     path = Path(left[0]).expanduser()
     conv = get_conversation(name)
-    text = conv.to_json() if path.suffix.lower() == ".json" else conv.to_markdown()
+    charts: dict[str, str] = {}
+    folder = path.with_name(f"{path.stem}_charts")
+
+    def keep(file_name: str, svg: str) -> str:
+        charts[file_name] = svg
+        return f"{quote(folder.name)}/{quote(file_name)}"
+
+    text = conv.to_json() if path.suffix.lower() == ".json" else conv.to_markdown(charts=keep)
+    taken = [p for p in (path, *(folder / n for n in charts)) if p.exists()]
+    if taken and not force:
+        raise CellError(f"{taken[0]} already exists; nothing written "
+                        "(add --force to overwrite it)")
+    _write(path, text + "\n", force)
+    if charts:
+        folder.mkdir(exist_ok=True)
+        for file_name, svg in charts.items():
+            _write(folder / file_name, svg, force)
+    beside = f" and {len(charts)} chart{'s' if len(charts) > 1 else ''} in {folder}" \
+        if charts else ""
+    print(f"exported {len(conv)} turns of {name!r} to {path}{beside}")
+
+
+def _write(path: Path, text: str, force: bool) -> None:
+    """Write ``text``; an existing file only with ``force`` (`CellError` otherwise)."""
     try:
         with path.open("w" if force else "x", encoding="utf-8") as fh:  # "x": never overwrite
-            fh.write(text + "\n")
+            fh.write(text)
     except FileExistsError:
         raise CellError(f"{path} already exists; nothing written "
                         "(add --force to overwrite it)") from None
     except OSError as err:
         raise CellError(f"could not write {path}: {err.strerror}") from None
-    print(f"exported {len(conv)} turns of {name!r} to {path}")
 
 
-def _last(shell: Any, rest: list[str]) -> Any:
+def _last(shell: Any, rest: list[str]) -> None:
+    """Show the last answer as its cell did: the answer, its charts/tables/KPIs, how it ended."""
+    from IPython.display import display
+
+    from dbchat_magic.ui import settled_outputs
+
     last = shell.user_ns.get("_dbchat_last")
     if last is None:
         print("no answer yet: ask with %%dbchat")
-    return last
+        return
+    for item in settled_outputs(last):
+        display(item)
 
 
 _HANDLERS = {

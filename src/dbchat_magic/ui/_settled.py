@@ -103,31 +103,35 @@ class SpecOutput:
         return f"<pre>{escape(plain)}</pre>"
 
 
-FOLD_OPEN = "<details><summary>chart spec (JSON)</summary>"
+FOLD_LABELS: dict[str, str] = {"chart": "chart spec (JSON)", "vega-lite": "chart spec (JSON)",
+                               "table": "table spec (JSON)", "kpi": "KPI spec (JSON)"}
+"""What each kind of spec is called where its JSON is folded away (the drawn output says it)."""
 FOLD_CLOSE = "</details>"
 
 
-def _spec_pieces(text: str) -> list[str]:
-    """``text`` split around its complete spec blocks: [prose, block, prose, block, …, prose]."""
+def _spec_pieces(text: str) -> list[tuple[str, str]]:
+    """``text`` split around its complete spec blocks: [(prose, ""), (block, widget), …, (prose,
+    "")]; ``widget`` is the spec's kind ("chart", "table", "kpi", …)."""
     try:
         from dbchat_magic.specs import replace_specs
     except ImportError:
-        return [text]
-    blocks: list[str] = []
+        return [(text, "")]
+    blocks: list[tuple[str, str]] = []
 
-    def mark(_spec: dict[str, Any], block: str) -> str:
-        blocks.append(block)
+    def mark(spec: dict[str, Any], block: str) -> str:
+        blocks.append((block, str(spec.get("widget") or "")))
         return f"\x00{len(blocks) - 1}\x00"  # NUL never survives clean_text: no forged marks
 
     pieces = replace_specs(text, mark).split("\x00")
-    return [blocks[int(p)] if i % 2 else p for i, p in enumerate(pieces)]
+    return [blocks[int(p)] if i % 2 else (p, "") for i, p in enumerate(pieces)]
 
 
-def _fold(block: str) -> str:
+def _fold(block: str, widget: str) -> str:
     block = block.strip("\n")
     if not block.lstrip().startswith(("```", "~~~")):
         block = f"```json\n{block.strip()}\n```"
-    return f"{FOLD_OPEN}{markdown_html(block)}{FOLD_CLOSE}"
+    label = FOLD_LABELS.get(widget, "spec (JSON)")
+    return f"<details><summary>{label}</summary>{markdown_html(block)}{FOLD_CLOSE}"
 
 
 def answer_html(text: str, *, fold: bool = False, live: LiveMarkdown | None = None) -> str:
@@ -139,7 +143,8 @@ def answer_html(text: str, *, fold: bool = False, live: LiveMarkdown | None = No
     if not fold:
         return live.render(text) if live is not None else markdown_html(text)
     pieces = _spec_pieces(text)
-    return "".join(_fold(p) if i % 2 else markdown_html(p) for i, p in enumerate(pieces))
+    return "".join(_fold(p, widget) if i % 2 else markdown_html(p)
+                   for i, (p, widget) in enumerate(pieces))
 
 
 def answer_plain(text: str, *, fold: bool = False) -> str:
@@ -148,7 +153,7 @@ def answer_plain(text: str, *, fold: bool = False) -> str:
     if not fold:
         return text
     pieces = _spec_pieces(text)
-    prose = "\n".join(p.strip("\n") for p in pieces[::2])
+    prose = "\n".join(p.strip("\n") for p, _widget in pieces[::2])
     return re.sub(r"\n{3,}", "\n\n", prose).strip()
 
 
