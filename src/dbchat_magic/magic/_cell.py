@@ -177,7 +177,8 @@ def _view(request: CellRequest, stopper: _Stopper, *, background: bool = False,
     from dbchat_magic.ui import make_answer_view
 
     return make_answer_view(endpoint=request.prepared.endpoint, on_stop=stopper,
-                            stop_mode=stop_mode(background=background, awaited=awaited))
+                            stop_mode=stop_mode(background=background, awaited=awaited),
+                            widgets=request.prepared.settings.widgets)
 
 
 def run_blocking(request: CellRequest) -> ChatResult:

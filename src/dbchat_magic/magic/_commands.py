@@ -227,9 +227,16 @@ def _reset(shell: Any, rest: list[str]) -> None:
 
 
 def _panel(shell: Any, rest: list[str]) -> Any:
-    """A new, independent ChatPanel; with ``-c CHAT`` it continues that named conversation."""
+    """A new, independent ChatPanel; with ``-c CHAT`` it continues that named conversation.
+    Where the front end cannot show this kernel's widgets, says why instead (no error box)."""
+    from dbchat_magic.config import Settings
     from dbchat_magic.session import get_session
-    from dbchat_magic.ui import ChatPanel
+    from dbchat_magic.ui import ChatPanel, widgets_choice
+
+    use, note = widgets_choice(Settings.load().widgets)
+    if not use and note:
+        print(f"{note}\nThe chat panel needs widgets: ask with %%dbchat cells meanwhile.")
+        return None
 
     if any(word in ("-c", "--chat") for word in rest):
         name, _ = _chat_name(rest)

@@ -22,15 +22,17 @@ _LAZY = {
     "explain_error": "dbchat_magic.ui._error_hints",
     "ChatPanel": "dbchat_magic.ui._panel",
     "ipykernel_version": "dbchat_magic.ui._environment",
+    "widgets_choice": "dbchat_magic.ui._environment",
+    "DisplayAnswerView": "dbchat_magic.ui._display_view",
     "live_widgets": "dbchat_magic.ui._widget_lifetime",
     "open_comms": "dbchat_magic.ui._widget_lifetime",
 }
 
 __all__ = [
-    "AnswerView", "ChatPanel", "OutcomeLine", "StopMode", "TextAnswerView", "WidgetAnswerView",
-    "explain_error",
+    "AnswerView", "ChatPanel", "DisplayAnswerView", "OutcomeLine", "StopMode", "TextAnswerView",
+    "WidgetAnswerView", "explain_error",
     "format_metrics", "format_status", "ipykernel_version", "live_widgets", "make_answer_view",
-    "open_comms", "outcome", "settled_outputs",
+    "open_comms", "outcome", "settled_outputs", "widgets_choice",
 ]
 
 if TYPE_CHECKING:
@@ -40,7 +42,8 @@ if TYPE_CHECKING:
         WidgetAnswerView,
         make_answer_view,
     )
-    from dbchat_magic.ui._environment import ipykernel_version
+    from dbchat_magic.ui._display_view import DisplayAnswerView
+    from dbchat_magic.ui._environment import ipykernel_version, widgets_choice
     from dbchat_magic.ui._error_hints import explain_error
     from dbchat_magic.ui._metrics_format import format_metrics, format_status
     from dbchat_magic.ui._outcome import outcome

@@ -250,10 +250,22 @@ class WidgetAnswerView:
 
 
 def make_answer_view(*, endpoint: str, on_stop: Callable[[], None] | None,
-                     stop_mode: StopMode = "button", mode: ViewMode = "auto") -> AnswerView:
-    """A widget view inside a kernel with ipywidgets, else (or with ``mode="text"``) plain text."""
-    if mode == "widget" or (mode == "auto" and environment.widgets_usable()):
+                     stop_mode: StopMode = "button", mode: ViewMode = "auto",
+                     widgets: str = "auto") -> AnswerView:
+    """The live view for this kernel: widgets where the front end can show them (``widgets``:
+    the setting, `_environment.widgets_choice`); in a kernel whose widgets would not show (or
+    with ``widgets="off"``) one plain output updated in place, saying once why; plain text
+    outside a kernel, without ipywidgets, or with ``mode="text"``."""
+    if mode == "widget":
         return WidgetAnswerView(endpoint=endpoint, on_stop=on_stop, stop_mode=stop_mode)
+    if mode == "auto":
+        use, note = environment.widgets_choice(widgets)
+        if use:
+            return WidgetAnswerView(endpoint=endpoint, on_stop=on_stop, stop_mode=stop_mode)
+        if environment.in_kernel() and environment.ipywidgets_major() is not None:
+            from dbchat_magic.ui._display_view import DisplayAnswerView
+
+            return DisplayAnswerView(endpoint=endpoint, hint=stop_mode == "hint", note=note)
     from dbchat_magic.ui._text_view import TextAnswerView
 
     return TextAnswerView(endpoint=endpoint)
