@@ -181,13 +181,15 @@ def test_planted_token_never_reaches_the_notebook(kernel_env, tmp_path):
     assert token
     nb = nbformat.v4.new_notebook()
     nb.cells = [
-        nbformat.v4.new_code_cell(f"%load_ext dbchat_magic\n%dbchat use {LLAMA}"),
+        nbformat.v4.new_code_cell(f"%load_ext dbchat_magic\n%dbchat use {LLAMA}\n"
+                                  "from dbchat_magic.config import Settings\n"
+                                  "Settings.load().replace(widgets='on').save()"),
         nbformat.v4.new_code_cell("%%dbchat -o a\nhello"),
         nbformat.v4.new_code_cell("%dbchat config"),
         nbformat.v4.new_code_cell("%dbchat history"),
         nbformat.v4.new_code_cell("%dbchat export chat.json"),
         nbformat.v4.new_code_cell("print(open('chat.json').read()); a"),
-        nbformat.v4.new_code_cell("%%dbchat -e missing-endpoint\nfail please"),
+        nbformat.v4.new_code_cell("%%dbchat -e missing-endpoint --no-raise\nfail please"),
     ]
     client = nbclient.NotebookClient(nb, timeout=120, kernel_name="python3",
                                      store_widget_state=True,

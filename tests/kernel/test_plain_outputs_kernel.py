@@ -28,6 +28,12 @@ def _updates(ex: Any) -> list[str]:
             for m in ex.of_type("update_display_data")]
 
 
+def _html(ex: Any) -> str:
+    """Every text/html the cell displayed or updated, joined."""
+    return "\n".join(str((m.content.get("data") or {}).get("text/html", "")) for m in
+                     ex.of_type("display_data", "update_display_data"))
+
+
 def _set_widgets(kernel: KernelHarness, value: str) -> None:
     done = kernel.execute("from dbchat_magic.config import Settings\n"
                           f"Settings.load().replace(widgets={value!r}).save()")
@@ -44,6 +50,7 @@ def _streamed_plainly(ex: Any) -> None:
 @pytest.mark.skipif(_ipywidgets_major() != 7, reason="the ipywidgets 7 stack (.venv-dbr)")
 def test_an_ipywidgets7_kernel_streams_plain_outputs_and_says_why_once(kernel: KernelHarness,
                                                                        kernel_sim: Any):
+    _set_widgets(kernel, "auto")
     kernel_sim.set_pacing(tokens_per_second=200)
     try:
         first = kernel.execute("%%dbchat\nhello", timeout=60)
@@ -52,32 +59,32 @@ def test_an_ipywidgets7_kernel_streams_plain_outputs_and_says_why_once(kernel: K
         kernel_sim.set_pacing(tokens_per_second=None)
     for ex in (first, second):
         _streamed_plainly(ex)
-    assert first.text_outputs().count(NOTE) == 1 and 'ipywidgets>=8' in first.text_outputs()
-    assert NOTE not in second.text_outputs()  # said once per kernel
+    assert NOTE in _html(first) and "ipywidgets&gt;=8" in _html(first)
+    final = first.of_type("update_display_data")[-1].content["data"]
+    assert NOTE in final["text/html"] and final["text/plain"] == "<dbchat answer>"  # it stays
+    assert NOTE not in _html(second)  # said once per kernel
     panel = kernel.execute("%dbchat panel")
     assert panel.status == "ok" and NOTE in panel.stdout and not _widget_opens(panel)
     _set_widgets(kernel, "on")  # JupyterLab 3 / Notebook 6 users can force widgets
-    try:
-        forced = kernel.execute("%%dbchat\nwith widgets", timeout=60)
-        assert forced.status == "ok" and _widget_opens(forced)
-    finally:
-        _set_widgets(kernel, "auto")
+    forced = kernel.execute("%%dbchat\nwith widgets", timeout=60)
+    assert forced.status == "ok" and _widget_opens(forced)
 
 
 @pytest.mark.skipif(_ipywidgets_major() < 8, reason="the ipywidgets 8 stack (.venv)")
 def test_an_ipywidgets8_kernel_keeps_widgets_unless_the_setting_is_off(kernel: KernelHarness,
                                                                        kernel_sim: Any):
+    _set_widgets(kernel, "auto")
     live = kernel.execute("%%dbchat\nhello", timeout=60)
-    assert live.status == "ok" and _widget_opens(live) and NOTE not in live.text_outputs()
+    assert live.status == "ok" and _widget_opens(live) and NOTE not in _html(live)
     _set_widgets(kernel, "off")
     try:
         kernel_sim.set_pacing(tokens_per_second=200)
         plain = kernel.execute("%%dbchat\nno widgets please", timeout=60)
     finally:
         kernel_sim.set_pacing(tokens_per_second=None)
-        _set_widgets(kernel, "auto")
+        _set_widgets(kernel, "on")
     _streamed_plainly(plain)
-    assert NOTE not in plain.text_outputs()  # asked for: nothing to explain
+    assert NOTE not in _html(plain)  # asked for: nothing to explain
 
 
 def test_a_plain_background_answer_settles_in_its_own_output(kernel: KernelHarness,
@@ -94,7 +101,7 @@ def test_a_plain_background_answer_settles_in_its_own_output(kernel: KernelHarne
                 break
         assert check.stdout.strip() == "completed"
     finally:
-        _set_widgets(kernel, "auto")
+        _set_widgets(kernel, "on")
     finals = [m for m in ex.messages + seen if m.msg_type == "update_display_data"]
     assert finals and "Simulated answer" in str(finals[-1].content["data"]["text/plain"])
     assert "first token" in str(finals[-1].content["data"]["text/plain"])  # the metrics too

@@ -19,7 +19,8 @@ from dbchat_magic.ui._settled import SettledLine, answer_html, settled_outputs
 from dbchat_magic.ui._throttle import DEFAULT_INTERVAL, Coalescer
 
 STOP_HINT = "press ■ (interrupt the kernel) to stop"
-_EMPTY = {"text/plain": "", "text/html": ""}
+PLAIN = "<dbchat answer>"
+"""The live output's text/plain once settled: the same as the widget view's (nbval compares it)."""
 _noted: set[str] = set()
 """Notes already shown in this kernel (each is said once)."""
 
@@ -36,16 +37,17 @@ class DisplayAnswerView:
         self._lock = threading.RLock()
         self._finished = False
         self._handle: Any = None
+        self._note_html = ""
         self._live = LiveMarkdown()
         self._throttle = Coalescer(self._render, interval, lock=self._lock)
 
     def show(self) -> None:
-        """Say the note (once per kernel), then display the live output."""
+        """Display the live output, with the note above it (once per kernel; it stays there)."""
         from IPython.display import display
 
         if self.note and self.note not in _noted:
             _noted.add(self.note)
-            display(SettledLine(self.note))
+            self._note_html = SettledLine(self.note).as_html()
         self._handle = display(self._bundle(self._result, 0.0), raw=True, display_id=True)
 
     def update(self, result: ChatResult) -> None:
@@ -56,7 +58,8 @@ class DisplayAnswerView:
         self._throttle.request()
 
     def finish(self, result: ChatResult, *, settle: bool = True, outcome: bool = True) -> None:
-        """``settle``: empty the live output (the settled outputs follow); else show them in it."""
+        """``settle``: the live output keeps only the note (the settled outputs follow); else it
+        shows them."""
         with self._lock:
             if self._finished:
                 return
@@ -64,7 +67,12 @@ class DisplayAnswerView:
             self._throttle.close()
             if self._handle is None:
                 return
-            self._handle.update(_EMPTY if settle else _joined(settled_outputs(result)), raw=True)
+            settled = {"text/plain": PLAIN, "text/html": self._note_html}
+            if not settle:
+                joined = _joined(settled_outputs(result))
+                settled = {"text/plain": joined["text/plain"],
+                           "text/html": self._note_html + joined["text/html"]}
+            self._handle.update(settled, raw=True)
 
     def settled_outputs(self, result: ChatResult) -> list[Any]:
         """Markdown answer, spec bundles, the outcome line (when not completed), the metrics."""
@@ -87,7 +95,8 @@ class DisplayAnswerView:
         status = format_status(result, elapsed)
         hint = f" · {STOP_HINT}" if self.hint else ""
         body = answer_html(result.text, live=self._live) if result.text else ""
-        return {"text/html": f"<div><small>{escape(status + hint)}</small></div>{body}",
+        return {"text/html": f"{self._note_html}<div><small>{escape(status + hint)}</small></div>"
+                             f"{body}",
                 "text/plain": clean_text(f"{status}{hint}\n{result.text}".rstrip())}
 
 
