@@ -13,7 +13,7 @@ from dbchat_magic.simulator import LLAMA
 
 pytestmark = pytest.mark.e2e
 
-WIDGET_ERRORS = ("javascript error", "error displaying widget", "is not registered",
+WIDGET_ERRORS = ("click to show javascript error", "error displaying widget", "is not registered",
                  "model not found")
 
 

@@ -7,11 +7,12 @@ Reusable by any kernel-level test (the UI engineer's panel tests use it too):
   pacing with ``kernel_sim.set_pacing(...)``; reset it with ``kernel_sim.reset_stats()``.
 - ``kernel``: a started `KernelHarness` (module scope) with ``%load_ext dbchat_magic`` already run,
   the simulator's Llama endpoint chosen and the setting ``widgets`` "on" (the live views are
-  widgets on both stacks, as on Databricks; tests/kernel/test_plain_outputs_kernel.py sets "auto"). ``kernel.execute(code)`` runs a cell and returns an
-  `Execution` with every iopub message seen meanwhile (``.outputs``, ``.stdout``, ``.errors``,
-  ``.comm_msgs`` …); ``kernel.start(code)`` + ``kernel.wait(execution)`` run one asynchronously,
-  e.g. to ``kernel.interrupt()`` it; ``kernel.send_comm(comm_id, data)`` sends a frontend comm
-  message (a widget click: ``{"method": "custom", "content": {"event": "click"}}``).
+  widgets on both stacks, as on Databricks; tests/kernel/test_plain_outputs_kernel.py sets
+  "auto"). ``kernel.execute(code)`` runs a cell and returns an `Execution` with every iopub
+  message seen meanwhile (``.outputs``, ``.stdout``, ``.errors``, ``.comm_msgs`` …);
+  ``kernel.start(code)`` + ``kernel.wait(execution)`` run one asynchronously, e.g. to
+  ``kernel.interrupt()`` it; ``kernel.send_comm(comm_id, data)`` sends a frontend comm message
+  (a widget click: ``{"method": "custom", "content": {"event": "click"}}``).
 - ``kernel_env``: the env dict the kernel was started with (for nbclient runs of notebooks).
 
 All kernel tests are marked ``kernel`` and time out generously (the machine is shared).

@@ -73,7 +73,7 @@ def ipywidgets7_note() -> str:
     """Why an ipywidgets 7 kernel gets plain outputs, and what to install."""
     version = ".".join(map(str, ipywidgets_version() or (7,)))
     return (f"note: live widgets are off: this kernel has ipywidgets {version}, whose widgets "
-            "JupyterLab 4 and Notebook 7 cannot show (a JavaScript error box). Answers stream as "
+            "JupyterLab 4 and Notebook 7 cannot show. Answers stream as "
             "plain outputs instead; press ■ to stop one. For the Stop button and the chat panel "
             "run %pip install \"ipywidgets>=8\" in this kernel and restart it; on JupyterLab 3 or "
             "Notebook 6 set the setting widgets to \"on\".")
