@@ -8,6 +8,7 @@ from __future__ import annotations
 from html.parser import HTMLParser
 
 from dbchat_magic.markup import ATTRIBUTES, TAGS, allowed_url
+from dbchat_magic.ui._outcome import COLORS as OUTCOME_COLORS
 
 _URL_ATTRS = {"href", "src", "action", "formaction", "data", "srcdoc", "xlink:href", "poster"}
 EXPORT_TAGS = {"p", "br", "hr", "h1", "h2", "h3", "h4", "h5", "h6", "strong", "em", "s", "code",
@@ -82,14 +83,16 @@ PACKAGE_TAGS = TAGS | {"details", "summary", "small", "b"}
 _PACKAGE_ATTRS = {**{tag: set(names) for tag, names in ATTRIBUTES.items()},
                   "a": {"href", "title", "rel"}, "small": {"style"}, "span": {"class", "style"},
                   "div": {"class", "style"}}
-_PACKAGE_STYLES = {"color:#b00020", "color:#666"}
+_PACKAGE_STYLES = {"color:#b00020", "color:#666",
+                   *(f"color:{colour}" for colour in OUTCOME_COLORS.values())}  # outcome lines
 
 
 def package_violations(markup: str) -> list[str]:
     """Like `violations`, for whole outputs: the package's own wrappers are allowed too."""
     bad = []
     for problem in violations(markup, PACKAGE_TAGS, _PACKAGE_ATTRS):
-        style = problem.removeprefix("<small style=").removeprefix("<span style=")
+        style = (problem.removeprefix("<small style=").removeprefix("<span style=")
+                 .removeprefix("<div style="))
         if style.strip(">").strip("'\"") not in _PACKAGE_STYLES:
             bad.append(problem)
     return bad

@@ -48,7 +48,11 @@ class DisplayAnswerView:
         if self.note and self.note not in _noted:
             _noted.add(self.note)
             self._note_html = SettledLine(self.note).as_html()
-        self._handle = display(self._bundle(self._result, 0.0), raw=True, display_id=True)
+        # Displayed as the widget view's output is saved (nbval compares it; updates by display
+        # id it does not see), then at once updated to the live status.
+        self._handle = display({"text/plain": PLAIN, "text/html": ""}, raw=True,
+                               display_id=True)
+        self._handle.update(self._bundle(self._result, 0.0), raw=True)
 
     def update(self, result: ChatResult) -> None:
         """Remember ``result`` and ask for a (coalesced) render; safe from any thread."""
