@@ -171,7 +171,11 @@ class WidgetAnswerView:
             self._result = result
             self._render_text(result, final=not settle)  # settled: the outputs render it whole
             found = outcome_of(result)  # not completed: its one line replaces the status
-            self.status.value = escape(format_status(result)) if found is None else ""
+            failed = found is not None and found.tone == "red"  # a failure: in the error line
+            self.status.value = ("" if failed else escape(format_status(result)) if found is None
+                                 else found.as_html())
+            if failed and found is not None:
+                self.error.value = found.as_html()
             if self.stop_button is not None:
                 _hide(self.stop_button)
             if settle:  # the answer, specs, metrics and any error are displayed as outputs next
@@ -179,8 +183,6 @@ class WidgetAnswerView:
                 if self._shown_specs is not None:  # live charts: the settled outputs hold them
                     self.specs.outputs = ()
                 return
-            if found is not None:
-                self.error.value = found.as_html()
             self.footer.value = f"<small>{escape(format_metrics(result))}</small>"
             self._render_specs(result, force=True)
 
