@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import ssl
 import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from dbchat_magic.client._deadlines import CallState, Deadlines
 from dbchat_magic.client._errors import http_error, one_line, parse_error_body
 from dbchat_magic.client._formats import wire_for
 from dbchat_magic.client._kinds import TASK_APIS, EndpointKinds, Kind, api_for_task, task_of
+from dbchat_magic.client._pool import import_transport, new_pool
 from dbchat_magic.client._ratelimit import RateLimiter
 from dbchat_magic.client._request import chat_url, endpoint_url, list_url, request_body
 from dbchat_magic.client._retry import Backoff
@@ -114,22 +114,14 @@ class ChatClient:
         loop = asyncio.get_running_loop()
         http = self._pools.get(loop)
         if http is None or http.is_closed:
-            s = self.settings
-            http = httpx.AsyncClient(
-                verify=_tls_context(self.host),
-                timeout=httpx.Timeout(connect=s.connect_timeout, read=None, write=s.gap_timeout,
-                                      pool=s.connect_timeout),
-                limits=httpx.Limits(max_connections=32, max_keepalive_connections=8,
-                                    keepalive_expiry=60.0),
-                follow_redirects=False)
-            self._pools[loop] = http
+            http = self._pools[loop] = new_pool(self.settings, self.host)
         return http
 
     async def warm_up(self) -> None:
         """Make this loop's pool and import what httpx loads on its first request (~0.2 s),
         so the first question does not pay for it. Optional; sends nothing."""
         self._pool()
-        await asyncio.to_thread(_import_transport)
+        await asyncio.to_thread(import_transport)
 
     async def aclose(self) -> None:
         """Close this loop's connection pool (other loops' pools close with their loops)."""
@@ -366,27 +358,6 @@ _DATABRICKS_OPENAI = "/serving-endpoints/chat/completions"
 def _databricks_route(host: str, base: str) -> bool:
     """A bare host whose OpenAI base is Databricks' ``/serving-endpoints``."""
     return not has_path(host) and base == base_of(host, v1=False)
-
-
-def _import_transport() -> None:
-    import importlib
-
-    for name in ("anyio._backends._asyncio", "httpcore._async.http11", "h11"):
-        importlib.import_module(name)
-
-
-_TLS: ssl.SSLContext | None = None
-
-
-def _tls_context(host: str) -> ssl.SSLContext:
-    """A verifying TLS context made once per process (loading CA certificates costs ~0.1 s per
-    client otherwise); plain-http hosts get an empty one, which would refuse any https peer."""
-    global _TLS
-    if host.startswith("http://"):
-        return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    if _TLS is None:
-        _TLS = httpx.create_ssl_context()
-    return _TLS
 
 
 def _notify(callback: Callable[[StreamEvent], object], ev: StreamEvent) -> None:

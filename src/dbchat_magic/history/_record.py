@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dbchat_magic.auth import redact
+from dbchat_magic.events import ToolStep
 from dbchat_magic.pricing import Cost
 from dbchat_magic.result import ChatResult, Metrics, Usage
 
@@ -69,8 +70,17 @@ class TurnRecord:
 
 
 def _steps_of(result: ChatResult) -> list[Any] | None:
+    """The result's tool steps as plain dicts (the shape of `Conversation.to_records`)."""
     steps = result.extras.get("steps", getattr(result, "steps", None))
-    return list(steps) if isinstance(steps, Sequence) and not isinstance(steps, str) else None
+    if not isinstance(steps, Sequence) or isinstance(steps, str):
+        return None
+    return [dataclasses.asdict(s) if isinstance(s, ToolStep) else s for s in steps]
+
+
+def _as_steps(steps: Sequence[Any] | None) -> list[ToolStep]:
+    """Logged step dicts as `ToolStep`s again (anything else is skipped)."""
+    return [ToolStep(d["kind"], str(d.get("name", "")), str(d.get("text", "")), d.get("call_id"))
+            for d in steps or () if isinstance(d, Mapping) and d.get("kind") in ("call", "output")]
 
 
 def _specs_of(result: ChatResult) -> list[dict[str, Any]] | None:
@@ -112,7 +122,8 @@ class StoredTurn:
         return ChatResult(endpoint=self.endpoint, text=self.answer, reasoning=self.reasoning or "",
                           usage=dataclasses.replace(self.usage),
                           metrics=dataclasses.replace(self.metrics), status=self.status,  # type: ignore[arg-type]
-                          finish_reason=self.finish_reason, error=self.error, model=self.model)
+                          finish_reason=self.finish_reason, error=self.error, model=self.model,
+                          steps=_as_steps(self.steps))
 
     def to_record(self) -> dict[str, Any]:
         """Plain data in the shape of `Conversation.to_records` plus what only the log keeps."""
@@ -131,6 +142,7 @@ class StoredTurn:
             "cost": None if self.cost is None else {"usd": self.cost.usd,
                                                     "estimated": self.cost.estimated},
             "notes": list(self.notes), "messages": self.messages, "steps": self.steps,
+            "tool_call_note": self.to_result().tool_call_note,
             "specs": self.specs,
         }
 

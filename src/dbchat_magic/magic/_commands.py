@@ -66,9 +66,10 @@ def _config(shell: Any, rest: list[str]) -> None:
         where = "server" if settings.url_style == "openai" else "workspace host"
         print(f"{where:<22} {resolve_credentials(settings).host}")
         found = True
-    except DbChatError:
-        found = False
-    print(f"{'credentials':<22} {describe_auth(settings)}")
+        source = describe_auth(settings)
+    except DbChatError as err:  # e.g. a host holding user info: the message never echoes it
+        found, source = False, f"none found ({err})"
+    print(f"{'credentials':<22} {source}")
     print(f"{'endpoint kind':<22} {_endpoint_kind(settings, found)}")
     from dbchat_magic.magic.async_cell import rewrite_cell
 

@@ -26,7 +26,7 @@ from dbchat_magic.simulator._faults import (
     databricks_error,
     not_found,
 )
-from dbchat_magic.simulator._hostile import SizedBody, fill_mark, sized_body
+from dbchat_magic.simulator._hostile import SizedBody, echo_headers, fill_mark, sized_body
 from dbchat_magic.simulator._http import BadRequest, Connection, Request
 from dbchat_magic.simulator._responders import (
     SimRequest,
@@ -249,7 +249,7 @@ class App:
         entry.text, entry.reasoning = sent_text(answer, by_name), answer.reasoning
         entry.finish_reason = answer.finish_reason
         pacing = self._pacing(by_name)
-        echo = _echo_headers(req, by_name.get("header_echo"))
+        echo = echo_headers(req.headers, by_name.get("header_echo"))
         if entry.stream and "empty_body" in by_name:
             conn.start_chunked(200, "text/event-stream; charset=utf-8", keep_alive=keep)
             work = nothing()
@@ -385,17 +385,6 @@ class App:
             keep = False
         await conn.drain()
         return keep
-
-
-def _echo_headers(req: Request, fault: Fault | None) -> tuple[tuple[str, str], ...]:
-    """The "header_echo" fault: the request's Authorization value (``bare``: without its
-    scheme) in a response header, as a careless proxy might send it back."""
-    if fault is None:
-        return ()
-    value = req.headers.get("authorization", "")
-    if fault.params.get("bare"):
-        value = value.partition(" ")[2] or value
-    return ((str(fault.params.get("header", "X-Echo-Authorization")), value),)
 
 
 _PACING_FIELDS = frozenset({"tokens_per_second", "first_token_delay", "chunking", "seed"})

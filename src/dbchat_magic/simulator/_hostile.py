@@ -4,7 +4,7 @@ whole, so a 200 MB answer costs the simulator 64 KiB), and broken chunked framin
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -112,3 +112,14 @@ def sized_body(payload: dict[str, Any], fault: Fault | None) -> SizedBody:
     head, mark, tail = raw.partition(json.dumps(FILL_MARK)[1:-1])
     size = int(fault.params.get("size", 0)) if mark else 0
     return SizedBody(head.encode("utf-8"), ctype, size, tail.encode("utf-8"))
+
+
+def echo_headers(headers: Mapping[str, str], fault: Fault | None) -> tuple[tuple[str, str], ...]:
+    """The "header_echo" fault: the request's Authorization value (``bare``: without its
+    scheme) in a response header, as a careless proxy might send it back."""
+    if fault is None:
+        return ()
+    value = headers.get("authorization", "")
+    if fault.params.get("bare"):
+        value = value.partition(" ")[2] or value
+    return ((str(fault.params.get("header", "X-Echo-Authorization")), value),)
