@@ -67,7 +67,7 @@ def _click_stop_and_check(lab: NotebookPage, lab_server: LabServer, index: int, 
     def settled() -> bool:
         """The status line says why it stopped and the metrics line has come."""
         text = lab.output_text(index)
-        return "■ stopped:" in text and "tok/s" in text
+        return "■ stopped after" in text and "tok/s" in text
 
     wait_for(settled, 30, "the stopped answer to settle")
     stopped_at = lab.first_recorded("stopped", clicked)
