@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 from dbchat_magic.magic._errors import CellError
 from dbchat_magic.magic._help import line_help
-from dbchat_magic.magic._log_commands import export_from_log, run_log, run_stats
+from dbchat_magic.magic._log_commands import export_from_log, run_log, run_stats, write_export
 
 _ENDPOINTS_TIMEOUT = 30.0
 _USE_CHECK_TIMEOUT = 5.0
@@ -289,26 +289,14 @@ def _export(shell: Any, rest: list[str]) -> None:
     if taken and not force:
         raise CellError(f"{taken[0]} already exists; nothing written "
                         "(add --force to overwrite it)")
-    _write(path, text + "\n", force)
+    write_export(path, text, force)
     if charts:
         folder.mkdir(exist_ok=True)
         for file_name, svg in charts.items():
-            _write(folder / file_name, svg, force)
+            write_export(folder / file_name, svg, force)
     beside = f" and {len(charts)} chart{'s' if len(charts) > 1 else ''} in {folder}" \
         if charts else ""
     print(f"exported {len(conv)} turns of {name!r} to {path}{beside}")
-
-
-def _write(path: Path, text: str, force: bool) -> None:
-    """Write ``text``; an existing file only with ``force`` (`CellError` otherwise)."""
-    try:
-        with path.open("w" if force else "x", encoding="utf-8") as fh:  # "x": never overwrite
-            fh.write(text)
-    except FileExistsError:
-        raise CellError(f"{path} already exists; nothing written "
-                        "(add --force to overwrite it)") from None
-    except OSError as err:
-        raise CellError(f"could not write {path}: {err.strerror}") from None
 
 
 def _connect(shell: Any, rest: list[str]) -> None:

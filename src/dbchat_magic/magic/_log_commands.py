@@ -15,6 +15,18 @@ from typing import Any, NoReturn
 from dbchat_magic.magic._errors import CellError
 
 
+def write_export(path: Path, text: str, force: bool) -> None:
+    """Write an export; an existing file only with ``force`` (one `CellError` line otherwise)."""
+    try:
+        with path.open("w" if force else "x", encoding="utf-8") as fh:  # "x": never overwrite
+            fh.write(text + "\n")
+    except FileExistsError:
+        raise CellError(f"{path} already exists; nothing written "
+                        "(add --force to overwrite it)") from None
+    except OSError as err:
+        raise CellError(f"could not write {path}: {err.strerror}") from None
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse that ends in one short `CellError` line instead of exiting."""
 
@@ -137,12 +149,5 @@ def export_from_log(name: str, path: Path, *, force: bool) -> int:
         for turn in store.conversation(name):
             conv.add(turn.question, turn.to_result(), sent_question=turn.sent_question)
         text = conv.to_markdown()
-    try:
-        with path.open("w" if force else "x", encoding="utf-8") as fh:
-            fh.write(text + "\n")
-    except FileExistsError:
-        raise CellError(f"{path} already exists; nothing written "
-                        "(add --force to overwrite it)") from None
-    except OSError as err:
-        raise CellError(f"could not write {path}: {err.strerror}") from None
+    write_export(path, text, force)
     return len(records)
