@@ -69,7 +69,10 @@ def _click_stop_and_check(lab: NotebookPage, lab_server: LabServer, index: int, 
         text = lab.output_text(index)
         return "■ stopped after" in text and "tok/s" in text
 
-    wait_for(settled, 30, "the stopped answer to settle")
+    try:
+        wait_for(settled, 30, "the stopped answer to settle")
+    except AssertionError as err:
+        raise AssertionError(f"{err}; the output says:\n{lab.output_text(index)[-600:]}") from None
     stopped_at = lab.first_recorded("stopped", clicked)
     assert stopped_at is not None, f"never recorded 'stopped':\n{lab.output_text(index)}"
     delay = stopped_at - clicked
