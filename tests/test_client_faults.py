@@ -76,7 +76,7 @@ def test_html_502_page_becomes_a_short_message(sim: Simulator) -> None:
 
 
 @pytest.mark.parametrize(("fault", "needle"), [
-    ("401", "not authenticated (HTTP 401) with the credentials from explicit token argument"),
+    ("401", "the token from explicit token argument was rejected (HTTP 401"),
     ("403", "permission denied (HTTP 403) for endpoint"),
     ("404", "run `%dbchat endpoints`"),
 ])

@@ -95,3 +95,35 @@ def test_concurrent_adds_are_all_recorded():
     for t in threads:
         t.join()
     assert len(c) == 800
+
+
+def test_markdown_export_carries_charts_and_keeps_outside_text_inert(tmp_path):
+    """A spec title and table values are outside text: in the .md they stay text (no image,
+    link or HTML of theirs); the only image is the package's own chart render."""
+    import pandas as pd
+
+    from dbchat_magic.markup import unsafe_constructs
+    from dbchat_magic.specs import render_spec
+
+    hostile = "<img src=x onerror=alert(1)>](javascript:alert(1)) ![p](http://127.0.0.1:9/b)"
+    frame = pd.DataFrame({"region": ["East", "```\n<script>alert(1)</script>"],
+                          "revenue": [1.0, 2.0]})
+    ns = {"sales": frame}
+    chart = render_spec({"widget": "chart", "mark": "bar", "data": "sales", "title": hostile,
+                         "x": {"field": "region"}, "y": {"field": "revenue"}}, ns)
+    table = render_spec({"widget": "table", "data": "sales", "columns": ["region"]}, ns)
+    assert chart.ok and table.ok, (chart.errors, table.errors)
+    c = Conversation("x")
+    c.add("q", _result("answer", extras={"specs": [chart, table]}))
+    kept: dict[str, str] = {}
+    md = c.to_markdown(charts=lambda name, svg: kept.setdefault(name, svg) and f"x_charts/{name}")
+    assert list(kept) == ["1-1.svg"] and kept["1-1.svg"].lstrip().startswith("<svg")
+    assert "](x_charts/1-1.svg)" in md and "**Table 1.2**" in md
+    image = next(line for line in md.splitlines() if line.startswith("![Chart 1.1: "))
+    assert image.endswith("](x_charts/1-1.svg)") and "javascript" in image  # as text only
+    assert unsafe_constructs(md.replace(image, "")) == []  # nothing else unsafe
+    found = unsafe_constructs(image.replace("](x_charts/1-1.svg)", "](https://x.test/a.svg)"))
+    assert len(found) == 1 and found[0].startswith("image:")  # its alt opened nothing of its own
+    assert "<img" not in md  # the title is text; table values sit verbatim in a code fence
+    inline = c.to_markdown()  # no sink: the chart as a data URI
+    assert "](data:image/svg+xml;base64," in inline

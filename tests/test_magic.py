@@ -114,8 +114,8 @@ def test_options_reach_the_request_body(shell, sim):
     assert sim.stats.requests_by_endpoint[CLAUDE] == 1
 
 
-def test_404_fails_inside_the_view_without_raising(shell, sim, capsys):
-    res = run(shell, "%%dbchat -e no-such-endpoint\nhello")
+def test_404_with_no_raise_fails_inside_the_view_without_raising(shell, sim, capsys):
+    res = run(shell, "%%dbchat -e no-such-endpoint --no-raise\nhello")
     assert res.error_in_exec is None
     last = shell.user_ns["_dbchat_last"]
     assert last.status == "failed"
@@ -137,7 +137,7 @@ def test_setup_errors_are_one_line(shell, sim, monkeypatch, capsys):
     assert "no question" in str(res.error_in_exec)
     monkeypatch.delenv("DATABRICKS_TOKEN")
     monkeypatch.delenv("DATABRICKS_HOST")
-    res = run(shell, f"%%dbchat -e {LLAMA}\nhello")
+    res = run(shell, f"%%dbchat -e {LLAMA} --no-raise\nhello")
     last = shell.user_ns["_dbchat_last"]
     assert res.error_in_exec is None and last.status == "failed"
     assert "credentials" in last.error and "DATABRICKS_TOKEN" in last.error
@@ -180,7 +180,9 @@ def test_config_endpoints_history_export_never_show_the_token(shell, sim, capsys
     run(shell, "%dbchat reset")
     run(shell, "%dbchat history")
     assert "is empty" in capsys.readouterr().out
-    assert run(shell, "%dbchat last").result is shell.user_ns["_dbchat_last"]
+    shown = run(shell, "%dbchat last")  # draws the answer (the result is in _dbchat_last)
+    assert shown.error_in_exec is None and shown.result is None
+    assert shell.user_ns["_dbchat_last"].text in capsys.readouterr().out
     res = run(shell, "%dbchat frobnicate")
     assert "unknown command" in str(res.error_in_exec)
 
@@ -205,9 +207,7 @@ def test_interrupt_stops_the_answer_with_one_line(shell, sim):
     t0 = time.perf_counter()
     res = run(shell, f"%%dbchat -e {LLAMA}\na long answer please")
     elapsed = time.perf_counter() - t0
-    err = res.error_in_exec
-    assert type(err).__name__ == "AnswerStopped"
-    assert err._render_traceback_()[0].startswith("■ stopped after")
+    assert res.error_in_exec is None  # a stop asked for is not an error
     last = shell.user_ns["_dbchat_last"]
     assert last.status == "stopped" and last.text
     assert elapsed < 15  # the 20 s answer was cut short
@@ -255,3 +255,37 @@ def test_endpoints_and_config_show_the_endpoint_kind(shell, sim, capsys):
     Settings.load().replace(api="chat").save()
     run(shell, "%dbchat config")
     assert "chat (api setting)" in capsys.readouterr().out
+def test_a_failed_answer_ends_the_cell_in_one_line(shell, sim, capsys):
+    """Run All, nbval, papermill and jobs stop at a failed cell: one line, no traceback."""
+    res = run(shell, "%%dbchat -e no-such-endpoint\nhello")
+    err = res.error_in_exec
+    assert type(err).__name__ == "AnswerFailed"
+    lines = err._render_traceback_()
+    assert len(lines) == 1 and lines[0].startswith("✗ failed: endpoint 'no-such-endpoint'")
+    assert "%dbchat endpoints" in lines[0]
+    assert err.result is shell.user_ns["_dbchat_last"] and err.result.status == "failed"
+    assert err.result.error_kind == "EndpointNotFound"
+    out = capsys.readouterr()
+    assert "Traceback" not in out.out + out.err
+    assert out.out.count("✗ failed") == 1  # said once: by the cell's error, not also by the view
+    assert "total 0.0 s" not in out.out and "total" not in out.out  # nothing was received
+
+
+def test_a_failure_mid_answer_keeps_the_partial_answer_and_raises(shell, sim, capsys):
+    sim.inject("error_midstream", after=8)
+    res = run(shell, f"%%dbchat -e {LLAMA} -o answer\na long answer please")
+    err = res.error_in_exec
+    assert type(err).__name__ == "AnswerFailed"
+    answer = shell.user_ns["answer"]
+    assert answer.status == "failed" and answer.text and err.result is answer
+    assert answer.text in capsys.readouterr().out  # the partial answer is still shown
+    assert "partial answer" in err._render_traceback_()[0]
+
+
+def test_raise_on_failure_off_keeps_todays_behaviour(shell, sim):
+    from dbchat_magic.config import Settings
+
+    Settings.load().replace(raise_on_failure="off").save()
+    res = run(shell, "%%dbchat -e no-such-endpoint\nhello")
+    assert res.error_in_exec is None
+    assert shell.user_ns["_dbchat_last"].status == "failed"

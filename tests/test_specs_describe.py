@@ -48,7 +48,7 @@ def test_settled_answers_fold_the_spec_json_and_keep_it():
     folded = answer_html(text, fold=True)
     assert folded.startswith("<p>Here.</p>") and folded.endswith("<p>Done.</p>\n")
     assert folded.index("</details>") < folded.index("Done.")
-    assert "<details><summary>chart spec (JSON)</summary>" in folded
+    assert "<details><summary>KPI spec (JSON)</summary>" in folded  # labelled as what it is
     assert ('<pre><code class="language-json">{"widget": "kpi", "data": "s", '
             '"aggregate": "count"}') in folded
     assert answer_plain(text, fold=True) == "Here.\nDone."  # the JSON is the chart's business

@@ -159,7 +159,8 @@ def test_failed_answer_keeps_partial_text_and_says_what_to_do() -> None:
                         error="Endpoint with name 'nope' does not exist.",
                         error_kind="EndpointNotFound", error_hint=EndpointNotFound.hint)
     view.finish(result, settle=False)
-    assert "`%dbchat endpoints` lists yours" in view.error.value
+    assert "`%dbchat endpoints` lists yours" in view.error.value  # the one red outcome line
+    assert "dbchat-red" in view.error.value and view.status.value == ""
     assert view.answer.outputs[0]["data"]["text/plain"] == "partial answer"
     settled = view.settled_outputs(result)
     assert settled[0].text == "partial answer"

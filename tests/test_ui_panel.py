@@ -114,7 +114,9 @@ def test_stop_keeps_the_partial_answer_and_closes_the_connection(live: Simulator
     assert len(result.text) >= 20
     assert len(tokenize(result.text)) < 60  # shorter than the full 60-token reply
     view = panel.turns[-1].view
-    assert view.status.value.endswith("stopped")
+    assert "■ stopped after" in view.status.value and "partial answer kept" in view.status.value
+    assert "dbchat-amber" in view.status.value and view.error.value == ""  # one line, amber
+    assert view.status.layout.display != "none", "the panel hides the stopped line"
     assert _text(view) == result.text  # partial answer stays visible
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline and not live.stats.disconnects:

@@ -87,7 +87,7 @@ def test_text_view_prints_only_new_text_then_status_and_metrics() -> None:
     view.finish(result)
     view.finish(result)  # only once
     assert out.getvalue() == (
-        "Hello world\n■ stopped: the partial answer is kept\n"
+        "Hello world\n■ stopped after 128 tokens — partial answer kept\n"
         "first token 412 ms · total 3.2 s · 128 tokens · 39.9 tok/s · databricks-claude\n")
     view.update(_result(text="Hello world and more", status="streaming"))
     assert out.getvalue().count("Hello") == 1
@@ -146,7 +146,8 @@ def test_spec_json_is_folded_away_with_its_fence() -> None:
 
     text = (Path(__file__).parent / "spec_corpus" / "04_two_specs.md").read_text()
     folded = answer_html(text, fold=True)
-    assert folded.count("<details><summary>chart spec (JSON)</summary>") == 2
+    assert folded.count("<details><summary>chart spec (JSON)</summary>") == 1
+    assert folded.count("<details><summary>KPI spec (JSON)</summary>") == 1  # not "chart"
     assert "```" not in folded  # every fence became a code block, none left as text
     assert folded.startswith("<p>Trend:") and "And the total:" in folded
     for block in folded.split("<details>")[1:]:

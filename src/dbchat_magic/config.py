@@ -22,9 +22,8 @@ from dbchat_magic.errors import ConfigError
 from dbchat_magic.hosts import check_host
 from dbchat_magic.pricing import parse_prices
 
-__all__ = ["APIS", "CHART_RENDERERS", "RATE_LIMIT_MODES", "TRACING_MODES", "URL_STYLES", "Profile",
-           "Settings",
-           "config_dir", "default_path"]
+__all__ = ["APIS", "CHART_RENDERERS", "RATE_LIMIT_MODES", "TRACING_MODES", "URL_STYLES",
+           "WIDGET_MODES", "Profile", "Settings", "config_dir", "default_path"]
 
 URL_STYLES = ("databricks", "openai")
 APIS = ("auto", "chat", "agent-chat", "responses", "open-responses")
@@ -34,6 +33,7 @@ ResponsesAgent, or the ``/serving-endpoints/responses`` route with url_style ope
 ``open-responses`` Databricks' ``/serving-endpoints/open-responses`` route."""
 RATE_LIMIT_MODES = ("wait", "fail")
 TRACING_MODES = ("auto", "on", "off")  # MLflow tracing (dbchat_magic.tracing)
+WIDGET_MODES = ("auto", "on", "off")  # live views as widgets (ui.widgets_choice)
 CHART_RENDERERS = ("svg", "png", "html", "vega", "vegalite", "text")  # also specs.RENDERERS
 # Keys that must never be written to or read from the settings file.
 _SECRET_KEYS = frozenset({"token", "password", "client_secret", "api_key", "secret"})
@@ -155,6 +155,8 @@ class Settings:
     tracing: str = "auto"  # MLflow traces: auto (MLflow installed and a tracking URI), on, off
     auth: str = "auto"  # auto | none | env:VAR (the variable's name only: never a token)
     context_tokens: int | None = None  # the model's context window; None = unknown (no bound)
+    raise_on_failure: bool = True  # a failed %%dbchat cell ends in error (--no-raise: it does not)
+    widgets: str = "auto"  # live views as widgets: auto (not on an ipywidgets 7 kernel), on, off
 
     def __post_init__(self) -> None:
         if not isinstance(self.profiles, Mapping):
@@ -277,9 +279,9 @@ _INT_FIELDS = {"max_tokens": 1, "max_retries": 0, "history_budget_tokens": 0,
                "max_event_bytes": 64 * 1024, "max_body_bytes": 64 * 1024}
 _FLOAT_FIELDS = {"connect_timeout": 0.1, "first_byte_timeout": 0.1, "gap_timeout": 0.1,
                  "total_timeout": 0.1, "retry_backoff": 0.0, "retry_max_wait": 0.0}
-_BOOL_FIELDS = ("system_role", "spec_repair", "history_log")
+_BOOL_FIELDS = ("system_role", "spec_repair", "history_log", "raise_on_failure")
 _CHOICES = {"url_style": URL_STYLES, "api": APIS, "rate_limit_mode": RATE_LIMIT_MODES,
-            "chart_renderer": CHART_RENDERERS, "tracing": TRACING_MODES}
+            "chart_renderer": CHART_RENDERERS, "tracing": TRACING_MODES, "widgets": WIDGET_MODES}
 
 
 def _validate(s: Settings) -> None:

@@ -5,22 +5,26 @@ A conversation never holds a credential: a turn keeps the question, the answer t
 
 from __future__ import annotations
 
+import base64
 import json
+import re
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from dbchat_magic.events import ToolStep
-from dbchat_magic.markup import safe_inline, safe_markdown
+from dbchat_magic.markup import clean_text, fenced, safe_inline, safe_markdown
 from dbchat_magic.result import ChatResult, step_line
 from dbchat_magic.tokens import estimate_tokens
 
-__all__ = ["DEFAULT_NAME", "Conversation", "Turn", "conversation_names", "get_conversation",
-           "new_conversation", "turn_steps"]
+__all__ = ["DEFAULT_NAME", "ChartSink", "Conversation", "Turn", "conversation_names",
+           "get_conversation", "new_conversation", "turn_steps"]
 
 DEFAULT_NAME = "default"
+ChartSink = Callable[[str, str], str]
+"""``(file name, SVG text) → link``: where an export keeps a chart image (it writes the file)."""
 _HISTORY_STATUSES = frozenset({"completed", "truncated", "stopped"})
 
 
@@ -106,14 +110,18 @@ class Conversation:
         return json.dumps({"conversation": self.name, "turns": self.to_records()}, indent=2,
                           ensure_ascii=False)
 
-    def to_markdown(self) -> str:
-        """The conversation as Markdown: each question, its answer and a metrics line.
+    def to_markdown(self, *, charts: ChartSink | None = None) -> str:
+        """The conversation as Markdown: each question, its answer, the reasoning, the charts,
+        tables and KPIs it drew, and a metrics line.
 
         Outside text stays readable Markdown but carries no raw HTML, image or link other than
-        http(s)/mailto (`markup.safe_markdown`), whatever program renders the file.
+        http(s)/mailto (`markup.safe_markdown`), whatever program renders the file. Charts are
+        the package's own SVG renders: linked through ``charts`` (files beside the ``.md``), or
+        inlined as data URIs without it.
         """
         lines = [f"# dbchat conversation: {safe_inline(self.name)}", ""]
-        for i, rec in enumerate(self.to_records(), 1):
+        turns = self.turns
+        for i, (turn, rec) in enumerate(zip(turns, map(_turn_record, turns), strict=True), 1):
             answer = safe_markdown(rec["answer"]) if rec["answer"] else "*(no answer)*"
             lines += [f"## {i}. {safe_inline(rec['question'])}", ""]
             if rec["steps"]:
@@ -122,6 +130,11 @@ class Conversation:
             if rec["tool_call_note"]:
                 lines += [f"*{safe_inline(rec['tool_call_note'])}*", ""]
             lines += [answer, ""]
+            if rec["reasoning"]:
+                quoted = "\n".join(f"> {line}" if line else ">" for line in
+                                   safe_markdown(rec["reasoning"]).splitlines())
+                lines += ["> **Reasoning**", ">", quoted, ""]
+            lines += _specs_markdown(turn.result, i, charts)
             meta = [safe_inline(rec["status"]), safe_inline(rec["endpoint"] or "?")]
             if rec["usage"]["completion_tokens"] is not None:
                 meta.append(f"{rec['usage']['completion_tokens']} tokens")
@@ -150,6 +163,7 @@ def _turn_record(turn: Turn) -> dict[str, Any]:
         "endpoint": r.endpoint,
         "model": r.model,
         "asked_at": turn.asked_at,
+        "specs": [_spec_record(rendered) for rendered in r.extras.get("specs") or ()],
         "usage": {"prompt_tokens": r.usage.prompt_tokens,
                   "completion_tokens": r.usage.completion_tokens,
                   "total_tokens": r.usage.total_tokens, "estimated": r.usage.estimated},
@@ -163,6 +177,37 @@ def _turn_record(turn: Turn) -> dict[str, Any]:
 def turn_steps(record: dict[str, Any]) -> list[ToolStep]:
     """The steps of a turn record (`Conversation.to_records`) as `ToolStep`s again."""
     return [ToolStep(s["kind"], s["name"], s["text"], s["call_id"]) for s in record["steps"]]
+_KIND_LABELS = {"chart": "Chart", "table": "Table", "kpi": "KPI"}
+
+
+def _spec_record(rendered: Any) -> dict[str, Any]:
+    """A drawn spec as plain data: its kind, its text, the SVG of a chart, its errors."""
+    bundle = getattr(rendered, "mimebundle", None) or {}
+    svg = bundle.get("image/svg+xml")
+    return {"kind": str(getattr(rendered, "kind", "") or "spec"),
+            "text": str(bundle.get("text/plain") or ""),
+            "svg": svg if isinstance(svg, str) else None,
+            "errors": [str(e) for e in getattr(rendered, "errors", None) or ()]}
+
+
+def _specs_markdown(result: ChatResult, turn_no: int, charts: ChartSink | None) -> list[str]:
+    """The charts (images), tables and KPIs (their text, labelled as such) an answer drew."""
+    lines: list[str] = []
+    for n, rendered in enumerate(result.extras.get("specs") or (), 1):
+        rec = _spec_record(rendered)
+        label = f"{_KIND_LABELS.get(rec['kind'], 'Spec')} {turn_no}.{n}"
+        first = rec["text"].splitlines()[0] if rec["text"] else ""
+        caption = re.sub(r"[\[\]]", "", safe_inline(first))  # nothing closes the alt text
+        if rec["svg"] is not None:
+            name = f"{turn_no}-{n}.svg"
+            target = charts(name, rec["svg"]) if charts is not None else (
+                "data:image/svg+xml;base64," + base64.b64encode(rec["svg"].encode()).decode())
+            lines += [f"![{label}: {caption}]({target})", ""]
+        elif rec["text"] and not rec["errors"]:
+            lines += [f"**{label}**", "", fenced(clean_text(rec["text"])), ""]
+        for error in rec["errors"]:
+            lines += [f"*{label} not drawn: {safe_inline(error)}*", ""]
+    return lines
 
 
 _registry: dict[str, Conversation] = {}

@@ -67,9 +67,12 @@ def _click_stop_and_check(lab: NotebookPage, lab_server: LabServer, index: int, 
     def settled() -> bool:
         """The status line says why it stopped and the metrics line has come."""
         text = lab.output_text(index)
-        return "■ stopped:" in text and "tok/s" in text
+        return "■ stopped after" in text and "tok/s" in text
 
-    wait_for(settled, 30, "the stopped answer to settle")
+    try:
+        wait_for(settled, 30, "the stopped answer to settle")
+    except AssertionError as err:
+        raise AssertionError(f"{err}; the output says:\n{lab.output_text(index)[-600:]}") from None
     stopped_at = lab.first_recorded("stopped", clicked)
     assert stopped_at is not None, f"never recorded 'stopped':\n{lab.output_text(index)}"
     delay = stopped_at - clicked

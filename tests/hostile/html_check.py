@@ -8,6 +8,7 @@ from __future__ import annotations
 from html.parser import HTMLParser
 
 from dbchat_magic.markup import ATTRIBUTES, TAGS, allowed_url
+from dbchat_magic.ui._outcome import COLORS as OUTCOME_COLORS
 from dbchat_magic.ui._panel_style import PANEL_CSS, TRANSCRIPT_CSS
 
 _URL_ATTRS = {"href", "src", "action", "formaction", "data", "srcdoc", "xlink:href", "poster"}
@@ -83,7 +84,8 @@ PACKAGE_TAGS = TAGS | {"details", "summary", "small", "b"}
 _PACKAGE_ATTRS = {**{tag: set(names) for tag, names in ATTRIBUTES.items()},
                   "a": {"href", "title", "rel"}, "small": {"style"}, "span": {"class", "style"},
                   "div": {"class", "style"}}
-_PACKAGE_STYLES = {"color:#b00020", "color:#666"}
+_PACKAGE_STYLES = {"color:#b00020", "color:#666",
+                   *(f"color:{colour}" for colour in OUTCOME_COLORS.values())}  # outcome lines
 PACKAGE_CSS = (PANEL_CSS, TRANSCRIPT_CSS)
 """The package's own style sheets (constants: the panel's and its transcript's); nothing else."""
 
@@ -94,7 +96,8 @@ def package_violations(markup: str) -> list[str]:
     for css in PACKAGE_CSS:  # exactly the package's constant CSS, never anything else
         markup = markup.replace(f"<style>{css}</style>", "")
     for problem in violations(markup, PACKAGE_TAGS, _PACKAGE_ATTRS):
-        style = problem.removeprefix("<small style=").removeprefix("<span style=")
+        style = (problem.removeprefix("<small style=").removeprefix("<span style=")
+                 .removeprefix("<div style="))
         if style.strip(">").strip("'\"") not in _PACKAGE_STYLES:
             bad.append(problem)
     return bad

@@ -81,8 +81,8 @@ def test_the_settled_outputs_and_result_repr_escape_outside_text() -> None:
     spec = ('Chart:\n```json\n{"widget": "kpi", "data": "s", "aggregate": "count", '
             '"label": "<img src=x onerror=alert(1)>"}\n```\n<script>alert(2)</script>')
     folded = answer_html(spec, fold=True)
-    assert "<details><summary>chart spec (JSON)</summary>" in folded
-    assert_safe_html(folded.replace("<details><summary>chart spec (JSON)</summary>", "")
+    assert "<details><summary>KPI spec (JSON)</summary>" in folded
+    assert_safe_html(folded.replace("<details><summary>KPI spec (JSON)</summary>", "")
                      .replace("</details>", ""))
 
 

@@ -5,12 +5,14 @@ Reusable by any kernel-level test (the UI engineer's panel tests use it too):
 - ``kernel_sim``: a `Simulator` in the test process (module scope). Its env (``DATABRICKS_HOST`` /
   ``DATABRICKS_TOKEN``) and an isolated ``DBCHAT_CONFIG_DIR`` are passed to the kernel. Change its
   pacing with ``kernel_sim.set_pacing(...)``; reset it with ``kernel_sim.reset_stats()``.
-- ``kernel``: a started `KernelHarness` (module scope) with ``%load_ext dbchat_magic`` already run
-  and the simulator's Llama endpoint chosen. ``kernel.execute(code)`` runs a cell and returns an
-  `Execution` with every iopub message seen meanwhile (``.outputs``, ``.stdout``, ``.errors``,
-  ``.comm_msgs`` …); ``kernel.start(code)`` + ``kernel.wait(execution)`` run one asynchronously,
-  e.g. to ``kernel.interrupt()`` it; ``kernel.send_comm(comm_id, data)`` sends a frontend comm
-  message (a widget click: ``{"method": "custom", "content": {"event": "click"}}``).
+- ``kernel``: a started `KernelHarness` (module scope) with ``%load_ext dbchat_magic`` already run,
+  the simulator's Llama endpoint chosen and the setting ``widgets`` "on" (the live views are
+  widgets on both stacks, as on Databricks; tests/kernel/test_plain_outputs_kernel.py sets
+  "auto"). ``kernel.execute(code)`` runs a cell and returns an `Execution` with every iopub
+  message seen meanwhile (``.outputs``, ``.stdout``, ``.errors``, ``.comm_msgs`` …);
+  ``kernel.start(code)`` + ``kernel.wait(execution)`` run one asynchronously, e.g. to
+  ``kernel.interrupt()`` it; ``kernel.send_comm(comm_id, data)`` sends a frontend comm message
+  (a widget click: ``{"method": "custom", "content": {"event": "click"}}``).
 - ``kernel_env``: the env dict the kernel was started with (for nbclient runs of notebooks).
 
 All kernel tests are marked ``kernel`` and time out generously (the machine is shared).
@@ -234,7 +236,9 @@ def kernel(kernel_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory,
     """A started kernel with the extension loaded and the simulator's Llama endpoint in use."""
     harness = KernelHarness(kernel_env, tmp_path_factory.mktemp("dbchat-kernel"))
     try:
-        setup = harness.execute(f"%load_ext dbchat_magic\n%dbchat use {LLAMA}", timeout=60)
+        setup = harness.execute(f"%load_ext dbchat_magic\n%dbchat use {LLAMA}\n"
+                                "from dbchat_magic.config import Settings as _S\n"
+                                "_S.load().replace(widgets='on').save()", timeout=60)
         assert setup.status == "ok", setup.outputs
         yield harness
     finally:

@@ -14,7 +14,7 @@ import threading, time
 from dbchat_magic.result import ChatResult
 from dbchat_magic.ui import make_answer_view
 
-view = make_answer_view(endpoint="sim", on_stop=None, stop_mode="hint")
+view = make_answer_view(endpoint="sim", on_stop=None, stop_mode="hint", mode="widget")
 view.show()
 result = ChatResult(endpoint="sim")
 

@@ -133,7 +133,7 @@ def test_one_interrupt_stops_every_compare_column(kernel: KernelHarness, kernel_
     finally:
         kernel_sim.set_pacing(tokens_per_second=None)
         kernel_sim.reply_tokens = 60
-    assert running.errors and running.errors[0]["ename"] == "AnswerStopped"
+    assert not running.errors  # a stop asked for is not an error: the cell ends normally
     check = kernel.execute("print(sorted(r.status for r in stopped))")
     assert check.stdout == "['stopped', 'stopped']\n"
 

@@ -90,7 +90,7 @@ def test_hostile_answers_leave_no_raw_html_anywhere(kernel: Any, kernel_sim: Any
     assert _check(panel.messages) >= 1
 
     kernel_sim.inject("400", message='<img src=x onerror="alert(1)"> bad request')
-    failed = kernel.execute("%%dbchat -o hf\nplain question", timeout=60)
+    failed = kernel.execute("%%dbchat -o hf --no-raise\nplain question", timeout=60)
     assert "bad request" in failed.text_outputs()
     _check(failed.messages)
 

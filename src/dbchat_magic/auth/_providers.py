@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import threading
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -197,8 +198,7 @@ class SdkProvider:
         else:
             options["host"] = host or None
         try:
-            self._config = Config(**options)
-            self._config.authenticate()
+            self._config = _bounded_config(Config, options, timeout + 5.0)
         except Exception as exc:
             first = scrub(str(exc)).splitlines()[0][:200] if str(exc) else type(exc).__name__
             raise AuthError(f"{what} found no usable credentials: {first}") from None
@@ -212,3 +212,32 @@ class SdkProvider:
     async def headers(self) -> dict[str, str]:
         """Headers from ``Config.authenticate()`` (run in a thread: it may refresh a token)."""
         return dict(await asyncio.to_thread(self._config.authenticate))
+
+
+def _bounded_config(config_class: Callable[..., Any], options: dict[str, Any],
+                    deadline: float) -> Any:
+    """``Config(**options)`` and its first ``authenticate()``, given up after ``deadline`` seconds.
+
+    databricks-sdk 0.10x fetches ``{host}/.well-known/databricks-config`` while it builds a Config,
+    with its own retry budget (minutes when the host refuses connections: seen with 0.108.0, DBR
+    19's pin), ignoring ``retry_timeout_seconds``. The work runs in a daemon thread, so a host that
+    never answers costs the user ``deadline``, not the SDK's budget; the thread ends on its own.
+    """
+    box: dict[str, Any] = {}
+
+    def build() -> None:
+        try:
+            config = config_class(**options)
+            config.authenticate()
+            box["config"] = config
+        except Exception as exc:  # handed to the caller below
+            box["error"] = exc
+
+    worker = threading.Thread(target=build, name="dbchat-sdk-auth", daemon=True)
+    worker.start()
+    worker.join(deadline)
+    if worker.is_alive():
+        raise TimeoutError(f"no answer within {deadline:.0f} s")
+    if "error" in box:
+        raise box["error"]
+    return box["config"]

@@ -101,6 +101,14 @@ def reason_first(message: str) -> str:
     return f"{reason} (while: {rest})" if rest else reason
 
 
+_INVALID_TOKEN = re.compile(r"invalid (access )?token|token (is )?(invalid|expired|revoked)|"
+                            r"expired token|UNAUTHENTICATED", re.I)
+"""A 403 that means the token itself was refused, not a missing permission (Databricks answers
+an invalid personal access token with ``403 Invalid access token.``)."""
+NEW_TOKEN_STEP = ("make a new one (Settings → Developer → Access tokens, or `databricks auth "
+                  "login`) and set it where this one came from")
+
+
 def http_error(status: int, err: ErrorBody, *, endpoint: str, host: str, source: str,
                retries: int, retry_after: float | None = None,
                route: str | None = None) -> DbChatError:
@@ -116,9 +124,9 @@ def http_error(status: int, err: ErrorBody, *, endpoint: str, host: str, source:
     if status == 400:
         return BadRequest(f"endpoint '{endpoint}' rejected the request (HTTP 400): "
                           f"{said or 'bad request'}", **kw)
-    if status == 401:
-        return AuthError(f"not authenticated (HTTP 401) with the credentials from {source}: "
-                         "check that the token is valid and not expired", **kw)
+    if status == 401 or (status == 403 and _INVALID_TOKEN.search(err.message or "")):
+        return AuthError(f"the token from {source} was rejected (HTTP {status}: invalid, expired "
+                         f"or revoked); {NEW_TOKEN_STEP}", **kw)
     if status == 403:
         return AuthError(f"permission denied (HTTP 403) for endpoint '{endpoint}' with the "
                          f"credentials from {source}: {said or 'no permission'}; you need "

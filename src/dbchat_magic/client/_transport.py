@@ -244,7 +244,7 @@ async def _end(reader: BodyReader, framing: Framing, normalizer: Normalizer,
     batch: list[StreamEvent] = []
     if reader.dropped is not None:
         log.info("stream from %s ended: %s", state.endpoint, reader.dropped)
-        state.truncation = "the connection dropped mid-answer"
+        state.truncation = DROPPED_MID_ANSWER
     elif framing.done:
         await _drain(reader)
     else:
@@ -258,6 +258,9 @@ async def _end(reader: BodyReader, framing: Framing, normalizer: Normalizer,
     if reader.empty:
         raise StreamFailed(empty_answer(state))
     return batch + _verdict(framing, normalizer, state)
+
+
+DROPPED_MID_ANSWER = "the connection dropped mid-answer"
 
 
 def _verdict(framing: Framing, normalizer: Normalizer, state: CallState) -> list[StreamEvent]:

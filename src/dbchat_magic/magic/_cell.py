@@ -1,7 +1,9 @@
 """The ``%%dbchat`` cell magic: parse options, interpolate ``{var}``, ask, show, store the result.
 
 A blocking cell waits until the answer is complete (Run All, ``-o`` and nbval see whole answers); ■
-stops it and ends the cell with one line. ``--background`` returns at once.
+stops it with one amber line (a stop asked for is not an error). A failed answer ends the cell in
+error (one line, the partial answer shown) unless ``--no-raise`` or the setting
+``raise_on_failure`` is off. ``--background`` returns at once.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from dbchat_magic.magic._errors import AnswerStopped, CellError
+from dbchat_magic.magic._errors import AnswerFailed, CellError
 from dbchat_magic.magic._interpolate import interpolate
 from dbchat_magic.magic._options import parse_options
 
@@ -155,11 +157,12 @@ def _view(request: CellRequest, stopper: _Stopper, *, background: bool = False,
     from dbchat_magic.ui import make_answer_view
 
     return make_answer_view(endpoint=request.prepared.endpoint, on_stop=stopper,
-                            stop_mode=stop_mode(background=background, awaited=awaited))
+                            stop_mode=stop_mode(background=background, awaited=awaited),
+                            widgets=request.prepared.settings.widgets)
 
 
 def run_blocking(request: CellRequest) -> ChatResult:
-    """Stream while blocking the cell; ■ stops the answer and ends the cell with one line."""
+    """Stream while blocking the cell; ■ stops the answer (the cell ends with the amber line)."""
     import concurrent.futures
 
     from dbchat_magic.runner import wait_interruptibly
@@ -173,32 +176,43 @@ def run_blocking(request: CellRequest) -> ChatResult:
         _retire(view)  # never started: its widgets must not outlive the cell
         raise
     stopper.handle = handle
-    interrupted = False
     try:
         wait_interruptibly(handle.future)
     except KeyboardInterrupt:
-        interrupted = True
+        pass  # ■: the answer was cancelled; a stop asked for is not an error
     except concurrent.futures.CancelledError:
         pass  # the Stop button cancelled it
-    return settle(request, view, handle, interrupted=interrupted)
+    return settle(request, view, handle)
 
 
-def settle(request: CellRequest, view: AnswerView, handle: AskHandle, *,
-           interrupted: bool) -> ChatResult:
-    """Finish the view, display the settled outputs, store the result; raise after ■."""
+def settle(request: CellRequest, view: AnswerView, handle: AskHandle) -> ChatResult:
+    """Finish the view, display the settled outputs, store the result; a failure raises
+    `AnswerFailed` (its one line replaces the red status line) unless the cell opted out.
+
+    ■ and Stop end the cell normally, with the amber "stopped" line.
+    """
     from IPython.display import display
 
     from dbchat_magic.client import end_result
+    from dbchat_magic.ui import OutcomeLine, outcome
 
     result = end_result(handle.wait(5.0), "stopped")
+    failing = result.status == "failed" and raises(request)
     for item in view.settled_outputs(result):  # first: the answer never leaves the screen
-        display(item)
-    view.finish(result)
+        if not (failing and isinstance(item, OutcomeLine)):  # failing: the error says it once
+            display(item)
+    view.finish(result, outcome=not failing)
     _retire(view)
     store_result(request, result)
-    if interrupted:
-        raise AnswerStopped(result)
+    if failing:
+        found = outcome(result)
+        raise AnswerFailed(result, found.text if found else "✗ failed")
     return result
+
+
+def raises(request: CellRequest) -> bool:
+    """Does a failed answer end this cell in error? (``--no-raise``; ``raise_on_failure``)"""
+    return not request.args.no_raise and bool(request.prepared.settings.raise_on_failure)
 
 
 def run_background(request: CellRequest) -> AskHandle:

@@ -10,6 +10,7 @@ import dataclasses
 import shlex
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from dbchat_magic.magic._errors import CellError
 from dbchat_magic.magic._help import line_help
@@ -196,24 +197,43 @@ def _history(shell: Any, rest: list[str]) -> None:
     from dbchat_magic.pricing import format_total, total_cost
     from dbchat_magic.result import step_line
     from dbchat_magic.session import get_session
-    from dbchat_magic.specs import specs_as_words
 
     name, _ = _chat_name(rest)
     conv = get_session(name).conversation  # a named chat continues from the log after a restart
     if not conv.turns:
         print(f"conversation {name!r} is empty")
         return
-    for i, turn in enumerate(conv.turns, 1):
-        answer = one_line(specs_as_words(turn.answer))  # outside text: no escape sequences
-        short = answer[:117] + "…" if len(answer) > 120 else answer
+    for i, turn in enumerate(conv.turns, 1):  # outside text: no escape sequences
         print(f"{i}. Q: {one_line(turn.question)}")
         for step in turn.result.steps[:20]:
             print(f"   step: {one_line(step_line(step))}")
-        note = turn.result.tool_call_note
-        print(f"   A ({turn.result.status}): {short or one_line(note or '')}")
+        print(f"   A ({turn.result.status}): {history_answer(turn.result)}")
     total = format_total(total_cost(t.result.extras.get("cost") for t in conv.turns))
     if total:
         print(f"cost: {total}")
+
+
+def history_answer(result: Any, width: int = 120) -> str:
+    """One line for an answer in ``%dbchat history``: its prose with specs named ("[bar chart of
+    …]"), the drawn charts/tables/KPIs, and why it failed or was cut off."""
+    from dbchat_magic.markup import one_line
+    from dbchat_magic.specs import specs_as_words
+
+    answer = one_line(specs_as_words(result.text))
+    short = answer[:width - 3] + "…" if len(answer) > width else answer
+    drawn = [str(getattr(r, "kind", "") or "spec") for r in result.extras.get("specs") or ()
+             if getattr(r, "mimebundle", None)]
+    parts = [short or one_line(result.tool_call_note or "") or "(no answer)"]
+    if drawn:
+        counts = {kind: drawn.count(kind) for kind in dict.fromkeys(drawn)}
+        parts.append("drew " + ", ".join(f"{n} {_KIND_WORDS.get(k, k)}{'s' if n > 1 else ''}"
+                                         for k, n in counts.items()))
+    if result.status in ("failed", "truncated") and result.error:
+        parts.append(f"why: {one_line(result.error)}")
+    return " — ".join(parts)
+
+
+_KIND_WORDS = {"chart": "chart", "table": "table", "kpi": "KPI"}
 
 
 def _reset(shell: Any, rest: list[str]) -> None:
@@ -225,9 +245,16 @@ def _reset(shell: Any, rest: list[str]) -> None:
 
 
 def _panel(shell: Any, rest: list[str]) -> Any:
-    """A new, independent ChatPanel; with ``-c CHAT`` it continues that named conversation."""
+    """A new, independent ChatPanel; with ``-c CHAT`` it continues that named conversation.
+    Where the front end cannot show this kernel's widgets, says why instead (no error box)."""
+    from dbchat_magic.config import Settings
     from dbchat_magic.session import get_session
-    from dbchat_magic.ui import ChatPanel
+    from dbchat_magic.ui import ChatPanel, widgets_choice
+
+    use, note = widgets_choice(Settings.load().widgets)
+    if not use and note:
+        print(f"{note}\nThe chat panel needs widgets: ask with %%dbchat cells meanwhile.")
+        return None
 
     if any(word in ("-c", "--chat") for word in rest):
         name, _ = _chat_name(rest)
@@ -250,9 +277,26 @@ def _export(shell: Any, rest: list[str]) -> None:
         print(f"exported {count} logged turns of {name!r} to {path}")
         return
     conv = get_conversation(name)
-    text = conv.to_json() if path.suffix.lower() == ".json" else conv.to_markdown()
+    charts: dict[str, str] = {}
+    folder = path.with_name(f"{path.stem}_charts")
+
+    def keep(file_name: str, svg: str) -> str:
+        charts[file_name] = svg
+        return f"{quote(folder.name)}/{quote(file_name)}"
+
+    text = conv.to_json() if path.suffix.lower() == ".json" else conv.to_markdown(charts=keep)
+    taken = [p for p in (path, *(folder / n for n in charts)) if p.exists()]
+    if taken and not force:
+        raise CellError(f"{taken[0]} already exists; nothing written "
+                        "(add --force to overwrite it)")
     write_export(path, text, force)
-    print(f"exported {len(conv)} turns of {name!r} to {path}")
+    if charts:
+        folder.mkdir(exist_ok=True)
+        for file_name, svg in charts.items():
+            write_export(folder / file_name, svg, force)
+    beside = f" and {len(charts)} chart{'s' if len(charts) > 1 else ''} in {folder}" \
+        if charts else ""
+    print(f"exported {len(conv)} turns of {name!r} to {path}{beside}")
 
 
 def _connect(shell: Any, rest: list[str]) -> None:
@@ -272,10 +316,22 @@ def _help(shell: Any, rest: list[str]) -> None:
 
 
 def _last(shell: Any, rest: list[str]) -> Any:
+    """Show the last answer as its cell did: the answer, its charts/tables/KPIs, how it ended
+    (a ``--compare`` result is returned, to show itself)."""
+    from IPython.display import display
+
+    from dbchat_magic.result import ChatResult
+    from dbchat_magic.ui import settled_outputs
+
     last = shell.user_ns.get("_dbchat_last")
     if last is None:
         print("no answer yet: ask with %%dbchat")
-    return last
+        return None
+    if not isinstance(last, ChatResult):
+        return last
+    for item in settled_outputs(last):
+        display(item)
+    return None
 
 
 _HANDLERS = {

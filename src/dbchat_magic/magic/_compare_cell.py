@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from dbchat_magic.magic._cell import check_options, parse_cell
-from dbchat_magic.magic._errors import AnswerStopped, CellError
+from dbchat_magic.magic._errors import CellError
 from dbchat_magic.magic._options import parse_options
 
 if TYPE_CHECKING:
@@ -92,22 +92,20 @@ def _start(request: CompareRequest, *, awaited: bool) -> tuple[Any, CompareRun]:
 
 
 def run_compare_blocking(shell: Any, line: str, cell: str | None) -> CompareResult:
-    """Blocking compare; ■ stops every answer and ends the cell with one line."""
+    """Blocking compare; ■ stops every answer (the cell ends normally: a stop is no error)."""
     from dbchat_magic.runner import wait_interruptibly
 
     request = build_compare(shell, line, cell)
     view, run = _start(request, awaited=False)
-    interrupted = False
     for handle in run.handles:
         try:
             wait_interruptibly(handle.future)
         except KeyboardInterrupt:
-            interrupted = True
             run.cancel()
             break
         except concurrent.futures.CancelledError:
             pass  # stopped: the others were stopped with it
-    return _settle(request, view, run, interrupted=interrupted)
+    return _settle(request, view, run)
 
 
 async def run_compare_awaited(shell: Any, line: str, cell: str | None) -> None:
@@ -115,19 +113,16 @@ async def run_compare_awaited(shell: Any, line: str, cell: str | None) -> None:
     request = build_compare(shell, line, cell)
     view, run = _start(request, awaited=True)
     loop = asyncio.get_running_loop()
-    interrupted = False
     try:
         while not run.done:
             await asyncio.sleep(_WAKE_INTERVAL)
     except asyncio.CancelledError:  # ■ on an awaiting cell
-        interrupted = True
         run.cancel()
         await loop.run_in_executor(None, run.finish)
-    _settle(request, view, run, interrupted=interrupted)
+    _settle(request, view, run)
 
 
-def _settle(request: CompareRequest, view: Any, run: CompareRun, *,
-            interrupted: bool) -> CompareResult:
+def _settle(request: CompareRequest, view: Any, run: CompareRun) -> CompareResult:
     from IPython.display import display
 
     result = run.finish()
@@ -137,6 +132,4 @@ def _settle(request: CompareRequest, view: Any, run: CompareRun, *,
     request.shell.user_ns["_dbchat_last"] = result
     if request.args.output:
         request.shell.user_ns[request.args.output] = result
-    if interrupted:
-        raise AnswerStopped(next(iter(result)))
     return result

@@ -44,18 +44,14 @@ class CellError(Exception):
         return [f"dbchat: {explain_error(self.message, hint=hint)}"]
 
 
-class AnswerStopped(Exception):
-    """The kernel was interrupted (■) while an answer streamed; the partial answer is kept."""
+class AnswerFailed(Exception):
+    """The answer failed: the cell ends in error (Run All, nbval, papermill and jobs stop) with
+    one line saying why and what to do; the partial answer is shown and kept on ``result``."""
 
-    def __init__(self, result: ChatResult) -> None:
+    def __init__(self, result: ChatResult, line: str) -> None:
+        super().__init__(line)
         self.result = result
-        tokens = result.usage.completion_tokens
-        got = f"{tokens} tokens" if tokens is not None else f"{len(result.text)} characters"
-        if result.text:
-            message = f"■ stopped after {got}; the partial answer is kept in _dbchat_last"
-        else:
-            message = "■ stopped before the first token; the request was cancelled"
-        super().__init__(message)
+        self.line = line
 
     def _render_traceback_(self) -> list[str]:
-        return [str(self)]
+        return [self.line]

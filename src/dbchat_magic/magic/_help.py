@@ -28,9 +28,10 @@ LINE_COMMANDS = """Line commands (%dbchat …):
   %dbchat reset [-c CHAT]     forget a conversation
   %dbchat panel [-c CHAT]     open a ChatPanel (its own chat, or continue CHAT)
   %dbchat export PATH [-c CHAT] [--force]
-                              save a conversation as Markdown (.md) or JSON (.json), with
-                              metrics; an existing file is only replaced with --force
-  %dbchat last                show the last answer (also in _dbchat_last)
+                              save a conversation as Markdown (.md, charts as SVG files in
+                              PATH_charts/) or JSON (.json), with reasoning and metrics; an
+                              existing file is only replaced with --force
+  %dbchat last                show the last answer with its charts (the result: _dbchat_last)
   %dbchat log [TEXT] [--endpoint E] [--since DATE] [--limit N] [-c CHAT]
                               search the history log (every word of TEXT; DATE: 2026-11-01 or 7d)
   %dbchat log --forget [-c CHAT] [--before DATE] [--id N[,N…]]

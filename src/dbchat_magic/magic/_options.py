@@ -33,6 +33,8 @@ _CELL_ARGUMENTS = (
              help="print exactly the messages that would be sent; send nothing"),
     argument("--no-history", action="store_true",
              help="ask without earlier turns (and do not record this one)"),
+    argument("--no-raise", action="store_true",
+             help="a failed answer does not end the cell in error (Run All carries on)"),
     argument("--compare", metavar="A,B[,C…]",
              help="ask 2-6 endpoints or profiles at once, side by side, with a table per endpoint"),
     argument("question", nargs="*", help="question text (or write it in the cell body)"),

@@ -8,7 +8,8 @@ blocks until the answer is complete. An input transformer rewrites ``%%dbchat �
 Elsewhere cells take the plain blocking path with the "press ■ to stop" hint.
 
 ■ on an awaiting cell: ipykernel cancels the cell's coroutine; we cancel the request, wait until its
-connection is closed, keep the partial answer and end the cell with one line (`AnswerStopped`).
+connection is closed, keep the partial answer and end the cell with the one amber "stopped" line
+(a stop asked for is not an error).
 """
 
 from __future__ import annotations
@@ -100,14 +101,12 @@ async def run_awaited(shell: Any, line: str, cell: str | None) -> None:
         cellmod._retire(view)  # never started: its widgets must not outlive the cell
         raise
     stopper.handle = handle
-    interrupted = False
     try:
         while not finished.done():
             # Wake up often: the kernel's SIGINT handler (■) only runs when the main thread
             # executes Python, and an idle event loop can sleep in epoll until the answer ends.
             await asyncio.wait([finished], timeout=_WAKE_INTERVAL)
     except asyncio.CancelledError:  # ■: ipykernel cancels an awaiting cell's coroutine
-        interrupted = True
         handle.cancel()
         await loop.run_in_executor(None, handle.future.wait_settled, 5.0)
-    cellmod.settle(request, view, handle, interrupted=interrupted)
+    cellmod.settle(request, view, handle)

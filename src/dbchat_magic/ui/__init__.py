@@ -15,20 +15,25 @@ _LAZY = {
     "WidgetAnswerView": "dbchat_magic.ui._answer_view",
     "TextAnswerView": "dbchat_magic.ui._text_view",
     "format_metrics": "dbchat_magic.ui._metrics_format",
+    "OutcomeLine": "dbchat_magic.ui._settled",
+    "outcome": "dbchat_magic.ui._outcome",
+    "settled_outputs": "dbchat_magic.ui._settled",
     "format_status": "dbchat_magic.ui._metrics_format",
     "explain_error": "dbchat_magic.ui._error_hints",
     "ChatPanel": "dbchat_magic.ui._panel",
     "CompareView": "dbchat_magic.ui._compare_view",
     "ipykernel_version": "dbchat_magic.ui._environment",
+    "widgets_choice": "dbchat_magic.ui._environment",
+    "DisplayAnswerView": "dbchat_magic.ui._display_view",
     "live_widgets": "dbchat_magic.ui._widget_lifetime",
     "open_comms": "dbchat_magic.ui._widget_lifetime",
 }
 
 __all__ = [
-    "AnswerView", "ChatPanel", "CompareView", "StopMode", "TextAnswerView", "WidgetAnswerView",
-    "explain_error",
+    "AnswerView", "ChatPanel", "CompareView", "DisplayAnswerView", "OutcomeLine", "StopMode",
+    "TextAnswerView", "WidgetAnswerView", "explain_error",
     "format_metrics", "format_status", "ipykernel_version", "live_widgets", "make_answer_view",
-    "open_comms",
+    "open_comms", "outcome", "settled_outputs", "widgets_choice",
 ]
 
 if TYPE_CHECKING:
@@ -39,10 +44,13 @@ if TYPE_CHECKING:
         make_answer_view,
     )
     from dbchat_magic.ui._compare_view import CompareView
-    from dbchat_magic.ui._environment import ipykernel_version
+    from dbchat_magic.ui._display_view import DisplayAnswerView
+    from dbchat_magic.ui._environment import ipykernel_version, widgets_choice
     from dbchat_magic.ui._error_hints import explain_error
     from dbchat_magic.ui._metrics_format import format_metrics, format_status
+    from dbchat_magic.ui._outcome import outcome
     from dbchat_magic.ui._panel import ChatPanel
+    from dbchat_magic.ui._settled import OutcomeLine, settled_outputs
     from dbchat_magic.ui._text_view import TextAnswerView
     from dbchat_magic.ui._widget_lifetime import live_widgets, open_comms
 

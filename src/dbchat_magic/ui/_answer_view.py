@@ -12,13 +12,8 @@ from dbchat_magic.markup import LiveMarkdown, clean_text, escape
 from dbchat_magic.result import ChatResult
 from dbchat_magic.ui import _environment as environment
 from dbchat_magic.ui._metrics_format import format_metrics, format_status
-from dbchat_magic.ui._settled import (
-    answer_html,
-    settled_outputs,
-    spec_outputs,
-    status_line,
-    step_outputs,
-)
+from dbchat_magic.ui._outcome import outcome as outcome_of
+from dbchat_magic.ui._settled import answer_html, settled_outputs, spec_outputs, step_outputs
 from dbchat_magic.ui._throttle import DEFAULT_INTERVAL, Coalescer
 from dbchat_magic.ui._widget_lifetime import close_tree
 
@@ -41,8 +36,9 @@ class AnswerView(Protocol):
     def update(self, result: ChatResult) -> None:
         """Cheap and thread-safe: re-render from ``result`` at most ~10 times a second."""
 
-    def finish(self, result: ChatResult, *, settle: bool = True) -> None:
-        """Final render (status, metrics, error + next step, specs); ``settle`` shrinks it."""
+    def finish(self, result: ChatResult, *, settle: bool = True, outcome: bool = True) -> None:
+        """Final render (status, metrics, error + next step, specs); ``settle`` shrinks it;
+        ``outcome=False``: the cell's error says how it ended (no line of its own)."""
 
     def settled_outputs(self, result: ChatResult) -> list[Any]:
         """Objects to display() after `finish` so the answer survives save/reload."""
@@ -174,8 +170,9 @@ class WidgetAnswerView:
         self._result = result
         self._throttle.request()
 
-    def finish(self, result: ChatResult, *, settle: bool = True) -> None:
-        """Final render; ``settle`` (the magic displays `settled_outputs` next) shrinks it."""
+    def finish(self, result: ChatResult, *, settle: bool = True, outcome: bool = True) -> None:
+        """Final render; ``settle`` (the magic displays `settled_outputs` next) shrinks it.
+        ``outcome`` is for the text view (a settled widget view shows no outcome line)."""
         with self._lock:
             if self._finished:
                 return
@@ -183,7 +180,12 @@ class WidgetAnswerView:
             self._throttle.close()
             self._result = result
             self._render_text(result, final=not settle)  # settled: the outputs render it whole
-            self.status.value = escape(format_status(result))  # the hint goes with it
+            found = outcome_of(result)  # not completed: its one line replaces the status
+            failed = found is not None and found.tone == "red"  # a failure: in the error line
+            self.status.value = ("" if failed else escape(format_status(result)) if found is None
+                                 else found.as_html())
+            if failed and found is not None:
+                self.error.value = found.as_html()
             if self.stop_button is not None:
                 _hide(self.stop_button)
             if settle:  # the answer, specs, metrics and any error are displayed as outputs next
@@ -191,9 +193,6 @@ class WidgetAnswerView:
                 if self._shown_specs is not None:  # live charts: the settled outputs hold them
                     self.specs.outputs = ()
                 return
-            line = status_line(result)
-            if line:
-                self.error.value = f"<span style='color:#b00020'>{escape(line)}</span>"
             self.footer.value = f"<small>{escape(format_metrics(result))}</small>"
             self._render_specs(result, force=True)
 
@@ -280,10 +279,22 @@ class WidgetAnswerView:
 
 
 def make_answer_view(*, endpoint: str, on_stop: Callable[[], None] | None,
-                     stop_mode: StopMode = "button", mode: ViewMode = "auto") -> AnswerView:
-    """A widget view inside a kernel with ipywidgets, else (or with ``mode="text"``) plain text."""
-    if mode == "widget" or (mode == "auto" and environment.widgets_usable()):
+                     stop_mode: StopMode = "button", mode: ViewMode = "auto",
+                     widgets: str = "auto") -> AnswerView:
+    """The live view for this kernel: widgets where the front end can show them (``widgets``:
+    the setting, `_environment.widgets_choice`); in a kernel whose widgets would not show (or
+    with ``widgets="off"``) one plain output updated in place, saying once why; plain text
+    outside a kernel, without ipywidgets, or with ``mode="text"``."""
+    if mode == "widget":
         return WidgetAnswerView(endpoint=endpoint, on_stop=on_stop, stop_mode=stop_mode)
+    if mode == "auto":
+        use, note = environment.widgets_choice(widgets)
+        if use:
+            return WidgetAnswerView(endpoint=endpoint, on_stop=on_stop, stop_mode=stop_mode)
+        if environment.in_kernel() and environment.ipywidgets_major() is not None:
+            from dbchat_magic.ui._display_view import DisplayAnswerView
+
+            return DisplayAnswerView(endpoint=endpoint, hint=stop_mode == "hint", note=note)
     from dbchat_magic.ui._text_view import TextAnswerView
 
     return TextAnswerView(endpoint=endpoint)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from functools import cache
 from importlib import metadata
@@ -64,10 +65,34 @@ def widgets_usable() -> bool:
 
 
 def on_databricks() -> bool:
-    """True in a Databricks notebook (its runtime sets ``DATABRICKS_RUNTIME_VERSION``)."""
-    import os
+    """True in a Databricks runtime (its notebook front end shows ipywidgets 7 and 8)."""
+    return "DATABRICKS_RUNTIME_VERSION" in os.environ
 
-    return bool(os.environ.get("DATABRICKS_RUNTIME_VERSION"))
+
+def ipywidgets7_note() -> str:
+    """Why an ipywidgets 7 kernel gets plain outputs, and what to install."""
+    version = ".".join(map(str, ipywidgets_version() or (7,)))
+    return (f"note: live widgets are off: this kernel has ipywidgets {version}, whose widgets "
+            "JupyterLab 4 and Notebook 7 cannot show. Answers stream as "
+            "plain outputs instead; press ■ to stop one. For the Stop button and the chat panel "
+            "run %pip install \"ipywidgets>=8\" in this kernel and restart it; on JupyterLab 3 or "
+            "Notebook 6 set the setting widgets to \"on\".")
+
+
+def widgets_choice(setting: str = "auto") -> tuple[bool, str | None]:
+    """Use widgets for live views? And, when not, a note saying why (None: nothing to say).
+
+    ``setting`` is `Settings.widgets`: "on" (whenever ipywidgets is importable in a kernel),
+    "off", or "auto": ipywidgets 8, or 7 on Databricks. An ipywidgets 7 kernel elsewhere is most
+    likely shown by JupyterLab 4 / Notebook 7, whose widget manager cannot render it; the kernel
+    cannot ask the front end, so it does not risk a JavaScript error box.
+    """
+    major = ipywidgets_major()
+    if not in_kernel() or setting == "off" or major is None or major < 7:
+        return False, None
+    if setting == "on" or major >= 8 or on_databricks():
+        return True, None
+    return False, ipywidgets7_note()
 
 
 def describe() -> dict[str, Any]:
@@ -77,4 +102,5 @@ def describe() -> dict[str, Any]:
         "ipywidgets": ".".join(map(str, ipywidgets_version() or ())) or None,
         "ipykernel": ".".join(map(str, ipykernel_version() or ())) or None,
         "widgets_usable": widgets_usable(),
+        "widgets_auto": widgets_choice()[0],
     }

@@ -30,8 +30,12 @@ def format_metrics(result: ChatResult) -> str:
 
     Token counts and rates computed from an estimate (no usage from the server) are marked with ≈,
     and so is a cost from estimated counts or a shipped default price.
+    "" for an answer that failed or was stopped before anything was received (no "total 0.0 s").
     """
     metrics, usage = result.metrics, result.usage
+    if (result.status in ("failed", "stopped") and metrics.time_to_first_token is None
+            and not result.text):
+        return ""
     approx = "≈" if usage.estimated else ""
     parts: list[str] = []
     if metrics.time_to_first_token is not None:

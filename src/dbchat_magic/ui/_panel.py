@@ -21,6 +21,7 @@ from dbchat_magic.result import ChatResult
 from dbchat_magic.ui._answer_view import WIDGET_VIEW, WidgetAnswerView
 from dbchat_magic.ui._chat_input import ChatInput
 from dbchat_magic.ui._error_hints import explain_error
+from dbchat_magic.ui._outcome import outcome
 from dbchat_magic.ui._panel_style import PANEL_CSS
 from dbchat_magic.ui._transcript import TranscriptTurn, transcript_bundle
 from dbchat_magic.ui._widget_lifetime import close_tree
@@ -96,7 +97,8 @@ class PanelTurn:
         if self.view is None:
             return
         self.view.finish(result, settle=False)
-        self.view.status.layout.display = "none"  # the footer (or the error line) says it all
+        if outcome(result) is None or result.status == "failed":  # the footer / error line say it
+            self.view.status.layout.display = "none"  # stopped, cut off: the amber line stays
 
     def release(self) -> None:
         """Close this turn's widgets (it left the visible window); question and result stay."""

@@ -12,8 +12,8 @@ from typing import Any
 
 from dbchat_magic.markup import LiveMarkdown, clean_text, escape, markdown_html
 from dbchat_magic.result import ChatResult, step_line, steps_html
-from dbchat_magic.ui._error_hints import explain_error
-from dbchat_magic.ui._metrics_format import STATUS_ICONS, STATUS_WORDS, format_metrics
+from dbchat_magic.ui._metrics_format import format_metrics
+from dbchat_magic.ui._outcome import Outcome, outcome, outcome_line
 
 
 class SettledLine:
@@ -31,6 +31,18 @@ class SettledLine:
 
     def __repr__(self) -> str:
         return self.text
+
+
+class OutcomeLine(SettledLine):
+    """How the answer ended (stopped, cut off, failed) in its tone: amber or red."""
+
+    def __init__(self, found: Outcome) -> None:
+        super().__init__(found.text)
+        self.outcome = found
+
+    def as_html(self) -> str:
+        """The line as escaped HTML in its tone's colour."""
+        return self.outcome.as_html()
 
 
 class AnswerOutput:
@@ -91,31 +103,35 @@ class SpecOutput:
         return f"<pre>{escape(plain)}</pre>"
 
 
-FOLD_OPEN = "<details><summary>chart spec (JSON)</summary>"
+FOLD_LABELS: dict[str, str] = {"chart": "chart spec (JSON)", "vega-lite": "chart spec (JSON)",
+                               "table": "table spec (JSON)", "kpi": "KPI spec (JSON)"}
+"""What each kind of spec is called where its JSON is folded away (the drawn output says it)."""
 FOLD_CLOSE = "</details>"
 
 
-def _spec_pieces(text: str) -> list[str]:
-    """``text`` split around its complete spec blocks: [prose, block, prose, block, …, prose]."""
+def _spec_pieces(text: str) -> list[tuple[str, str]]:
+    """``text`` split around its complete spec blocks: [(prose, ""), (block, widget), …, (prose,
+    "")]; ``widget`` is the spec's kind ("chart", "table", "kpi", …)."""
     try:
         from dbchat_magic.specs import replace_specs
     except ImportError:
-        return [text]
-    blocks: list[str] = []
+        return [(text, "")]
+    blocks: list[tuple[str, str]] = []
 
-    def mark(_spec: dict[str, Any], block: str) -> str:
-        blocks.append(block)
+    def mark(spec: dict[str, Any], block: str) -> str:
+        blocks.append((block, str(spec.get("widget") or "")))
         return f"\x00{len(blocks) - 1}\x00"  # NUL never survives clean_text: no forged marks
 
     pieces = replace_specs(text, mark).split("\x00")
-    return [blocks[int(p)] if i % 2 else p for i, p in enumerate(pieces)]
+    return [blocks[int(p)] if i % 2 else (p, "") for i, p in enumerate(pieces)]
 
 
-def _fold(block: str) -> str:
+def _fold(block: str, widget: str) -> str:
     block = block.strip("\n")
     if not block.lstrip().startswith(("```", "~~~")):
         block = f"```json\n{block.strip()}\n```"
-    return f"{FOLD_OPEN}{markdown_html(block)}{FOLD_CLOSE}"
+    label = FOLD_LABELS.get(widget, "spec (JSON)")
+    return f"<details><summary>{label}</summary>{markdown_html(block)}{FOLD_CLOSE}"
 
 
 def answer_html(text: str, *, fold: bool = False, live: LiveMarkdown | None = None) -> str:
@@ -127,7 +143,8 @@ def answer_html(text: str, *, fold: bool = False, live: LiveMarkdown | None = No
     if not fold:
         return live.render(text) if live is not None else markdown_html(text)
     pieces = _spec_pieces(text)
-    return "".join(_fold(p) if i % 2 else markdown_html(p) for i, p in enumerate(pieces))
+    return "".join(_fold(p, widget) if i % 2 else markdown_html(p)
+                   for i, (p, widget) in enumerate(pieces))
 
 
 def answer_plain(text: str, *, fold: bool = False) -> str:
@@ -136,18 +153,13 @@ def answer_plain(text: str, *, fold: bool = False) -> str:
     if not fold:
         return text
     pieces = _spec_pieces(text)
-    prose = "\n".join(p.strip("\n") for p in pieces[::2])
+    prose = "\n".join(p.strip("\n") for p, _widget in pieces[::2])
     return re.sub(r"\n{3,}", "\n\n", prose).strip()
 
 
 def status_line(result: ChatResult) -> str:
-    """``"■ stopped: <why> — <next step>"`` for an answer that did not complete, else ""."""
-    if result.ok:
-        return ""
-    word = STATUS_WORDS.get(result.status, result.status)
-    icon = STATUS_ICONS.get(result.status, "·")
-    why = explain_error(result.error, status=result.status, hint=result.error_hint)
-    return f"{icon} {word}: {why}"
+    """The one line for an answer that did not complete (`ui._outcome`), else ""."""
+    return outcome_line(result)
 
 
 def spec_outputs(result: ChatResult) -> list[Any]:
@@ -201,15 +213,15 @@ def step_outputs(result: ChatResult) -> list[Any]:
 
 
 def settled_outputs(result: ChatResult) -> list[Any]:
-    """The steps, the answer (sanitized HTML), spec outputs, a status line when not completed,
-    metrics."""
+    """The steps, the answer (sanitized HTML), spec outputs, an `OutcomeLine` when not
+    completed, and the metrics (none when nothing was received)."""
     items: list[Any] = step_outputs(result)
     if result.text:
         items.append(AnswerOutput(result.text, fold=bool(result.extras.get("specs"))))
     items.extend(spec_outputs(result))
-    line = status_line(result)
-    if line:
-        items.append(SettledLine(line))
+    found = outcome(result)
+    if found is not None:
+        items.append(OutcomeLine(found))
     metrics = format_metrics(result)
     if metrics:
         items.append(SettledLine(metrics))

@@ -54,8 +54,9 @@ class TextAnswerView:
             if self._any_thread or threading.get_ident() == self._owner:
                 self._write_new(result.text)
 
-    def finish(self, result: ChatResult, *, settle: bool = True) -> None:
-        """Write the rest of the answer, then the status line (if not completed) and the metrics."""
+    def finish(self, result: ChatResult, *, settle: bool = True, outcome: bool = True) -> None:
+        """Write the rest of the answer, then the outcome line (if not completed and ``outcome``:
+        not when the cell's error says it) and the metrics."""
         with self._lock:
             if self._finished:
                 return
@@ -68,7 +69,7 @@ class TextAnswerView:
             for item in spec_outputs(result):
                 if not isinstance(item, SpecOutput):
                     lines.append(repr(item))
-            line = status_line(result)
+            line = status_line(result) if outcome else ""
             if line:
                 lines.append(line)
             metrics = format_metrics(result)

@@ -1,0 +1,48 @@
+"""An ipywidgets 7 kernel (the Databricks stack, .venv-dbr) under JupyterLab 4 (.venv): the live
+answer streams as plain outputs, the notebook says once why widgets cannot show and what to
+install, and no JavaScript-error box appears (JupyterLab 4 has no widget manager for ipywidgets 7:
+"@jupyter-widgets/base ^1.2.0 is not registered")."""
+
+from __future__ import annotations
+
+import pytest
+from dbchat_page import FAILED_MARK, numbered_reply, shown_count
+from labdriver import LabServer, NotebookPage
+
+from dbchat_magic.simulator import LLAMA
+
+pytestmark = pytest.mark.e2e
+
+WIDGET_ERRORS = ("click to show javascript error", "error displaying widget", "is not registered",
+                 "model not found")
+
+
+def _widget_errors(lab: NotebookPage) -> list[str]:
+    text = lab.page.locator(".jp-Notebook").inner_text().lower()
+    return [needle for needle in WIDGET_ERRORS if needle in text]
+
+
+def test_an_ipywidgets7_kernel_streams_plain_outputs_without_an_error_box(
+        lab: NotebookPage, lab_server: LabServer, dbr_kernel: str):
+    sim, total = lab_server.sim, 30
+    sim.script("e2e-widgets7", numbered_reply("w", total))
+    sim.set_pacing(tokens_per_second=10)  # ~3 s: several steps of the stream reach the page
+    name = lab_server.write_notebook("e2e-widgets7", [
+        "%load_ext dbchat_magic", f"%%dbchat -e {LLAMA}\nPlease answer e2e-widgets7",
+        "%dbchat panel"], kernel=dbr_kernel)
+    lab.open(name)
+    lab.run_cell(0)
+    lab.record_outputs(1)
+    lab.run_cell(1, timeout=90)
+    samples = lab.recorded()
+    final = lab.output_text(1)
+    lab.screenshot("13-widgets7-plain-outputs")
+    assert FAILED_MARK not in final, f"the answer failed:\n{final}"
+    assert shown_count(final, "w") == total  # the answer is visible
+    steps = {shown_count(text, "w") for _, text in samples} - {0, total}
+    assert steps, "the answer should stream (show partial text) before it settles"
+    assert "live widgets are off" in final and "ipywidgets>=8" in final  # why, what to install
+    lab.run_cell(2)
+    lab.screenshot("13-widgets7-panel-explains")
+    assert "chat panel needs widgets" in lab.output_text(2)
+    assert _widget_errors(lab) == [], lab.page.locator(".jp-Notebook").inner_text()
