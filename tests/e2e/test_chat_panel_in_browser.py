@@ -77,6 +77,14 @@ def _ask_with_enter(lab: NotebookPage, question: str, prefix: str, total: int) -
 
     wait_for(answered, 90, f"the panel to show the whole answer {prefix}001..{prefix}{total:03d}")
     wait_for(lambda: box.input_value() == "", 30, "the question box to be emptied after sending")
+    _wait_until_idle(lab)
+
+
+def _wait_until_idle(lab: NotebookPage) -> None:
+    """Send is enabled again: the answer has finished (its last words show a little earlier, and
+    a click on the disabled Send in between is lost; a loaded machine widens that gap)."""
+    send = lab.cell(0).locator("button.dbchat-send").first
+    wait_for(send.is_enabled, 90, "Send to be enabled again (the answer to finish)")
 
 
 def _ask_several_lines(lab: NotebookPage) -> None:
@@ -95,6 +103,7 @@ def _ask_several_lines(lab: NotebookPage) -> None:
     assert lab.prompt(0) == before, "Shift+Enter in the question box ran the cell"
     turns = cell.locator(".dbchat-turn")
     count = turns.count()
+    _wait_until_idle(lab)
     cell.locator("button.dbchat-send").first.click()
     wait_for(lambda: turns.count() == count + 1, 60, "Send to start a new turn")
     newest = turns.nth(count)
