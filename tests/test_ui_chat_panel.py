@@ -92,6 +92,26 @@ def test_several_lines_mode_keeps_new_lines_and_send_sends(panel: ChatPanel) -> 
     assert panel.input is panel.chat_input.line and ONE_LINE_HELP in panel.chat_input.help.value
 
 
+def test_send_waits_for_the_value_behind_its_click(panel: ChatPanel) -> None:
+    """The browser's click overtakes the box's value (ipywidgets holds a state update back while
+    an earlier one awaits the kernel, but sends the click at once): the value that follows is sent."""
+    panel.chat_input.several.value = True
+    box = panel.input
+    panel.send_button.click()  # the kernel still sees an empty box
+    assert panel.turns == []
+    _commit(box, "first line\nsecond line")
+    assert [t.question for t in panel.turns] == ["first line\nsecond line"]
+    assert box.value == ""
+    panel.wait(60)
+
+
+def test_send_on_an_empty_box_says_so_when_no_value_comes(panel: ChatPanel) -> None:
+    panel.chat_input.several.value = True
+    panel.chat_input._after = lambda _s, then, *args: then(*args)  # no value is coming: at once
+    panel.send_button.click()
+    assert panel.turns == [] and "type a question first" in panel.note.value
+
+
 def test_the_history_is_a_fixed_height_box_that_starts_at_the_bottom(panel: ChatPanel) -> None:
     frame = panel.history_frame
     assert frame.children == (panel.history,)

@@ -9,6 +9,11 @@ leaving the box). On Enter the browser sends the submit message first and the co
 behind it, so a submit arms the box and the value that follows is sent. When no value follows (the
 box already held that text: it was committed when the user left the box), the text the kernel has
 is sent after `ENTER_GRACE` seconds. Leaving the box alone never sends anything.
+
+A click on Send also overtakes the value (ipywidgets holds a model's state update back while an
+earlier one awaits the kernel, but sends custom messages such as clicks at once; a busy kernel
+makes that common). So a Send on a box the kernel still sees empty waits up to `VALUE_WAIT`
+seconds for its value before "type a question first".
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from typing import Any
 ENTER_GRACE = 0.5
 """Seconds a submit waits for its value update before sending the text the kernel already has
 (the update travels right behind the submit; it only never comes when the text did not change)."""
+VALUE_WAIT = 10.0
+"""Seconds a Send on a box the kernel still sees empty waits for the value behind the click."""
 ONE_LINE_HELP = "Enter sends · ¶ for several lines · ⚙ settings"
 SEVERAL_LINES_HELP = "Enter makes a new line · Send sends · ¶ back to one line (Enter sends)"
 
@@ -37,6 +44,7 @@ class ChatInput:
         self._on_send = on_send
         self._lock = threading.Lock()
         self._armed = 0  # submits waiting for their value update (0 or 1 in practice)
+        self._waiting: Any = None  # the box whose empty Send waits for its value
         grow = {"flex": "1 1 16em", "width": "auto", "min_width": "10em"}
         self.line = w.Text(placeholder="Ask about your data… (Enter sends)",
                            continuous_update=False, layout=w.Layout(**grow),
@@ -52,6 +60,7 @@ class ChatInput:
         self.slot = w.Box([self.line], layout=w.Layout(flex="1 1 16em", min_width="10em"))
         self.line.on_msg(self._message)
         self.line.observe(self._committed, names="value")
+        self.lines.observe(self._committed, names="value")
         self.several.observe(self._toggled, names="value")
 
     @property
@@ -65,8 +74,14 @@ class ChatInput:
         return [self.slot, self.line, self.lines, self.several, self.help]
 
     def send(self) -> None:
-        """Send the text of the box in use (the Send button)."""
-        self._deliver(self.box)
+        """Send the text of the box in use (the Send button); an empty box waits for its value."""
+        box = self.box
+        if box.value.strip():
+            self._deliver(box)
+            return
+        with self._lock:
+            self._waiting = box
+        self._after(VALUE_WAIT, self._wait_over, box)
 
     # -- internals -----------------------------------------------------------------------------
     def _message(self, _widget: Any, content: Any, _buffers: Any) -> None:
@@ -74,21 +89,39 @@ class ChatInput:
             return
         with self._lock:
             self._armed += 1
-        timer = threading.Timer(ENTER_GRACE, self._grace_over)
+        self._after(ENTER_GRACE, self._grace_over)
+
+    @staticmethod
+    def _after(seconds: float, then: Callable[..., None], *args: Any) -> None:
+        timer = threading.Timer(seconds, then, args)
         timer.daemon = True
         timer.start()
 
     def _committed(self, change: dict[str, Any]) -> None:
+        box, filled = change["owner"], bool(str(change["new"]).strip())
         with self._lock:
-            armed, self._armed = self._armed, 0
-        if armed and change["new"].strip():
-            self._deliver(self.line)
+            armed = 0
+            if box is self.line:
+                armed, self._armed = self._armed, 0
+            waiting = self._waiting is box
+            if waiting:
+                self._waiting = None
+        if waiting or (filled and armed):  # an empty value behind Send: "type a question first"
+            self._deliver(box)
 
     def _grace_over(self) -> None:
         with self._lock:
             armed, self._armed = self._armed, 0
         if armed and self.line.value.strip():
             self._deliver(self.line)
+
+    def _wait_over(self, box: Any) -> None:
+        """No value came behind the Send click: the panel says "type a question first"."""
+        with self._lock:
+            if self._waiting is not box:
+                return
+            self._waiting = None
+        self._deliver(box)
 
     def _deliver(self, box: Any) -> None:
         text = box.value
