@@ -181,6 +181,25 @@ def test_spec_output_as_html_inlines_tables_images_and_text() -> None:
     markup = SpecOutput(table.kind, table.mimebundle).as_html()
     assert markup.startswith("<div>") and "<table" in markup and "EU" in markup
     png = SpecOutput("chart", {"image/png": base64.b64encode(b"PNG").decode(), "text/plain": "c"})
-    assert png.as_html() == '<img alt="c" src="data:image/png;base64,UE5H">'
+    assert png.as_html() == ('<img alt="c" style="max-width:100%;height:auto" '
+                             'src="data:image/png;base64,UE5H">')  # scaled to the output area
     scripted = SpecOutput("chart", {"text/html": "<script>x()</script>", "text/plain": "a<b>"})
     assert scripted.as_html() == "<pre>a&lt;b&gt;</pre>"  # scripts never inlined
+
+
+def test_a_chart_answer_carries_the_constant_fit_css_and_nothing_else_does() -> None:
+    """The CSS that lets interactive charts take the output area's width comes once, after the
+    answer (before the charts it sizes), only when a chart spec is folded; model text that
+    writes a <style> of its own is still escaped/sanitized (it never reaches the page)."""
+    from dbchat_magic.specs import FIT_CSS
+    from dbchat_magic.ui._settled import answer_html
+
+    chart = ('Look.\n```json\n{"widget": "chart", "data": "s", "mark": "bar", "x": {"field": "a",'
+             ' "type": "nominal"}, "y": {"field": "b", "type": "quantitative"}}\n```\n'
+             "<style>body{display:none}</style>")
+    folded = answer_html(chart, fold=True)
+    assert folded.endswith(f"<style>{FIT_CSS}</style>") and folded.count("<style>") == 1
+    assert "display:none" not in folded.replace("&lt;style&gt;body{display:none}", "")
+    kpi = 'N.\n```json\n{"widget": "kpi", "data": "s", "aggregate": "count"}\n```\n'
+    assert "<style>" not in answer_html(kpi, fold=True)
+    assert "<style>" not in answer_html(chart, fold=False)  # not folded: no charts drawn
