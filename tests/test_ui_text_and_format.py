@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import json
+import re
 import threading
 
 from dbchat_magic.errors import (
@@ -203,3 +205,26 @@ def test_a_chart_answer_carries_the_constant_fit_css_and_nothing_else_does() -> 
     kpi = 'N.\n```json\n{"widget": "kpi", "data": "s", "aggregate": "count"}\n```\n'
     assert "<style>" not in answer_html(kpi, fold=True)
     assert "<style>" not in answer_html(chart, fold=False)  # not folded: no charts drawn
+
+
+def test_the_panel_transcript_scales_its_chart_images_to_the_bubble() -> None:
+    """The panel's plain transcript keeps a drawn chart as its static SVG image, styled to fit its
+    output area (max-width, height kept in proportion), with the fit CSS for any live chart."""
+    import pytest
+
+    pd = pytest.importorskip("pandas")
+    from dbchat_magic.specs import FIT_CSS, render_spec
+    from dbchat_magic.ui._transcript import TranscriptTurn, transcript_bundle
+
+    ns = {"sales": pd.DataFrame({"region": ["EU", "US"], "revenue": [1.0, 2.0]})}
+    spec = ('{"widget": "chart", "data": "sales", "mark": "bar", "x": {"field": "region", '
+            '"type": "nominal"}, "y": {"field": "revenue", "type": "quantitative"}}')
+    rendered = render_spec(json.loads(spec), ns, renderer="vegalite")
+    assert rendered.ok, rendered.errors
+    result = ChatResult(endpoint="e", text=f"Chart:\n```json\n{spec}\n```\n", status="completed")
+    result.extras["specs"] = [rendered]
+    markup = transcript_bundle([TranscriptTurn("q", "e", result)], "chat")["text/html"]
+    images = re.findall(r"<img [^>]*>", markup)
+    assert len(images) == 1 and 'style="max-width:100%;height:auto"' in images[0], images
+    assert images[0].count("data:image/svg+xml;base64,") == 1
+    assert f"<style>{FIT_CSS}</style>" in markup
