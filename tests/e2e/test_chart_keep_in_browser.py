@@ -6,6 +6,7 @@ hostile category value stays text in the tooltip (never HTML)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -159,3 +160,36 @@ def test_interactive_chart_tooltip_width_and_theme(lab: NotebookPage, lab_server
     assert "<svg" in "".join(svg), saved["cells"][2]  # the static fallback is saved beside it
     if theme == "dark":
         _set_theme(lab, False)  # leave the shared server's settings as they were
+
+
+def test_a_saved_chart_reopens_fitted_trusted_and_fixed_untrusted(lab: NotebookPage,
+                                                                  lab_server: LabServer):
+    """Reopened as saved (trusted: signed by this server) the chart takes the output area's width
+    again; the same outputs in a notebook nobody signed (untrusted: the sanitizer drops the fit
+    CSS) draw the chart at its fixed 320 px, and the page keeps answering (Vega-Lite's own
+    "container" width would measure 0 px there and hang it)."""
+    from dbchat_magic.specs._vl_build import WIDTH
+
+    sim = lab_server.sim
+    sim.script("e2e-keep-chart", REPLY)
+    name = lab_server.write_notebook("reopen-chart", [
+        "%load_ext dbchat_magic", FRAME_CELL,
+        f"%%dbchat -e {LLAMA} -d sales\nChart revenue by region (e2e-keep-chart)"])
+    lab.page.set_viewport_size({"width": 1400, "height": 1000})
+    lab.open(name)
+    for cell in range(3):
+        lab.run_cell(cell, timeout=90)
+    first = _chart(lab, 2)
+    saved = lab.save(name)
+    lab.server.shutdown_kernels()
+    lab.open(name)
+    again = wait_for(lambda: (b := _chart(lab, 2)) and _inside(b) and b, 90, "the reopened chart")
+    assert abs(again["width"] - first["width"]) <= 2 and again["width"] > WIDTH + 100, again
+    # Trust is a signature of the content kept by the server: changed content is unsigned.
+    unsigned = {**saved, "metadata": {**saved["metadata"], "dbchat_e2e": "an unsigned copy"}}
+    (lab_server.root / "reopen-untrusted.ipynb").write_text(json.dumps(unsigned))
+    lab.open("reopen-untrusted.ipynb")
+    fixed = wait_for(lambda: (b := _chart(lab, 2)) and _inside(b) and b, 90, "the untrusted chart")
+    lab.screenshot("13-chart-untrusted-1400px")
+    assert abs(fixed["width"] - WIDTH) <= 2, fixed  # the fallback width, not 0 and not the area
+    assert lab.page.evaluate("1 + 1") == 2  # the page still answers
