@@ -28,7 +28,7 @@ notebook, whose ``<style>`` is sanitized away) or without the patch draws `WIDTH
 charts compile to no signals of their own (tests check it), so replacing ``/signals`` loses none."""
 FIT_CSS = ".jp-RenderedVegaCommon5 > .vega-embed.fit-x { display: block; }"
 """Makes vega-embed's root (marked ``fit-x`` for a fit-sized chart shown without actions) a block
-as wide as the output area, so `FIT_PATCH` measures the area (vega-embed 7 does the same)."""
+as wide as the output area, so `FIT_PATCH` measures the area (as a later vega-embed fix does)."""
 STATIC_WIDTH = 480
 """Whole width of the static image (front ends scale images down to their output area)."""
 ARC_SIZE = 300
