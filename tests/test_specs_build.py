@@ -17,7 +17,15 @@ import pytest
 from dbchat_magic.result import ChatResult
 from dbchat_magic.specs import render_spec
 from dbchat_magic.specs._records import csv_values
-from dbchat_magic.specs._vl_build import NEUTRAL, STATIC_WIDTH, WIDTH, static_variant
+from dbchat_magic.specs._vl_build import (
+    FIT_PATCH,
+    FIT_WIDTH,
+    MIN_FIT,
+    NEUTRAL,
+    STATIC_WIDTH,
+    WIDTH,
+    static_variant,
+)
 from engine_cases import chart
 
 N = 20_000
@@ -98,7 +106,8 @@ def test_tooltips_are_data_fields_never_markup(ns):
         for view in views:
             for tip in view["encoding"]["tooltip"]:
                 assert set(tip) <= {"field", "type", "title", "timeUnit", "format"}
-        assert vl["usermeta"] == {"embedOptions": {"renderer": "svg", "actions": False}}
+        assert vl["usermeta"] == {"embedOptions": {"renderer": "svg", "actions": False,
+                                                   "patch": FIT_PATCH}}
         assert "tooltip" not in json.dumps(vl.get("config"))
 
 
@@ -131,6 +140,44 @@ def test_builder_output_is_valid_vega_lite(ns, spec):
     for variant in (vl, static_variant(vl)):
         errors = [e.message[:120] for e in validator.iter_errors(variant)]
         assert errors == [], errors
+
+
+def _patched(vega: dict, patch: list[dict]) -> dict:
+    """``vega`` after a JSON patch of "add" operations on top-level members (as vega-embed's
+    fast-json-patch applies `FIT_PATCH`)."""
+    out = dict(vega)
+    for op in patch:
+        assert op["op"] == "add" and op["path"].count("/") == 1, op
+        out[op["path"][1:]] = op["value"]
+    return out
+
+
+@pytest.mark.parametrize("spec", ALL_MARKS, ids=lambda s: s["mark"])
+def test_charts_take_the_output_area_width_and_fall_back_to_a_fixed_one(ns, spec):
+    """Compiled to Vega (vl-convert, the worker's Vega-Lite), a fit-sized builder chart has no
+    signals of its own, so `FIT_PATCH` replaces none; the patched width signal follows the
+    container on resize and falls back to `WIDTH` when the container measures less than
+    `MIN_FIT` (JupyterLab's inline-block root without `FIT_CSS`). No "container" width: it hangs
+    JupyterLab 4.6's page when the root measures 0."""
+    import vl_convert
+
+    from dbchat_magic.specs._render_worker import VL_VERSION
+
+    vl = _vl(spec, ns)
+    assert vl["width"] != "container" and "container" not in json.dumps(vl.get("height"))
+    patch = (vl.get("usermeta") or {}).get("embedOptions", {}).get("patch")
+    if spec["mark"] == "arc":  # a square pie: no fit, no patch
+        assert patch is None and vl["width"] == vl["height"]
+        return
+    assert vl["width"] == WIDTH and vl["autosize"] == {"type": "fit", "contains": "padding"}
+    vega = vl_convert.vegalite_to_vega(vl, vl_version=VL_VERSION)
+    assert vega.get("signals") is None, vega.get("signals")
+    assert vega["width"] == WIDTH  # what a front end without the patch draws
+    width = _patched(vega, patch)["signals"]
+    assert width == [{"name": "width", "init": FIT_WIDTH,
+                      "on": [{"events": "window:resize", "update": FIT_WIDTH}]}]
+    assert f"containerSize()[0] >= {MIN_FIT} ?" in FIT_WIDTH and FIT_WIDTH.endswith(f": {WIDTH}")
+    assert "usermeta" not in static_variant(vl)  # the image has a fixed width
 
 
 def test_the_kernel_path_imports_neither_altair_nor_jsonschema():

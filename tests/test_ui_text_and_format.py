@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import json
+import re
 import threading
 
 from dbchat_magic.errors import (
@@ -181,6 +183,48 @@ def test_spec_output_as_html_inlines_tables_images_and_text() -> None:
     markup = SpecOutput(table.kind, table.mimebundle).as_html()
     assert markup.startswith("<div>") and "<table" in markup and "EU" in markup
     png = SpecOutput("chart", {"image/png": base64.b64encode(b"PNG").decode(), "text/plain": "c"})
-    assert png.as_html() == '<img alt="c" src="data:image/png;base64,UE5H">'
+    assert png.as_html() == ('<img alt="c" style="max-width:100%;height:auto" '
+                             'src="data:image/png;base64,UE5H">')  # scaled to the output area
     scripted = SpecOutput("chart", {"text/html": "<script>x()</script>", "text/plain": "a<b>"})
     assert scripted.as_html() == "<pre>a&lt;b&gt;</pre>"  # scripts never inlined
+
+
+def test_a_chart_answer_carries_the_constant_fit_css_and_nothing_else_does() -> None:
+    """The CSS that lets interactive charts take the output area's width comes once, after the
+    answer (before the charts it sizes), only when a chart spec is folded; model text that
+    writes a <style> of its own is still escaped/sanitized (it never reaches the page)."""
+    from dbchat_magic.specs import FIT_CSS
+    from dbchat_magic.ui._settled import answer_html
+
+    chart = ('Look.\n```json\n{"widget": "chart", "data": "s", "mark": "bar", "x": {"field": "a",'
+             ' "type": "nominal"}, "y": {"field": "b", "type": "quantitative"}}\n```\n'
+             "<style>body{display:none}</style>")
+    folded = answer_html(chart, fold=True)
+    assert folded.endswith(f"<style>{FIT_CSS}</style>") and folded.count("<style>") == 1
+    assert "display:none" not in folded.replace("&lt;style&gt;body{display:none}", "")
+    kpi = 'N.\n```json\n{"widget": "kpi", "data": "s", "aggregate": "count"}\n```\n'
+    assert "<style>" not in answer_html(kpi, fold=True)
+    assert "<style>" not in answer_html(chart, fold=False)  # not folded: no charts drawn
+
+
+def test_the_panel_transcript_scales_its_chart_images_to_the_bubble() -> None:
+    """The panel's plain transcript keeps a drawn chart as its static SVG image, styled to fit its
+    output area (max-width, height kept in proportion), with the fit CSS for any live chart."""
+    import pytest
+
+    pd = pytest.importorskip("pandas")
+    from dbchat_magic.specs import FIT_CSS, render_spec
+    from dbchat_magic.ui._transcript import TranscriptTurn, transcript_bundle
+
+    ns = {"sales": pd.DataFrame({"region": ["EU", "US"], "revenue": [1.0, 2.0]})}
+    spec = ('{"widget": "chart", "data": "sales", "mark": "bar", "x": {"field": "region", '
+            '"type": "nominal"}, "y": {"field": "revenue", "type": "quantitative"}}')
+    rendered = render_spec(json.loads(spec), ns, renderer="vegalite")
+    assert rendered.ok, rendered.errors
+    result = ChatResult(endpoint="e", text=f"Chart:\n```json\n{spec}\n```\n", status="completed")
+    result.extras["specs"] = [rendered]
+    markup = transcript_bundle([TranscriptTurn("q", "e", result)], "chat")["text/html"]
+    images = re.findall(r"<img [^>]*>", markup)
+    assert len(images) == 1 and 'style="max-width:100%;height:auto"' in images[0], images
+    assert images[0].count("data:image/svg+xml;base64,") == 1
+    assert f"<style>{FIT_CSS}</style>" in markup

@@ -8,6 +8,7 @@ from __future__ import annotations
 from html.parser import HTMLParser
 
 from dbchat_magic.markup import ATTRIBUTES, TAGS, allowed_url
+from dbchat_magic.specs import FIT_CSS
 from dbchat_magic.ui._outcome import COLORS as OUTCOME_COLORS
 from dbchat_magic.ui._panel_style import PANEL_CSS, TRANSCRIPT_CSS
 
@@ -86,8 +87,9 @@ _PACKAGE_ATTRS = {**{tag: set(names) for tag, names in ATTRIBUTES.items()},
                   "div": {"class", "style"}}
 _PACKAGE_STYLES = {"color:#b00020", "color:#666",
                    *(f"color:{colour}" for colour in OUTCOME_COLORS.values())}  # outcome lines
-PACKAGE_CSS = (PANEL_CSS, TRANSCRIPT_CSS)
-"""The package's own style sheets (constants: the panel's and its transcript's); nothing else."""
+PACKAGE_CSS = (PANEL_CSS, TRANSCRIPT_CSS, FIT_CSS)
+"""The package's own style sheets (constants: the panel's, its transcript's and the one rule that
+lets charts fit their output area); nothing else."""
 
 
 def package_violations(markup: str) -> list[str]:

@@ -100,6 +100,26 @@ def test_an_oversized_spec_is_refused_and_the_kernel_lives(kernel: KernelHarness
     _alive(kernel)
 
 
+def _check_fit(outputs: list[Any], vl: dict[str, Any], svg: str) -> None:
+    """The interactive chart takes the output area's width (the vega-embed patch, 320 px without
+    it; never "container"), the answer before it carries the fit CSS once, the image is fixed."""
+    from dbchat_magic.specs import FIT_CSS
+    from dbchat_magic.specs._vl_build import FIT_PATCH, STATIC_WIDTH, WIDTH
+
+    def html(o: dict[str, Any]) -> str:
+        value = o.get("data", {}).get("text/html", "")
+        return "".join(value) if isinstance(value, list) else str(value)
+
+    styled = [i for i, o in enumerate(outputs) if FIT_CSS in html(o)]
+    drawn = [i for i, o in enumerate(outputs)
+             if "application/vnd.vegalite.v5+json" in o.get("data", {})]
+    assert styled and min(styled) < max(drawn), outputs  # the rule is on the page first
+    assert all(html(outputs[i]).count(FIT_CSS) == 1 for i in styled)
+    assert vl["width"] == WIDTH and vl["usermeta"]["embedOptions"]["patch"] == FIT_PATCH
+    head = svg[:svg.index(">")]
+    assert f'width="{STATIC_WIDTH}"' in head, head  # the image keeps a fixed width
+
+
 def test_a_chart_output_is_interactive_with_the_static_svg_beside_it(kernel: KernelHarness,
                                                                      kernel_sim: Any):
     _setup(kernel)
@@ -115,6 +135,7 @@ def test_a_chart_output_is_interactive_with_the_static_svg_beside_it(kernel: Ker
     vl = data[vegalite]
     assert vl["autosize"]["type"] == "fit" and vl["title"] == "sum of revenue by region"
     assert [t["field"] for t in vl["encoding"]["tooltip"]] == ["region", "sum_revenue"]
+    _check_fit(ex.outputs, vl, data["image/svg+xml"])
     kept = _spec_line(kernel, "rk_live", "type(rk_live.charts[0].chart).__name__, "
                       "rk_live.charts[0].data['sum_revenue'].sum()")
     assert kept == "Chart 6.0"

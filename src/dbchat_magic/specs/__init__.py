@@ -10,9 +10,11 @@ from dbchat_magic.specs._render import RENDERERS, RenderedSpec, render_spec
 from dbchat_magic.specs._repair import REPAIR_MARKER, repair_message
 from dbchat_magic.specs._schema import SPEC_SCHEMA, SPEC_VERSION, format_rules
 from dbchat_magic.specs._validate import validate_spec
+from dbchat_magic.specs._vl_build import FIT_CSS
 from dbchat_magic.specs._worker import RenderWorker, shared_worker
 
 __all__ = [
+    "FIT_CSS",
     "RENDERERS",
     "REPAIR_MARKER",
     "SPEC_SCHEMA",

@@ -11,10 +11,24 @@ from typing import Any
 SCHEMA_V5 = "https://vega.github.io/schema/vega-lite/v5.json"
 HEIGHT = 300
 WIDTH = 320
-"""Whole width of an interactive chart, axes and legend included (``autosize: fit``): it fits the
-output area of a notebook in an 800 px window with the file browser open (~370 px). (``"width":
-"container"`` cannot be used: JupyterLab 4's renderer puts the chart in an inline-block element,
-so a container-sized chart gets 0 px.)"""
+"""Whole width of an interactive chart, axes and legend included (``autosize: fit``), where the
+output area's width is not known; otherwise the chart takes the area's width (`FIT_PATCH`)."""
+MIN_FIT = 200
+"""A measured width below this is not the output area's (JupyterLab 4's vega-embed root is an
+inline-block measuring 0 until `FIT_CSS` makes it a block): the chart keeps `WIDTH`."""
+FIT_WIDTH = f"containerSize()[0] >= {MIN_FIT} ? containerSize()[0] : {WIDTH}"
+FIT_PATCH: list[dict[str, Any]] = [{"op": "add", "path": "/signals", "value": [
+    {"name": "width", "init": FIT_WIDTH,
+     "on": [{"events": "window:resize", "update": FIT_WIDTH}]}]}]
+"""A JSON patch of the compiled Vega spec (vega-embed's ``patch`` option, read from ``usermeta``):
+the width follows the container, falling back to `WIDTH`. Not Vega-Lite's ``"width":
+"container"``: in JupyterLab 4.6 (vega-embed 6) that measures the inline-block root, 0 px, and the
+fit layout then hangs the page; with this signal a front end without `FIT_CSS` (an untrusted
+notebook, whose ``<style>`` is sanitized away) or without the patch draws `WIDTH` wide. Builder
+charts compile to no signals of their own (tests check it), so replacing ``/signals`` loses none."""
+FIT_CSS = ".jp-RenderedVegaCommon5 > .vega-embed.fit-x { display: block; }"
+"""Makes vega-embed's root (marked ``fit-x`` for a fit-sized chart shown without actions) a block
+as wide as the output area, so `FIT_PATCH` measures the area (as a later vega-embed fix does)."""
 STATIC_WIDTH = 480
 """Whole width of the static image (front ends scale images down to their output area)."""
 ARC_SIZE = 300
@@ -88,10 +102,13 @@ def default_title(spec: dict[str, Any], x_title: str, y_title: str) -> str:
 
 
 def sized(vl: dict[str, Any], mark: str) -> dict[str, Any]:
-    """``vl`` with its size: arcs square; others `WIDTH` wide in all (fit: nothing is cut off)."""
+    """``vl`` with its size: arcs square; others as wide as the output area (`FIT_PATCH`, else
+    `WIDTH`) in all (fit: nothing is cut off)."""
     if mark == "arc":
         return {**vl, "width": ARC_SIZE, "height": ARC_SIZE}
-    return {**vl, "width": WIDTH, "height": HEIGHT,
+    meta = vl.get("usermeta") or {}
+    embed = {**meta.get("embedOptions", {}), "patch": FIT_PATCH}
+    return {**vl, "width": WIDTH, "height": HEIGHT, "usermeta": {**meta, "embedOptions": embed},
             "autosize": {"type": "fit", "contains": "padding"}}
 
 
@@ -102,12 +119,13 @@ def static_variant(vl: dict[str, Any]) -> dict[str, Any]:
     out["config"]["title"] = {**(vl.get("config") or {}).get("title", {}), "color": NEUTRAL}
     if out.get("width") == WIDTH:
         out["width"] = STATIC_WIDTH
+    out.pop("usermeta", None)  # embed options (`FIT_PATCH`) mean nothing to an image
     return out
 
 
 EMBED = {"embedOptions": {"renderer": "svg", "actions": False}}
 """Read by vega-embed (JupyterLab's renderer): draw as SVG (text stays text, searchable) and show no
-actions menu (it offers "Open in Vega Editor", a web site)."""
+actions menu (it offers "Open in Vega Editor", a web site); fit-sized charts add `FIT_PATCH`."""
 
 
 def with_schema(body: dict[str, Any], data: dict[str, Any], title: str,

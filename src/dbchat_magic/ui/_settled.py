@@ -64,6 +64,9 @@ class AnswerOutput:
 
 
 _TEXT_KEYS = ("text/plain", "text/html")
+FIT_IMAGE = "max-width:100%;height:auto"
+"""A chart image's inline style: scaled down to the output area, never clipped (JupyterLab's
+sanitizer keeps ``style`` with these two properties)."""
 
 
 class SpecOutput:
@@ -94,9 +97,10 @@ class SpecOutput:
         alt = escape(plain.splitlines()[0] if plain else repr(self))
         if isinstance(bundle.get("image/svg+xml"), str):
             data = base64.b64encode(bundle["image/svg+xml"].encode("utf-8")).decode("ascii")
-            return f'<img alt="{alt}" src="data:image/svg+xml;base64,{data}">'
+            return f'<img alt="{alt}" style="{FIT_IMAGE}" src="data:image/svg+xml;base64,{data}">'
         if isinstance(bundle.get("image/png"), str):
-            return f'<img alt="{alt}" src="data:image/png;base64,{bundle["image/png"]}">'
+            return (f'<img alt="{alt}" style="{FIT_IMAGE}" '
+                    f'src="data:image/png;base64,{bundle["image/png"]}">')
         markup = bundle.get("text/html")
         if isinstance(markup, str) and "<script" not in markup.lower():
             return f"<div>{markup.strip()}</div>"
@@ -107,6 +111,7 @@ FOLD_LABELS: dict[str, str] = {"chart": "chart spec (JSON)", "vega-lite": "chart
                                "table": "table spec (JSON)", "kpi": "KPI spec (JSON)"}
 """What each kind of spec is called where its JSON is folded away (the drawn output says it)."""
 FOLD_CLOSE = "</details>"
+CHART_KINDS = ("chart", "vega-lite")
 
 
 def _spec_pieces(text: str) -> list[tuple[str, str]]:
@@ -143,8 +148,20 @@ def answer_html(text: str, *, fold: bool = False, live: LiveMarkdown | None = No
     if not fold:
         return live.render(text) if live is not None else markdown_html(text)
     pieces = _spec_pieces(text)
+    charts = any(widget in CHART_KINDS for _p, widget in pieces[1::2])
     return "".join(_fold(p, widget) if i % 2 else markdown_html(p)
-                   for i, (p, widget) in enumerate(pieces))
+                   for i, (p, widget) in enumerate(pieces)) + (_chart_style() if charts else "")
+
+
+def _chart_style() -> str:
+    """The package's constant CSS that lets the interactive charts after the answer take the
+    output area's width (`specs._vl_build.FIT_CSS`; sanitized away in an untrusted notebook,
+    where the charts keep their fixed width)."""
+    try:
+        from dbchat_magic.specs import FIT_CSS
+    except ImportError:
+        return ""
+    return f"<style>{FIT_CSS}</style>"
 
 
 def answer_plain(text: str, *, fold: bool = False) -> str:
