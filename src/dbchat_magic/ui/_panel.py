@@ -18,16 +18,19 @@ from typing import TYPE_CHECKING, Any
 from dbchat_magic.errors import DbChatError
 from dbchat_magic.markup import escape
 from dbchat_magic.result import ChatResult
-from dbchat_magic.ui._answer_view import WIDGET_VIEW, WidgetAnswerView
+from dbchat_magic.ui._answer_view import WIDGET_VIEW
 from dbchat_magic.ui._chat_input import ChatInput
 from dbchat_magic.ui._error_hints import explain_error
 from dbchat_magic.ui._panel_style import PANEL_CSS
-from dbchat_magic.ui._transcript import TranscriptTurn, transcript_bundle
+from dbchat_magic.ui._panel_turn import PanelCompareTurn, PanelTurn
+from dbchat_magic.ui._transcript import transcript_bundle
 from dbchat_magic.ui._widget_lifetime import close_tree
 
 if TYPE_CHECKING:
     from dbchat_magic.config import Settings
-    from dbchat_magic.session import AskHandle, Session
+    from dbchat_magic.session import AskHandle, CompareResult, CompareRun, Session
+
+AnyTurn = PanelTurn | PanelCompareTurn
 
 DEFAULT_VISIBLE_TURNS = 5
 HISTORY_HEIGHT = "28em"
@@ -53,60 +56,44 @@ def _ignore(_result: ChatResult) -> None:
 
 
 def _session_for(conversation: str | None, settings: Callable[[], Settings] | None) -> Session:
-    """A session on the named conversation (kept in the kernel's store), else a fresh one."""
+    """A session on the named conversation (kept in the kernel's store; new in this kernel, it
+    is restored from the history log as ``-c NAME`` does), else a fresh one."""
     from dbchat_magic.conversation import Conversation, get_conversation
     from dbchat_magic.session import Session
 
     if conversation:
-        return Session(get_conversation(conversation), settings)
+        session = Session(get_conversation(conversation), settings)
+        session.notes += session.restore()
+        return session
     return Session(Conversation(f"panel-{next(_panel_numbers)}"), settings)
 
 
-class PanelTurn:
-    """One question and its live answer, as two labelled bubbles inside the panel's history."""
+def _opening_note(session: Session, turns: list[AnyTurn], named: bool) -> str:
+    """What the panel says once when it opens: the session's notes (the log could not be read),
+    how many turns came back from the history log, or that logging is off (then a restart
+    starts a named conversation empty)."""
+    from dbchat_magic.conversation import DEFAULT_NAME
 
-    def __init__(self, question: str, endpoint: str, result: ChatResult | None = None, *,
-                 build: bool = True) -> None:
-        self.question = question
-        self.endpoint = endpoint
-        self.result = result
-        self.view: WidgetAnswerView | None = None
-        self.widget: Any = None
-        if build:
-            self.restore()
+    notes, session.notes = list(session.notes), []
+    restored = [t for t in turns if isinstance(t, PanelTurn) and t.result is not None
+                and t.result.extras.get("from_log")]
+    if restored:
+        charts = any(t.result.extras.get("logged_specs") for t in restored if t.result)
+        notes.append(f"{len(restored)} earlier turn{'' if len(restored) == 1 else 's'} of "
+                     f"{session.conversation.name!r} restored from the history log"
+                     + (" (charts are not kept there: ask again to draw them)" if charts else ""))
+    elif (named and not turns and session.conversation.name != DEFAULT_NAME
+          and not _logging_on(session)):
+        notes.append(f"history logging is off (setting history_log): {session.conversation.name!r}"
+                     " starts empty after a kernel restart")
+    return " · ".join(notes)
 
-    def restore(self) -> None:
-        """Build the widgets (again), showing the finished answer when there is one."""
-        import ipywidgets as w
 
-        if self.widget is not None:
-            return
-        self.view = WidgetAnswerView(endpoint=self.endpoint, on_stop=None, stop_mode="none")
-        you = w.HTML(f'<div class="dbchat-role">You</div>'
-                     f'<div class="dbchat-text">{escape(self.question)}</div>',
-                     _dom_classes=("dbchat-bubble", "dbchat-user"))
-        answer = w.VBox([w.HTML(f'<div class="dbchat-role">{escape(self.endpoint)}</div>'),
-                         self.view.widget], _dom_classes=("dbchat-bubble", "dbchat-assistant"))
-        self.widget = w.VBox([you, answer], _dom_classes=("dbchat-turn",))
-        if self.result is not None:
-            self.settle(self.result)
-
-    def settle(self, result: ChatResult) -> None:
-        """Show ``result`` as the final answer: metrics small, one status line at most."""
-        if self.view is None:
-            return
-        self.view.finish(result, settle=False)
-        self.view.status.layout.display = "none"  # the footer (or the error line) says it all
-
-    def release(self) -> None:
-        """Close this turn's widgets (it left the visible window); question and result stay."""
-        if self.widget is not None:
-            close_tree(self.widget)
-            self.view = self.widget = None
-
-    def transcript(self) -> TranscriptTurn:
-        """This turn for the plain transcript."""
-        return TranscriptTurn(self.question, self.endpoint, self.result)
+def _logging_on(session: Session) -> bool:
+    try:
+        return bool(session.settings().history_log)
+    except DbChatError:
+        return True  # a broken settings file says so itself when asking
 
 
 class ChatPanel:
@@ -132,10 +119,10 @@ class ChatPanel:
         self._namespace = namespace
         self.visible_turns = max(1, visible_turns)
         self._shown_from = 0
-        self.turns: list[PanelTurn] = [
+        self.turns: list[AnyTurn] = [
             PanelTurn(t.question, t.result.endpoint, t.result, build=False)
             for t in self.session.conversation.turns]
-        self._handle: AskHandle | None = None
+        self._handle: AskHandle | CompareRun | None = None
         self._idle = threading.Event()
         self._idle.set()
         self._lock = threading.RLock()
@@ -144,9 +131,12 @@ class ChatPanel:
         self.keep_transcript = (not environment.on_databricks() if transcript is None
                                 else transcript)
         self.settings = SettingsRow(settings=settings)
+        self.settings.on_compare = self._compare_chosen
         self.chat_input = ChatInput(self._send_text)
         self._build_widgets()
         self._refresh_history()
+        self._say(_opening_note(self.session, self.turns,
+                                named=bool(conversation) or session is not None))
         if list_endpoints:
             self.settings.load_endpoints()
 
@@ -210,8 +200,9 @@ class ChatPanel:
         return self._transcript_bundle()
 
     # -- asking --------------------------------------------------------------------------------
-    def ask(self, question: str) -> AskHandle | None:
-        """Ask ``question`` as if typed and sent; returns the running handle (None if refused)."""
+    def ask(self, question: str) -> AskHandle | CompareRun | None:
+        """Ask ``question`` as if typed and sent; returns the running handle (in compare mode the
+        `CompareRun` of every endpoint picked; None if refused)."""
         question = question.strip()
         if not question:
             self._say("type a question first")
@@ -220,18 +211,16 @@ class ChatPanel:
             if not self._idle.is_set():
                 self._say("an answer is still streaming: wait for it or press Stop")
                 return None
+            targets = self.settings.compare_targets()
+            if targets:
+                return self._ask_compare(question, targets)
             try:
                 prepared = self.session.prepare(question, None, self._user_namespace())
             except DbChatError as exc:
                 self._say(explain_error(exc), error=True)
                 return None
             turn = PanelTurn(prepared.question, prepared.endpoint)  # credentials redacted
-            self.turns.append(turn)
-            self._idle.clear()
-            self._set_running(True)
-            self._say("")
-            self._refresh_history()
-            self._update_transcript()
+            self._begin(turn)
             view = turn.view
             try:
                 handle = self.session.start(prepared, self._user_namespace(),
@@ -247,8 +236,55 @@ class ChatPanel:
             self._handle = handle
             return handle
 
-    def wait(self, timeout: float | None = 120.0) -> ChatResult | None:
-        """Block until the current answer has ended and is rendered; its result (None if none)."""
+    def _ask_compare(self, question: str, targets: list[str]) -> CompareRun | None:
+        """Compare mode: the same composed prompt to every target at once, one column each
+        (`session.start_compare`); the answers stay out of the conversation. Lock held."""
+        from dbchat_magic.session import (
+            MAX_TARGETS,
+            AskOptions,
+            prepare_compare,
+            start_compare,
+            targets_ok,
+        )
+
+        if not targets_ok(targets):
+            self._say(f"compare takes 2 to {MAX_TARGETS} different endpoints (with the current "
+                      f"one): {len(targets)} picked in ⚙ “compare with”", error=True)
+            return None
+        namespace = self._user_namespace()
+        try:
+            prepared = prepare_compare(self.session, question, targets, AskOptions(), namespace)
+        except DbChatError as exc:
+            self._say(explain_error(exc), error=True)
+            return None
+        turn = PanelCompareTurn(prepared[0].question, [p.endpoint for p in prepared])
+        self._begin(turn)
+        try:
+            run = start_compare(self.session, prepared, namespace, on_update=turn.update,
+                                on_done=lambda r: self._answer_done(turn, r))
+        except DbChatError as exc:  # e.g. no credentials for one of them: nothing was answered
+            self.turns.remove(turn)
+            turn.release()
+            self._refresh_history()
+            self._end_turn()
+            self._say(explain_error(exc), error=True)
+            return None
+        turn.start()
+        self._handle = run
+        return run
+
+    def _begin(self, turn: AnyTurn) -> None:
+        """Show a new turn and go into the running state (lock held)."""
+        self.turns.append(turn)
+        self._idle.clear()
+        self._set_running(True)
+        self._say("")
+        self._refresh_history()
+        self._update_transcript()
+
+    def wait(self, timeout: float | None = 120.0) -> ChatResult | CompareResult | None:
+        """Block until the current answer has ended and is rendered; its result (a
+        `CompareResult` for a compare turn; None if none)."""
         if not self._idle.wait(timeout):
             raise TimeoutError(f"the answer did not end within {timeout} s")
         return self.turns[-1].result if self.turns else None
@@ -274,8 +310,14 @@ class ChatPanel:
 
     @property
     def results(self) -> list[ChatResult]:
-        """Results of the finished answers, oldest first."""
-        return [t.result for t in self.turns if t.result is not None]
+        """Results of the finished answers, oldest first (a compare turn's, one per column)."""
+        out: list[ChatResult] = []
+        for turn in self.turns:
+            if isinstance(turn, PanelCompareTurn):
+                out.extend(turn.result or ())
+            elif turn.result is not None:
+                out.append(turn.result)
+        return out
 
     def show_earlier(self) -> None:
         """Reveal up to ``visible_turns`` more of the older answers."""
@@ -298,7 +340,8 @@ class ChatPanel:
     def _fold_settings(self, folded: bool) -> None:
         self.settings.widget.layout.display = "none" if folded else None
 
-    def _answer_done(self, turn: PanelTurn, result: ChatResult) -> None:
+    def _answer_done(self, turn: AnyTurn, result: Any) -> None:
+        """The answer ended (a `ChatResult`; for a compare turn, every answer: `CompareResult`)."""
         with self._lock:
             if turn.result is not None:  # settled once only
                 return
@@ -306,9 +349,17 @@ class ChatPanel:
         turn.settle(result)  # no view: the turn left the window (it is rebuilt from its result)
         with self._lock:
             self._update_transcript()
-            self._handle = None
-            self._set_running(False)
-            self._idle.set()
+            self._end_turn()
+
+    def _end_turn(self) -> None:
+        self._handle = None
+        self._set_running(False)
+        self._idle.set()
+
+    def _compare_chosen(self, targets: list[str]) -> None:
+        """The Send button says when a question goes to several endpoints."""
+        self.send_button.description = f"Send to {len(targets)}" if targets else "Send"
+        self.send_button.tooltip = ("compare: " + ", ".join(targets)) if targets else ""
 
     def _set_running(self, running: bool) -> None:
         self.send_button.disabled = running
