@@ -78,7 +78,7 @@ class SettingsRow:
             personas.append(current.persona)
         self.persona = w.Dropdown(description="Persona", options=personas, value=current.persona)
         self.compare = w.SelectMultiple(
-            description="Compare with", options=[], rows=4, tooltip=COMPARE_HELP,
+            description="Compare with", options=[], rows=4,
             style={"description_width": "initial"}, layout=w.Layout(width="28em",
                                                                    max_width="100%"),
             _dom_classes=("dbchat-compare-with",))
