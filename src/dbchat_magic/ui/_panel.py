@@ -3,12 +3,13 @@ per-answer metrics, settings behind ⚙ — plus a plain transcript output that 
 
 Questions run in the background on the package's runner loop, so the panel's Stop works on every
 kernel and other cells can run while an answer streams. Each panel has its own conversation unless
-it is given a conversation name (then it shows that conversation's earlier turns).
+it is given a conversation name (then it shows that conversation's earlier turns, from the history
+log after a kernel restart). In compare mode (⚙ "compare with") a question goes to several
+endpoints at once, one column each (`ui._panel_turn.PanelCompareTurn`).
 """
 
 from __future__ import annotations
 
-import itertools
 import threading
 import uuid
 from collections.abc import Callable, Mapping
@@ -21,6 +22,7 @@ from dbchat_magic.result import ChatResult
 from dbchat_magic.ui._answer_view import WIDGET_VIEW
 from dbchat_magic.ui._chat_input import ChatInput
 from dbchat_magic.ui._error_hints import explain_error
+from dbchat_magic.ui._panel_session import opening_note, session_for
 from dbchat_magic.ui._panel_style import PANEL_CSS
 from dbchat_magic.ui._panel_turn import PanelCompareTurn, PanelTurn
 from dbchat_magic.ui._transcript import transcript_bundle
@@ -35,7 +37,6 @@ AnyTurn = PanelTurn | PanelCompareTurn
 DEFAULT_VISIBLE_TURNS = 5
 HISTORY_HEIGHT = "28em"
 """The history's starting height; the user can drag its corner to resize it."""
-_panel_numbers = itertools.count(1)
 
 
 @cache
@@ -55,53 +56,13 @@ def _ignore(_result: ChatResult) -> None:
     """An update for a turn whose widgets are gone."""
 
 
-def _session_for(conversation: str | None, settings: Callable[[], Settings] | None) -> Session:
-    """A session on the named conversation (kept in the kernel's store; new in this kernel, it
-    is restored from the history log as ``-c NAME`` does), else a fresh one."""
-    from dbchat_magic.conversation import Conversation, get_conversation
-    from dbchat_magic.session import Session
-
-    if conversation:
-        session = Session(get_conversation(conversation), settings)
-        session.notes += session.restore()
-        return session
-    return Session(Conversation(f"panel-{next(_panel_numbers)}"), settings)
-
-
-def _opening_note(session: Session, turns: list[AnyTurn], named: bool) -> str:
-    """What the panel says once when it opens: the session's notes (the log could not be read),
-    how many turns came back from the history log, or that logging is off (then a restart
-    starts a named conversation empty)."""
-    from dbchat_magic.conversation import DEFAULT_NAME
-
-    notes, session.notes = list(session.notes), []
-    restored = [t for t in turns if isinstance(t, PanelTurn) and t.result is not None
-                and t.result.extras.get("from_log")]
-    if restored:
-        charts = any(t.result.extras.get("logged_specs") for t in restored if t.result)
-        notes.append(f"{len(restored)} earlier turn{'' if len(restored) == 1 else 's'} of "
-                     f"{session.conversation.name!r} restored from the history log"
-                     + (" (charts are not kept there: ask again to draw them)" if charts else ""))
-    elif (named and not turns and session.conversation.name != DEFAULT_NAME
-          and not _logging_on(session)):
-        notes.append(f"history logging is off (setting history_log): {session.conversation.name!r}"
-                     " starts empty after a kernel restart")
-    return " · ".join(notes)
-
-
-def _logging_on(session: Session) -> bool:
-    try:
-        return bool(session.settings().history_log)
-    except DbChatError:
-        return True  # a broken settings file says so itself when asking
-
-
 class ChatPanel:
     """``ChatPanel()`` shows a chat; ``panel.ask(text)`` + ``panel.wait()`` drive it from code.
 
     ``visible_turns`` answers are shown; older ones sit behind a "show earlier" button.
     ``session`` defaults to a fresh conversation of its own — or, with ``conversation="name"``, to
-    that named conversation, whose earlier turns the panel shows. ``settings`` (a provider)
+    that named conversation, whose earlier turns the panel shows (restored from the history log
+    when the conversation is new in this kernel, e.g. after a restart). ``settings`` (a provider)
     defaults to the settings file, which the settings (⚙) also write. ``transcript`` keeps the
     plain transcript output below the panel (default: yes, except on Databricks, whose notebook
     shows each HTML output in its own frame where the rule hiding it beside the panel cannot act).
@@ -115,7 +76,7 @@ class ChatPanel:
         from dbchat_magic.ui import _environment as environment
         from dbchat_magic.ui._settings_row import SettingsRow
 
-        self.session = session or _session_for(conversation, settings)
+        self.session = session or session_for(conversation, settings)
         self._namespace = namespace
         self.visible_turns = max(1, visible_turns)
         self._shown_from = 0
@@ -135,8 +96,8 @@ class ChatPanel:
         self.chat_input = ChatInput(self._send_text)
         self._build_widgets()
         self._refresh_history()
-        self._say(_opening_note(self.session, self.turns,
-                                named=bool(conversation) or session is not None))
+        self._say(opening_note(self.session, self.turns,
+                               named=bool(conversation) or session is not None))
         if list_endpoints:
             self.settings.load_endpoints()
 
