@@ -125,3 +125,23 @@ def test_a_restored_chart_answer_says_the_log_keeps_no_drawing(live: Simulator) 
         panel.close()
     finally:
         _forget_all(["r13-chart"])
+
+
+def test_the_magic_s_panel_on_a_chat_restores_it_the_same_way(live: Simulator) -> None:
+    """``%dbchat panel -c NAME`` opens ``ChatPanel(session=get_session(NAME))``."""
+    from dbchat_magic.session import _pipeline, get_session
+
+    first = ChatPanel(list_endpoints=False, namespace={}, conversation="r13-magic")
+    first.ask("asked before the restart")
+    assert first.wait(60) is not None
+    first.close()
+    _forget_all(["r13-magic"])
+    try:
+        panel = ChatPanel(list_endpoints=False, namespace={}, session=get_session("r13-magic"))
+        assert [t.question for t in panel.turns] == ["asked before the restart"]
+        assert "1 earlier turn of 'r13-magic' restored from the history log" in _note(panel)
+        assert get_session("r13-magic").notes == []  # shown by the panel, not again by a cell
+        panel.close()
+    finally:
+        _forget_all(["r13-magic"])
+        _pipeline._sessions.pop("r13-magic", None)
