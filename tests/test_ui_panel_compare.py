@@ -157,3 +157,21 @@ def test_a_compare_turn_leaves_the_window_and_comes_back_settled(two: Simulator)
     assert [_text(v) for v in turn.columns.views] == [r.text for r in compared or ()]
     assert "dbchat-compare-table" in turn.table.value
     panel.close()
+
+
+def test_a_failing_column_fails_alone_and_outside_names_stay_text(panel: ChatPanel) -> None:
+    hostile = "<b>x<b>&amp;"  # an endpoint name from the workspace list is outside text
+    panel.settings.set_endpoint_names([LLAMA, hostile])
+    panel.settings.compare.value = (hostile,)
+    assert panel.ask("one good, one unknown") is not None
+    result = panel.wait(60)
+    assert isinstance(result, CompareResult)
+    assert [r.status for r in result] == ["completed", "failed"]  # the simulator: 404
+    turn = panel.turns[-1]
+    assert isinstance(turn, PanelCompareTurn) and turn.columns is not None
+    good, bad = turn.columns.views
+    assert _text(good) and "dbchat-red" in bad.error.value  # the reason, in red, in its column
+    shown = [turn.widget.children[1].children[0].value, turn.table.value,
+             panel.settings.note.value, panel.transcript()["text/html"]]
+    assert all("<b>x" not in markup for markup in shown)
+    assert all("&lt;b&gt;x&lt;b&gt;&amp;amp;" in markup for markup in shown)
