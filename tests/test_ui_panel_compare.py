@@ -175,3 +175,20 @@ def test_a_failing_column_fails_alone_and_outside_names_stay_text(panel: ChatPan
              panel.settings.note.value, panel.transcript()["text/html"]]
     assert all("<b>x" not in markup for markup in shown)
     assert all("&lt;b&gt;x&lt;b&gt;&amp;amp;" in markup for markup in shown)
+
+
+def test_compare_turns_leave_no_widget_behind(two: Simulator) -> None:
+    from dbchat_magic.ui._widget_lifetime import live_widgets
+
+    before = set(live_widgets())
+    panel = ChatPanel(list_endpoints=False, namespace={}, visible_turns=1)
+    panel.settings.set_endpoint_names([LLAMA, CLAUDE])
+    panel.settings.compare.value = (CLAUDE,)
+    counts = []
+    for i in range(3):
+        panel.ask(f"compared {i}")
+        assert isinstance(panel.wait(60), CompareResult)
+        counts.append(len(live_widgets()))
+    assert counts[0] == counts[1] == counts[2], counts  # a hidden compare turn keeps no widgets
+    panel.close()
+    assert set(live_widgets()) - before == set()
