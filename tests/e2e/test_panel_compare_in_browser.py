@@ -104,5 +104,31 @@ def test_compare_mode_streams_columns_side_by_side_or_stacked(lab: NotebookPage,
             assert first["width"] >= panel["width"] * 0.8, f"a stacked column is narrow: {boxes}"
         lab.cell(0).locator(".dbchat-compare-table").first.scroll_into_view_if_needed()
         lab.screenshot(f"14-panel-compare-{width}")
+        if width > 800:
+            _stop_both(lab, sim)
     finally:
         sim.responder = None
+        sim.set_pacing(tokens_per_second=None)
+
+
+def _stop_both(lab: NotebookPage, sim: Any) -> None:
+    """The panel's one Stop, clicked while both columns stream, stops both (amber lines)."""
+    sim.responder = None  # 60-token default answers, paced: several seconds each
+    sim.set_pacing(tokens_per_second=8)
+    box = lab.cell(0).locator(".dbchat-question-line input").first
+    box.click()
+    box.fill("A long story from both")
+    box.press("Enter")
+    turn = lab.cell(0).locator(".dbchat-compare-turn").last
+    wait_for(lambda: turn.locator(".dbchat-compare-column").count() == 2
+             and "Simulated answer" in turn.locator(".dbchat-compare-column").nth(1).inner_text()
+             and "Simulated answer" in turn.locator(".dbchat-compare-column").nth(0).inner_text()
+             and lab.cell(0).locator(".dbchat-compare-turn").count() == 2, 60,
+             "both columns of the second question to stream")
+    lab.cell(0).locator("button.dbchat-stop").first.click()
+    stopped = turn.locator(".dbchat-outcome", has_text="■ stopped after")
+    wait_for(lambda: stopped.count() == 2 and stopped.nth(0).is_visible()
+             and stopped.nth(1).is_visible(), 60, "both columns to say ■ stopped (amber)")
+    assert turn.locator(".dbchat-compare-table tr").count() == 3
+    assert turn.locator(".dbchat-compare-table").first.inner_text().count("stopped") == 2
+    lab.screenshot("14-panel-compare-stopped-1400")
