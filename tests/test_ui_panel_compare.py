@@ -58,6 +58,8 @@ def test_compare_with_offers_the_endpoints_and_the_send_button_says_so(panel: Ch
     panel.settings.compare.value = (CLAUDE,)
     panel.settings.set_endpoint_names([LLAMA, CLAUDE, "fourth-chat"])
     assert panel.settings.compare.value == (CLAUDE,)
+    assert panel.send_button.description == "Send to 2"
+    assert "compare mode off" not in panel.settings.note.value  # a refill says nothing
 
 
 def test_one_question_streams_into_a_column_per_endpoint_then_a_table(panel: ChatPanel,

@@ -173,7 +173,9 @@ class SettingsRow:
         from dbchat_magic.session import MAX_TARGETS
 
         targets = self.compare_targets()
-        if len(targets) > MAX_TARGETS:
+        if self._quiet:  # a refill of the options (the choice is put back): nothing to say
+            pass
+        elif len(targets) > MAX_TARGETS:
             self._say(f"compare takes at most {MAX_TARGETS} endpoints with the current one: "
                       f"pick {MAX_TARGETS - 1} at most", error=True)
         elif targets:
