@@ -122,6 +122,27 @@ def test_compare_is_one_parent_with_a_chat_model_child_per_endpoint(env, store):
     assert all(c.parent_id == parent.span_id for c in children)
 
 
+def test_a_compare_told_when_done_ends_its_parent_itself(env, store):
+    """The panel's compare mode: ``on_done`` gets every result; the parent ends without
+    `CompareRun.finish` (which then ends nothing a second time)."""
+    import threading
+
+    s = _session()
+    got: list[Any] = []
+    ended = threading.Event()
+    run = start_compare(s, prepare_compare(s, "both, told", [LLAMA, CLAUDE], AskOptions(), {}),
+                        {}, on_done=lambda r: (got.append(r), ended.set()))
+    assert ended.wait(60)
+    (result,) = got
+    assert [r.endpoint for r in result] == [LLAMA, CLAUDE]
+    assert all(r.status == "completed" for r in result)
+    run.finish()
+    (trace,) = store.new_traces()
+    parent = _span(trace, "CHAIN")
+    children = [sp for sp in trace.data.spans if sp.span_type == "CHAT_MODEL"]
+    assert len(children) == 2 and all(c.parent_id == parent.span_id for c in children)
+
+
 def test_a_broken_tracking_store_is_one_note_and_never_breaks_the_answer(env, tmp_path,
                                                                         monkeypatch):
     bad = tmp_path / "not-a-dir"

@@ -94,7 +94,7 @@ def test_several_lines_mode_keeps_new_lines_and_send_sends(panel: ChatPanel) -> 
 
 def test_send_waits_for_the_value_behind_its_click(panel: ChatPanel) -> None:
     """The browser's click overtakes the box's value (ipywidgets holds a state update back while
-    an earlier one awaits the kernel, but sends the click at once): the value that follows is sent."""
+    an earlier one awaits the kernel, but sends the click at once): the value behind it is sent."""
     panel.chat_input.several.value = True
     box = panel.input
     panel.send_button.click()  # the kernel still sees an empty box

@@ -29,25 +29,29 @@ _LAZY = {
     "parse_targets": "dbchat_magic.session._compare",
     "prepare_compare": "dbchat_magic.session._compare",
     "start_compare": "dbchat_magic.session._compare",
+    "targets_ok": "dbchat_magic.session._compare",
+    "MAX_TARGETS": "dbchat_magic.session._compare",
     "price_table": "dbchat_magic.session._turn_log",
 }
 
 __all__ = [
-    "AskHandle", "AskOptions", "CompareResult", "CompareRun", "LiveSpecs", "PreparedAsk",
-    "Session", "apply_specs",
+    "MAX_TARGETS", "AskHandle", "AskOptions", "CompareResult", "CompareRun", "LiveSpecs",
+    "PreparedAsk", "Session", "apply_specs",
     "get_session", "history_store", "parse_targets", "prepare_compare", "price_table",
-    "renderer_name", "start_compare", "stop_warm_up",
+    "renderer_name", "start_compare", "stop_warm_up", "targets_ok",
     "warm_up_at_load", "warm_up_renderer",
 ]
 
 if TYPE_CHECKING:
     from dbchat_magic.session._ask import AskHandle, AskOptions, PreparedAsk
     from dbchat_magic.session._compare import (
+        MAX_TARGETS,
         CompareResult,
         CompareRun,
         parse_targets,
         prepare_compare,
         start_compare,
+        targets_ok,
     )
     from dbchat_magic.session._pipeline import Session, get_session
     from dbchat_magic.session._specs import LiveSpecs, apply_specs

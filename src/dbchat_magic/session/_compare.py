@@ -8,6 +8,7 @@ them the next question should build on is the user's choice (ask again with ``-e
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -28,10 +29,15 @@ COLUMNS = ("endpoint", "first token", "total", "tokens", "rate", "cost", "status
 def parse_targets(text: str) -> list[str]:
     """``"A,B,C"`` → names (2–6, distinct); `ConfigError` otherwise."""
     names = [part.strip() for part in text.split(",") if part.strip()]
-    if not MIN_TARGETS <= len(names) <= MAX_TARGETS or len(set(names)) != len(names):
+    if not targets_ok(names):
         raise ConfigError(f"--compare takes {MIN_TARGETS} to {MAX_TARGETS} different endpoints or "
                           f"profiles separated by commas (got {text!r})")
     return names
+
+
+def targets_ok(names: Sequence[str]) -> bool:
+    """True for 2–6 distinct endpoint or profile names (what a compare run takes)."""
+    return MIN_TARGETS <= len(names) <= MAX_TARGETS and len(set(names)) == len(names)
 
 
 def prepare_compare(session: Session, question: str, targets: Sequence[str],
@@ -146,31 +152,64 @@ class CompareRun:
             h.wait(5.0)
             end_result(h.result, "stopped")
         out = self.result()
-        if self._group is not None:
-            self._group.end({r.endpoint: r.status for r in out},
-                            failed=any(r.status == "failed" for r in out))
+        _end_group(self._group, out)
         return out
+
+
+def _end_group(group: Any, out: CompareResult) -> None:
+    if group is not None:
+        group.end({r.endpoint: r.status for r in out},
+                  failed=any(r.status == "failed" for r in out))
 
 
 def start_compare(session: Session, prepared: Sequence[PreparedAsk],
                   namespace: Mapping[str, Any] | None = None, *,
-                  on_update: Callable[[int, ChatResult], None] | None = None) -> CompareRun:
-    """Start every prepared answer at once; ``on_update(i, result)`` per streamed event."""
+                  on_update: Callable[[int, ChatResult], None] | None = None,
+                  on_done: Callable[[CompareResult], None] | None = None) -> CompareRun:
+    """Start every prepared answer at once; ``on_update(i, result)`` per streamed event;
+    ``on_done(result)`` once every answer has ended (on the runner loop: the trace group is then
+    closed there, and `CompareRun.finish` need not be called)."""
     from dbchat_magic.tracing import start_group
 
     first = prepared[0]
     group = start_group(first.settings.tracing, "dbchat compare",
                         {"question": first.question, "endpoints": [p.endpoint for p in prepared]})
+    ended = None if on_done is None else _AllEnded(first.question, prepared, group, on_done)
     handles: list[AskHandle] = []
     try:
         for i, p in enumerate(prepared):
             update = None if on_update is None else _indexed(on_update, i)
-            handles.append(session.start(p, namespace, on_update=update, trace_parent=group))
+            done = None if ended is None else ended.callback(i)
+            handles.append(session.start(p, namespace, on_update=update, on_done=done,
+                                         trace_parent=group))
     except BaseException:
         for h in handles:
             h.cancel()
         raise
-    return CompareRun(first.question, handles, group)
+    return CompareRun(first.question, handles, None if ended is not None else group)
+
+
+class _AllEnded:
+    """Calls ``on_done`` with the `CompareResult` once every answer of a run has ended."""
+
+    def __init__(self, question: str, prepared: Sequence[PreparedAsk], group: Any,
+                 on_done: Callable[[CompareResult], None]) -> None:
+        self.question, self.group, self.on_done = question, group, on_done
+        self.endpoints = [p.endpoint for p in prepared]
+        self.results: dict[int, ChatResult] = {}
+        self._lock = threading.Lock()
+
+    def callback(self, i: int) -> Callable[[ChatResult], None]:
+        def ended(result: ChatResult) -> None:
+            with self._lock:
+                self.results[i] = result
+                if len(self.results) != len(self.endpoints):
+                    return
+            out = CompareResult(self.question, {e: self.results[k]
+                                                for k, e in enumerate(self.endpoints)})
+            _end_group(self.group, out)
+            self.on_done(out)
+        return ended
 
 
 def _indexed(fn: Callable[[int, ChatResult], None], i: int) -> Callable[[ChatResult], None]:

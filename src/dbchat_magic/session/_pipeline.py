@@ -45,10 +45,14 @@ class Session:
         return Settings.load()
 
     def restore(self) -> list[str]:
-        """Continue this conversation from the history log (after a kernel restart: ``-c NAME``)
-        when it is empty here; returns notes (printed). Never raises."""
+        """Continue this conversation from the history log (after a kernel restart: ``-c NAME``
+        or a panel on NAME) when it is empty here; returns notes (to show once). Never raises.
+        The default conversation is never restored: it gathers every unnamed cell."""
+        from dbchat_magic.conversation import DEFAULT_NAME
         from dbchat_magic.errors import DbChatError
 
+        if self.conversation.name == DEFAULT_NAME:
+            return []
         try:
             notes = _turn_log.restore(self.conversation, self.settings())
         except DbChatError as err:
@@ -216,6 +220,6 @@ def get_session(name: str = "default", *, new: bool = False,
     if new or session is None:
         conv = new_conversation(name) if new else get_conversation(name)
         session = _sessions[name] = Session(conv, settings)
-        if not new and name != "default":
+        if not new:
             session.notes += session.restore()
     return session

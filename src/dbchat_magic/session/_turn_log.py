@@ -86,7 +86,11 @@ def restore(conversation: Conversation, settings: Settings) -> list[str]:
         if COMPARE_NOTE in turn.notes:
             continue
         result = turn.to_result()
+        result.extras["from_log"] = True  # a view may say these came back from the log
         if turn.cost is not None:
             result.extras["cost"] = turn.cost
+        if turn.specs:  # their kinds only: the log keeps no drawings
+            result.extras["logged_specs"] = [str(s.get("kind", "")) for s in turn.specs
+                                             if isinstance(s, dict)]
         conversation.add(turn.question, result, sent_question=turn.sent_question)
     return store.take_notes()

@@ -20,17 +20,21 @@ STOP_ALL_HINT = "press ■ to stop all"
 
 class CompareView:
     """Columns of live answer views; ``on_stop`` stops every answer (a button when ``button``,
-    else the ■ hint). Plain text outside a widget kernel: a line now, the columns at the end."""
+    else the ■ hint). Plain text outside a widget kernel: a line now, the columns at the end.
+    ``inline``: shown inside another widget (the ChatPanel, whose Stop stops all): widget views
+    always, no stop control of its own, and the widget is just the row of columns."""
 
-    def __init__(self, endpoints: Sequence[str], on_stop: Callable[[], None], *,
-                 button: bool) -> None:
-        self.views = [make_answer_view(endpoint=e, on_stop=None, stop_mode="none")
-                      for e in endpoints]
+    def __init__(self, endpoints: Sequence[str], on_stop: Callable[[], None] | None = None, *,
+                 button: bool = False, inline: bool = False) -> None:
+        self.views = [make_answer_view(endpoint=e, on_stop=None, stop_mode="none",
+                                       mode="widget" if inline else "auto") for e in endpoints]
         self.endpoints = list(endpoints)
         self.widget: Any = None
         self._display: Any = None
-        if all(hasattr(v, "widget") for v in self.views):
-            self.widget = _columns_widget(self.views, on_stop, button=button)
+        if inline:
+            self.widget = _columns_row(self.views)
+        elif all(hasattr(v, "widget") for v in self.views):
+            self.widget = _columns_widget(self.views, on_stop or _no_stop, button=button)
 
     def show(self) -> None:
         """Display the columns (or one line) and start each view's "thinking…" clock."""
@@ -42,6 +46,10 @@ class CompareView:
         bundle = {"text/plain": "<dbchat compare>", "text/html": "", WIDGET_VIEW: {
             "version_major": 2, "version_minor": 0, "model_id": self.widget.model_id}}
         self._display = display(bundle, raw=True, display_id=True)
+        self.start_clocks()
+
+    def start_clocks(self) -> None:
+        """Start each column's "thinking… N s" clock (`show` does; ``inline`` views call it)."""
         for view in self.views:
             if isinstance(view, WidgetAnswerView):
                 view.start_clock()
@@ -67,15 +75,27 @@ class CompareView:
         close_tree(self.widget)
 
 
-def _columns_widget(views: list[Any], on_stop: Callable[[], None], *, button: bool) -> Any:
+def _no_stop() -> None:
+    """No stop wired (an inline view's owner stops the run)."""
+
+
+def _columns_row(views: list[Any]) -> Any:
+    """The answer views side by side in a wrapping row (each column ≥ 280 px)."""
     import ipywidgets as w
 
     for view in views:
         view.widget.layout.flex = "1 1 320px"
         view.widget.layout.min_width = "280px"
-    row = w.Box([v.widget for v in views], layout=w.Layout(
+        view.widget.add_class("dbchat-compare-column")
+    return w.Box([v.widget for v in views], layout=w.Layout(
         display="flex", flex_flow="row wrap", align_items="flex-start", width="100%"),
         _dom_classes=("dbchat-compare",))
+
+
+def _columns_widget(views: list[Any], on_stop: Callable[[], None], *, button: bool) -> Any:
+    import ipywidgets as w
+
+    row = _columns_row(views)
     if not button:
         return w.VBox([w.HTML(f"<small>{escape(STOP_ALL_HINT)}</small>"), row])
     stop = w.Button(description="Stop all", icon="stop", button_style="warning",

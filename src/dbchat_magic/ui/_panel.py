@@ -3,12 +3,13 @@ per-answer metrics, settings behind ⚙ — plus a plain transcript output that 
 
 Questions run in the background on the package's runner loop, so the panel's Stop works on every
 kernel and other cells can run while an answer streams. Each panel has its own conversation unless
-it is given a conversation name (then it shows that conversation's earlier turns).
+it is given a conversation name (then it shows that conversation's earlier turns, from the history
+log after a kernel restart). In compare mode (⚙ "compare with") a question goes to several
+endpoints at once, one column each (`ui._panel_turn.PanelCompareTurn`).
 """
 
 from __future__ import annotations
 
-import itertools
 import threading
 import uuid
 from collections.abc import Callable, Mapping
@@ -18,22 +19,24 @@ from typing import TYPE_CHECKING, Any
 from dbchat_magic.errors import DbChatError
 from dbchat_magic.markup import escape
 from dbchat_magic.result import ChatResult
-from dbchat_magic.ui._answer_view import WIDGET_VIEW, WidgetAnswerView
+from dbchat_magic.ui._answer_view import WIDGET_VIEW
 from dbchat_magic.ui._chat_input import ChatInput
 from dbchat_magic.ui._error_hints import explain_error
-from dbchat_magic.ui._outcome import outcome
+from dbchat_magic.ui._panel_session import opening_note, session_for
 from dbchat_magic.ui._panel_style import PANEL_CSS
-from dbchat_magic.ui._transcript import TranscriptTurn, transcript_bundle
+from dbchat_magic.ui._panel_turn import PanelCompareTurn, PanelTurn
+from dbchat_magic.ui._transcript import transcript_bundle
 from dbchat_magic.ui._widget_lifetime import close_tree
 
 if TYPE_CHECKING:
     from dbchat_magic.config import Settings
-    from dbchat_magic.session import AskHandle, Session
+    from dbchat_magic.session import AskHandle, CompareResult, CompareRun, Session
+
+AnyTurn = PanelTurn | PanelCompareTurn
 
 DEFAULT_VISIBLE_TURNS = 5
 HISTORY_HEIGHT = "28em"
 """The history's starting height; the user can drag its corner to resize it."""
-_panel_numbers = itertools.count(1)
 
 
 @cache
@@ -53,70 +56,13 @@ def _ignore(_result: ChatResult) -> None:
     """An update for a turn whose widgets are gone."""
 
 
-def _session_for(conversation: str | None, settings: Callable[[], Settings] | None) -> Session:
-    """A session on the named conversation (kept in the kernel's store), else a fresh one."""
-    from dbchat_magic.conversation import Conversation, get_conversation
-    from dbchat_magic.session import Session
-
-    if conversation:
-        return Session(get_conversation(conversation), settings)
-    return Session(Conversation(f"panel-{next(_panel_numbers)}"), settings)
-
-
-class PanelTurn:
-    """One question and its live answer, as two labelled bubbles inside the panel's history."""
-
-    def __init__(self, question: str, endpoint: str, result: ChatResult | None = None, *,
-                 build: bool = True) -> None:
-        self.question = question
-        self.endpoint = endpoint
-        self.result = result
-        self.view: WidgetAnswerView | None = None
-        self.widget: Any = None
-        if build:
-            self.restore()
-
-    def restore(self) -> None:
-        """Build the widgets (again), showing the finished answer when there is one."""
-        import ipywidgets as w
-
-        if self.widget is not None:
-            return
-        self.view = WidgetAnswerView(endpoint=self.endpoint, on_stop=None, stop_mode="none")
-        you = w.HTML(f'<div class="dbchat-role">You</div>'
-                     f'<div class="dbchat-text">{escape(self.question)}</div>',
-                     _dom_classes=("dbchat-bubble", "dbchat-user"))
-        answer = w.VBox([w.HTML(f'<div class="dbchat-role">{escape(self.endpoint)}</div>'),
-                         self.view.widget], _dom_classes=("dbchat-bubble", "dbchat-assistant"))
-        self.widget = w.VBox([you, answer], _dom_classes=("dbchat-turn",))
-        if self.result is not None:
-            self.settle(self.result)
-
-    def settle(self, result: ChatResult) -> None:
-        """Show ``result`` as the final answer: metrics small, one status line at most."""
-        if self.view is None:
-            return
-        self.view.finish(result, settle=False)
-        if outcome(result) is None or result.status == "failed":  # the footer / error line say it
-            self.view.status.layout.display = "none"  # stopped, cut off: the amber line stays
-
-    def release(self) -> None:
-        """Close this turn's widgets (it left the visible window); question and result stay."""
-        if self.widget is not None:
-            close_tree(self.widget)
-            self.view = self.widget = None
-
-    def transcript(self) -> TranscriptTurn:
-        """This turn for the plain transcript."""
-        return TranscriptTurn(self.question, self.endpoint, self.result)
-
-
 class ChatPanel:
     """``ChatPanel()`` shows a chat; ``panel.ask(text)`` + ``panel.wait()`` drive it from code.
 
     ``visible_turns`` answers are shown; older ones sit behind a "show earlier" button.
     ``session`` defaults to a fresh conversation of its own — or, with ``conversation="name"``, to
-    that named conversation, whose earlier turns the panel shows. ``settings`` (a provider)
+    that named conversation, whose earlier turns the panel shows (restored from the history log
+    when the conversation is new in this kernel, e.g. after a restart). ``settings`` (a provider)
     defaults to the settings file, which the settings (⚙) also write. ``transcript`` keeps the
     plain transcript output below the panel (default: yes, except on Databricks, whose notebook
     shows each HTML output in its own frame where the rule hiding it beside the panel cannot act).
@@ -130,14 +76,14 @@ class ChatPanel:
         from dbchat_magic.ui import _environment as environment
         from dbchat_magic.ui._settings_row import SettingsRow
 
-        self.session = session or _session_for(conversation, settings)
+        self.session = session or session_for(conversation, settings)
         self._namespace = namespace
         self.visible_turns = max(1, visible_turns)
         self._shown_from = 0
-        self.turns: list[PanelTurn] = [
+        self.turns: list[AnyTurn] = [
             PanelTurn(t.question, t.result.endpoint, t.result, build=False)
             for t in self.session.conversation.turns]
-        self._handle: AskHandle | None = None
+        self._handle: AskHandle | CompareRun | None = None
         self._idle = threading.Event()
         self._idle.set()
         self._lock = threading.RLock()
@@ -146,9 +92,12 @@ class ChatPanel:
         self.keep_transcript = (not environment.on_databricks() if transcript is None
                                 else transcript)
         self.settings = SettingsRow(settings=settings)
+        self.settings.on_compare = self._compare_chosen
         self.chat_input = ChatInput(self._send_text)
         self._build_widgets()
         self._refresh_history()
+        self._say(opening_note(self.session, self.turns,
+                               named=bool(conversation) or session is not None))
         if list_endpoints:
             self.settings.load_endpoints()
 
@@ -212,8 +161,9 @@ class ChatPanel:
         return self._transcript_bundle()
 
     # -- asking --------------------------------------------------------------------------------
-    def ask(self, question: str) -> AskHandle | None:
-        """Ask ``question`` as if typed and sent; returns the running handle (None if refused)."""
+    def ask(self, question: str) -> AskHandle | CompareRun | None:
+        """Ask ``question`` as if typed and sent; returns the running handle (in compare mode the
+        `CompareRun` of every endpoint picked; None if refused)."""
         question = question.strip()
         if not question:
             self._say("type a question first")
@@ -222,18 +172,16 @@ class ChatPanel:
             if not self._idle.is_set():
                 self._say("an answer is still streaming: wait for it or press Stop")
                 return None
+            targets = self.settings.compare_targets()
+            if targets:
+                return self._ask_compare(question, targets)
             try:
                 prepared = self.session.prepare(question, None, self._user_namespace())
             except DbChatError as exc:
                 self._say(explain_error(exc), error=True)
                 return None
             turn = PanelTurn(prepared.question, prepared.endpoint)  # credentials redacted
-            self.turns.append(turn)
-            self._idle.clear()
-            self._set_running(True)
-            self._say("")
-            self._refresh_history()
-            self._update_transcript()
+            self._begin(turn)
             view = turn.view
             try:
                 handle = self.session.start(prepared, self._user_namespace(),
@@ -249,8 +197,55 @@ class ChatPanel:
             self._handle = handle
             return handle
 
-    def wait(self, timeout: float | None = 120.0) -> ChatResult | None:
-        """Block until the current answer has ended and is rendered; its result (None if none)."""
+    def _ask_compare(self, question: str, targets: list[str]) -> CompareRun | None:
+        """Compare mode: the same composed prompt to every target at once, one column each
+        (`session.start_compare`); the answers stay out of the conversation. Lock held."""
+        from dbchat_magic.session import (
+            MAX_TARGETS,
+            AskOptions,
+            prepare_compare,
+            start_compare,
+            targets_ok,
+        )
+
+        if not targets_ok(targets):
+            self._say(f"compare takes 2 to {MAX_TARGETS} different endpoints (with the current "
+                      f"one): {len(targets)} picked in ⚙ “compare with”", error=True)
+            return None
+        namespace = self._user_namespace()
+        try:
+            prepared = prepare_compare(self.session, question, targets, AskOptions(), namespace)
+        except DbChatError as exc:
+            self._say(explain_error(exc), error=True)
+            return None
+        turn = PanelCompareTurn(prepared[0].question, [p.endpoint for p in prepared])
+        self._begin(turn)
+        try:
+            run = start_compare(self.session, prepared, namespace, on_update=turn.update,
+                                on_done=lambda r: self._answer_done(turn, r))
+        except DbChatError as exc:  # e.g. no credentials for one of them: nothing was answered
+            self.turns.remove(turn)
+            turn.release()
+            self._refresh_history()
+            self._end_turn()
+            self._say(explain_error(exc), error=True)
+            return None
+        turn.start()
+        self._handle = run
+        return run
+
+    def _begin(self, turn: AnyTurn) -> None:
+        """Show a new turn and go into the running state (lock held)."""
+        self.turns.append(turn)
+        self._idle.clear()
+        self._set_running(True)
+        self._say("")
+        self._refresh_history()
+        self._update_transcript()
+
+    def wait(self, timeout: float | None = 120.0) -> ChatResult | CompareResult | None:
+        """Block until the current answer has ended and is rendered; its result (a
+        `CompareResult` for a compare turn; None if none)."""
         if not self._idle.wait(timeout):
             raise TimeoutError(f"the answer did not end within {timeout} s")
         return self.turns[-1].result if self.turns else None
@@ -276,8 +271,14 @@ class ChatPanel:
 
     @property
     def results(self) -> list[ChatResult]:
-        """Results of the finished answers, oldest first."""
-        return [t.result for t in self.turns if t.result is not None]
+        """Results of the finished answers, oldest first (a compare turn's, one per column)."""
+        out: list[ChatResult] = []
+        for turn in self.turns:
+            if isinstance(turn, PanelCompareTurn):
+                out.extend(turn.result or ())
+            elif turn.result is not None:
+                out.append(turn.result)
+        return out
 
     def show_earlier(self) -> None:
         """Reveal up to ``visible_turns`` more of the older answers."""
@@ -300,7 +301,8 @@ class ChatPanel:
     def _fold_settings(self, folded: bool) -> None:
         self.settings.widget.layout.display = "none" if folded else None
 
-    def _answer_done(self, turn: PanelTurn, result: ChatResult) -> None:
+    def _answer_done(self, turn: AnyTurn, result: Any) -> None:
+        """The answer ended (a `ChatResult`; for a compare turn, every answer: `CompareResult`)."""
         with self._lock:
             if turn.result is not None:  # settled once only
                 return
@@ -308,9 +310,17 @@ class ChatPanel:
         turn.settle(result)  # no view: the turn left the window (it is rebuilt from its result)
         with self._lock:
             self._update_transcript()
-            self._handle = None
-            self._set_running(False)
-            self._idle.set()
+            self._end_turn()
+
+    def _end_turn(self) -> None:
+        self._handle = None
+        self._set_running(False)
+        self._idle.set()
+
+    def _compare_chosen(self, targets: list[str]) -> None:
+        """The Send button says when a question goes to several endpoints."""
+        self.send_button.description = f"Send to {len(targets)}" if targets else "Send"
+        self.send_button.tooltip = ("compare: " + ", ".join(targets)) if targets else ""
 
     def _set_running(self, running: bool) -> None:
         self.send_button.disabled = running

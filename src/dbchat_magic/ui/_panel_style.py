@@ -36,6 +36,22 @@ PANEL_CSS = BUBBLE_CSS + """
 .dbchat-row > .widget-button, .dbchat-row > .widget-toggle-button { flex: 0 0 auto; }
 .dbchat-settings .widget-hbox { flex-wrap: wrap; gap: 4px; }
 .dbchat-question textarea, .dbchat-question input { width: 100%; }
+.dbchat-compare { gap: 8px; }
+.dbchat-compare-column { border-top: 1px solid var(--jp-border-color2, #ccc); padding-top: 2px; }
+.dbchat-compare-summary, .dbchat-compare-summary .widget-html-content { white-space: normal;
+  min-width: 0; max-width: 100%; height: auto; }
+.dbchat-compare-table { border-collapse: collapse; font-size: var(--jp-ui-font-size0, 11px);
+  margin-top: 4px; max-width: 100%; display: block; overflow-x: auto; }
+.dbchat-compare-table th, .dbchat-compare-table td { padding: 1px 8px; text-align: left;
+  border-bottom: 1px solid var(--jp-border-color2, #ccc); white-space: nowrap; }
+@media (max-width: 800px) {
+  .dbchat-panel .dbchat-compare { flex-direction: column; flex-wrap: nowrap; }
+  .dbchat-panel .dbchat-compare > .dbchat-compare-column { flex: 0 0 auto; width: 100%;
+    min-width: 0; }
+  .dbchat-panel .dbchat-compare-table th, .dbchat-panel .dbchat-compare-table td {
+    white-space: normal; padding: 1px 4px; }
+  .dbchat-panel .dbchat-compare-table td { overflow-wrap: anywhere; }
+}
 """
 
 TRANSCRIPT_CSS = BUBBLE_CSS + """

@@ -18,6 +18,8 @@ from dbchat_magic.markup import escape
 if TYPE_CHECKING:
     from dbchat_magic.config import Settings
 
+COMPARE_HELP = ("compare: ctrl/⌘-click endpoints to send each question to them and the current "
+                "one at once (2–6 in all); pick none for one answer")
 EndpointChoice = tuple[str, str]
 """("endpoint", name) or ("profile", name): what a dropdown option selects."""
 
@@ -75,6 +77,14 @@ class SettingsRow:
         if current.persona not in personas:
             personas.append(current.persona)
         self.persona = w.Dropdown(description="Persona", options=personas, value=current.persona)
+        self.compare = w.SelectMultiple(
+            description="Compare with", options=[], rows=4,
+            style={"description_width": "initial"}, layout=w.Layout(width="28em",
+                                                                   max_width="100%"),
+            _dom_classes=("dbchat-compare-with",))
+        self.on_compare: Callable[[list[str]], None] | None = None
+        """Called with `compare_targets()` whenever the "compare with" choice changes."""
+        self._fill_compare()
         self.note = w.HTML()
         self.endpoints_settled = threading.Event()
         """Set once the workspace list has arrived or failed (see `load_endpoints`)."""
@@ -82,9 +92,13 @@ class SettingsRow:
         self.temperature.observe(lambda c: self._apply(temperature=c["new"]), names="value")
         self.max_tokens.observe(lambda c: self._apply(max_tokens=c["new"]), names="value")
         self.persona.observe(lambda c: self._apply(persona=c["new"]), names="value")
+        self.compare.observe(lambda _c: self._compare_changed(), names="value")
         wrap = {"flex_flow": "row wrap", "max_width": "100%"}  # narrow outputs: wrap, lose nothing
         self.widget = w.VBox([w.HBox([self.endpoint, self.persona], layout=w.Layout(**wrap)),
                               w.HBox([self.temperature, self.max_tokens],
+                                     layout=w.Layout(**wrap)),
+                              w.HBox([self.compare, w.HTML(f"<small>{escape(COMPARE_HELP)}"
+                                                           "</small>")],
                                      layout=w.Layout(**wrap)), self.note])
         self._quiet = False
 
@@ -134,8 +148,43 @@ class SettingsRow:
             self.endpoint.options = options
             values = [value for _, value in options]
             self.endpoint.value = selected if selected in values else ("endpoint", current.endpoint)
+            self._fill_compare()
         finally:
             self._quiet = False
+
+    # -- compare mode --------------------------------------------------------------------------
+    def _fill_compare(self) -> None:
+        """The "compare with" options: the endpoint dropdown's, by name (the choice is kept)."""
+        options = list(dict((name, label) for label, (_kind, name) in self.endpoint.options)
+                       .items())
+        kept = tuple(v for v in self.compare.value if v in dict(options))
+        self.compare.options = [(label, name) for name, label in options]
+        if self.compare.value != kept:
+            self.compare.value = kept
+
+    def compare_targets(self) -> list[str]:
+        """Where the next question goes in compare mode: the current endpoint, then each picked
+        in "compare with" ([] when nothing else is picked: one answer, as usual)."""
+        current = self._settings().endpoint
+        picked = [name for name in self.compare.value if name != current]
+        return [current, *picked] if picked else []
+
+    def _compare_changed(self) -> None:
+        from dbchat_magic.session import MAX_TARGETS
+
+        targets = self.compare_targets()
+        if self._quiet:  # a refill of the options (the choice is put back): nothing to say
+            pass
+        elif len(targets) > MAX_TARGETS:
+            self._say(f"compare takes at most {MAX_TARGETS} endpoints with the current one: "
+                      f"pick {MAX_TARGETS - 1} at most", error=True)
+        elif targets:
+            self._say(f"compare mode: the next question goes to {', '.join(targets)} "
+                      "(this panel only, not saved)")
+        else:
+            self._say("compare mode off")
+        if self.on_compare is not None:
+            self.on_compare(targets)
 
     # -- changes -------------------------------------------------------------------------------
     def _on_endpoint(self, change: dict[str, Any]) -> None:
@@ -171,6 +220,7 @@ class SettingsRow:
             choice = ("endpoint", current.endpoint)
             if choice not in [value for _, value in self.endpoint.options]:
                 self.endpoint.options = [*self.endpoint.options, (current.endpoint, choice)]
+                self._fill_compare()
             if self.endpoint.value != choice and self.endpoint.value[0] == "endpoint":
                 self.endpoint.value = choice
             self.temperature.value = current.temperature

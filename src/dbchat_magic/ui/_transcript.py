@@ -11,12 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dbchat_magic.markup import clean_text, escape
 from dbchat_magic.result import ChatResult
+from dbchat_magic.ui._compare_view import SettledColumns
 from dbchat_magic.ui._panel_style import TRANSCRIPT_CSS
 from dbchat_magic.ui._settled import settled_outputs
+
+if TYPE_CHECKING:
+    from dbchat_magic.session import CompareResult
 
 MAX_TRANSCRIPT_TURNS = 200
 """The newest turns kept in the transcript output (older ones are counted, not shown)."""
@@ -25,15 +29,19 @@ PENDING = "… answering"
 
 @dataclass(frozen=True)
 class TranscriptTurn:
-    """One question, the endpoint asked, and its result (None while it is being answered)."""
+    """One question, the endpoint asked, and its result (None while it is being answered); a
+    compare turn has ``compare`` instead (the answers side by side and their table)."""
 
     question: str
     endpoint: str
     result: ChatResult | None
+    compare: CompareResult | None = None
 
 
 def _assistant_html(turn: TranscriptTurn) -> str:
-    if turn.result is None:
+    if turn.compare is not None:
+        body = SettledColumns(list(turn.compare)).markup + turn.compare._repr_html_()
+    elif turn.result is None:
         body = f"<small>{escape(PENDING)}</small>"
     else:
         body = "".join(f"<div>{item.as_html()}</div>" for item in settled_outputs(turn.result))
@@ -42,6 +50,8 @@ def _assistant_html(turn: TranscriptTurn) -> str:
 
 
 def _assistant_text(turn: TranscriptTurn) -> str:
+    if turn.compare is not None:
+        return f"{SettledColumns(list(turn.compare)).text}\n{turn.compare.table_text()}"
     if turn.result is None:
         return PENDING
     return "\n".join(repr(item) for item in settled_outputs(turn.result))
