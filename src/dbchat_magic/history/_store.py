@@ -12,7 +12,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -29,11 +29,20 @@ from dbchat_magic.history._record import (
     record_row,
     stored_turn,
 )
-from dbchat_magic.history._schema import HistoryError, connect, fts5_available, has_fts, migrate
+from dbchat_magic.history._schema import (
+    HistoryError,
+    connect,
+    day_of,
+    fts5_available,
+    has_fts,
+    migrate,
+)
 
 T = TypeVar("T")
-_INSERT = (f"INSERT INTO turns (conversation_id, {', '.join(TURN_COLUMNS)}) "
-           f"VALUES (?, {', '.join('?' * len(TURN_COLUMNS))})")
+# the conversation's id looked up in the same statement; the local day computed by SQLite
+_INSERT = (f"INSERT INTO turns (conversation_id, day, {', '.join(TURN_COLUMNS)}) "
+           f"VALUES ((SELECT id FROM conversations WHERE name = ?), {day_of('?')}, "
+           f"{', '.join('?' * len(TURN_COLUMNS))})")
 _INSERT_PAYLOAD = (f"INSERT INTO turn_payloads (turn_id, {', '.join(PAYLOAD_COLUMNS)}) "
                    f"VALUES (?, {', '.join('?' * len(PAYLOAD_COLUMNS))})")
 _FROM = "FROM turns t JOIN conversations c ON c.id = t.conversation_id"
@@ -171,34 +180,18 @@ class HistoryStore:
         ages like "7d"), ``conversation``. Without messages/steps/specs."""
         where, params = q.filters(endpoint=endpoint, since=q.epoch(since),
                                   until=q.epoch(until, "until"), conversation=conversation)
-        source = _FROM
-        order = "t.id"
         if text is not None and text.strip():
             if len(text) > 1000:
                 raise ConfigError("search text is too long (at most 1,000 characters)")
             match = q.fts_query(text) if self.full_text else None
-            if match is not None and not where:  # the index alone, newest first, to the limit
-                sql = (f"SELECT {SELECT_COLUMNS} FROM (SELECT rowid AS id FROM turns_fts WHERE "
-                       "turns_fts MATCH ? ORDER BY rowid DESC LIMIT ?) m CROSS JOIN turns t ON "
-                       f"t.id = m.id CROSS JOIN conversations c ON c.id = t.conversation_id "
-                       "ORDER BY t.id DESC")
-                args = [match, _limit(limit)]
-                return [stored_turn(r)
-                        for r in self._read(lambda c: c.execute(sql, args).fetchall())]
-            if match is not None:  # the index leads, newest first, and stops at the limit
-                source = ("FROM turns_fts f CROSS JOIN turns t ON t.id = f.rowid "
-                          "CROSS JOIN conversations c ON c.id = t.conversation_id")
-                order = "f.rowid"
+            if match is not None:
                 where.insert(0, "turns_fts MATCH ?")
                 params.insert(0, match)
             else:
                 clause, more = q.like_filter(text)
                 where.append(clause)
                 params += more
-        sql = f"SELECT {SELECT_COLUMNS} {source}"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += f" ORDER BY {order} DESC LIMIT ?"
+        sql = _search_sql(where, fts=bool(where) and where[0] == "turns_fts MATCH ?")
         params.append(_limit(limit))
         return [stored_turn(r) for r in self._read(lambda c: c.execute(sql, params).fetchall())]
 
@@ -206,19 +199,16 @@ class HistoryStore:
               endpoint: str | None = None, conversation: str | None = None) -> list[q.StatsRow]:
         """Per endpoint (or local day): count, failed, p50/p95 first token and total time,
         median tokens/s, summed tokens and cost. Sorted by key."""
-        key = q.group_key(by)
         where, params = q.filters(endpoint=endpoint, since=q.epoch(since), until=None,
                                   conversation=conversation)
-        cond = (" WHERE " + " AND ".join(where)) if where else ""
-        sums_sql = (f"SELECT {key} AS k, count(*), sum(t.status = 'failed'), "
-                    "sum(t.prompt_tokens), sum(t.completion_tokens), sum(t.total_tokens), "
-                    "sum(t.cost_usd), max(t.cost_estimated), sum(t.cost_usd IS NULL) "
-                    f"FROM turns t{cond} GROUP BY k ORDER BY k")
-        times_sql = f"SELECT {key}, t.ttft, t.total_time, t.tokens_per_second FROM turns t{cond}"
+        sums_sql = q.sums_sql(by, (" WHERE " + " AND ".join(where)) if where else "")
 
         def run(conn: sqlite3.Connection) -> list[q.StatsRow]:
-            sums = conn.execute(sums_sql, params).fetchall()
-            return q.stats_rows(sums, conn.execute(times_sql, params).fetchall())
+            def value(sql: str, args: Sequence[Any]) -> float | None:
+                found = conn.execute(sql, args).fetchone()
+                return None if found is None else found[0]
+            return [q.stats_row(by, where, params, sums, value)
+                    for sums in conn.execute(sums_sql, params).fetchall()]
         return self._read(run)
 
     def count(self) -> int:
@@ -264,11 +254,25 @@ def _insert(conn: sqlite3.Connection, name: str, row: tuple[Any, ...],
             payload: tuple[Any, ...] | None) -> int:
     conn.execute("INSERT OR IGNORE INTO conversations (name, created_at) VALUES (?, ?)",
                  (name, time.time()))
-    conv_id = conn.execute("SELECT id FROM conversations WHERE name = ?", (name,)).fetchone()[0]
-    turn_id = int(conn.execute(_INSERT, (conv_id, *row)).lastrowid or 0)
+    turn_id = int(conn.execute(_INSERT, (name, row[0], *row)).lastrowid or 0)
     if payload is not None:
         conn.execute(_INSERT_PAYLOAD, (turn_id, *payload))
     return turn_id
+
+
+def _search_sql(where: list[str], *, fts: bool) -> str:
+    """The newest matching ids first (up to the LIMIT parameter), then their rows: the rows'
+    texts are read for those ids only, never for every match."""
+    if fts and len(where) == 1:  # the index alone, newest first, to the limit
+        ids = "SELECT rowid AS id FROM turns_fts WHERE turns_fts MATCH ? ORDER BY rowid DESC"
+    elif fts:  # the index leads, newest first, and stops at the limit
+        ids = ("SELECT t.id FROM turns_fts f CROSS JOIN turns t ON t.id = f.rowid WHERE "
+               f"{' AND '.join(where)} ORDER BY f.rowid DESC")
+    else:
+        ids = f"SELECT t.id FROM turns t{' WHERE ' if where else ''}{' AND '.join(where)} " \
+              "ORDER BY t.id DESC"
+    return (f"SELECT {SELECT_COLUMNS} FROM ({ids} LIMIT ?) m CROSS JOIN turns t ON t.id = m.id "
+            "CROSS JOIN conversations c ON c.id = t.conversation_id ORDER BY t.id DESC")
 
 
 def _limit(limit: int) -> int:
