@@ -26,6 +26,7 @@ from dbchat_magic.errors import DbChatError
 
 APPLICATION_ID = 0x64626368  # "dbch": marks the file as a dbchat history database
 BUSY_TIMEOUT_MS = 5000
+CACHE_KIB = 16384  # page cache per connection at most (the default 2 MiB holds few index pages)
 
 _V1 = (
     """CREATE TABLE conversations (
@@ -187,7 +188,8 @@ def connect(path: Path) -> tuple[sqlite3.Connection, list[str]]:
         if str(mode).lower() != "wal":
             notes.append(f"history: the file system of {path} does not support WAL; using a "
                          f"{mode} journal (safe for kernels on this machine, slower)")
-        for pragma in ("synchronous = NORMAL", "foreign_keys = ON", "secure_delete = ON"):
+        for pragma in ("synchronous = NORMAL", "foreign_keys = ON", "secure_delete = ON",
+                       f"cache_size = -{CACHE_KIB}"):
             conn.execute(f"PRAGMA {pragma}")
     except sqlite3.Error:
         conn.close()

@@ -46,6 +46,12 @@ _INSERT = (f"INSERT INTO turns (conversation_id, day, {', '.join(TURN_COLUMNS)})
 _INSERT_PAYLOAD = (f"INSERT INTO turn_payloads (turn_id, {', '.join(PAYLOAD_COLUMNS)}) "
                    f"VALUES (?, {', '.join('?' * len(PAYLOAD_COLUMNS))})")
 _FROM = "FROM turns t JOIN conversations c ON c.id = t.conversation_id"
+_LAST_RESET = "SELECT max(r.at) FROM resets r WHERE r.conversation_id = c.id"
+_SINCE_RESET = f" AND t.asked_at >= coalesce(({_LAST_RESET}), t.asked_at)"
+# a reset is marked only when the conversation has a turn since its last one (no run of marks)
+_MARK_RESET = ("INSERT INTO resets (conversation_id, at) SELECT c.id, ?1 FROM conversations c "
+               "WHERE c.name = ?2 AND EXISTS (SELECT 1 FROM turns t WHERE t.conversation_id = c.id"
+               f"{_SINCE_RESET} AND t.asked_at <= ?1)")
 MAX_LIMIT = 10_000
 # SQLite 3.42+: FTS5 can remove a deleted row's terms at once; older builds merge the index
 _FTS_SECURE_DELETE = sqlite3.sqlite_version_info >= (3, 42, 0)
@@ -141,19 +147,39 @@ class HistoryStore:
             name = redact(record.conversation or "default")[0]
             return self._write(lambda conn: _insert(conn, name, row, payload))
         except Exception as exc:
-            self.logging_enabled = False
-            reason = str(exc) if isinstance(exc, HistoryError) else \
-                f"history database {self.path}: {_reason(exc)}"
-            with self._lock:
-                self._notes.append(f"history logging is off for this session ({reason})")
+            self._logging_failed(exc)
             return None
 
+    def log_reset(self, conversation: str, at: float | None = None) -> bool:
+        """Mark that ``conversation`` restarted at ``at`` (now): restoring it continues from
+        here. Only marked when a turn was logged since its last mark; True when marked. Never
+        raises (a failure is one note and turns logging off, as in `log_turn`)."""
+        if not self.logging_enabled:
+            return False
+        name = redact(conversation or "default")[0]
+        when = time.time() if at is None else float(at)
+        try:
+            return bool(self._write(lambda conn: conn.execute(_MARK_RESET, (when, name)).rowcount))
+        except Exception as exc:
+            self._logging_failed(exc)
+            return False
+
+    def _logging_failed(self, exc: Exception) -> None:
+        self.logging_enabled = False
+        reason = str(exc) if isinstance(exc, HistoryError) else \
+            f"history database {self.path}: {_reason(exc)}"
+        with self._lock:
+            self._notes.append(f"history logging is off for this session ({reason})")
+
     # --- reading ----------------------------------------------------------------------------
-    def conversation(self, name: str, *, limit: int | None = None) -> list[StoredTurn]:
+    def conversation(self, name: str, *, limit: int | None = None,
+                     since_reset: bool = False) -> list[StoredTurn]:
         """The turns of conversation ``name``, oldest first, with messages, steps and specs
-        (the newest ``limit`` when given)."""
+        (the newest ``limit`` when given; with ``since_reset``, only those asked since its last
+        reset: what a restored conversation continues from)."""
         sql = (f"SELECT {SELECT_COLUMNS}{SELECT_PAYLOAD} {_FROM} "
-               "LEFT JOIN turn_payloads p ON p.turn_id = t.id WHERE c.name = ? ORDER BY t.id DESC")
+               "LEFT JOIN turn_payloads p ON p.turn_id = t.id WHERE c.name = ?"
+               f"{_SINCE_RESET if since_reset else ''} ORDER BY t.id DESC")
         params: list[Any] = [name]
         if limit is not None:
             sql += " LIMIT ?"
@@ -211,6 +237,19 @@ class HistoryStore:
                     for sums in conn.execute(sums_sql, params).fetchall()]
         return self._read(run)
 
+    def resets(self, conversation: str | None = None, *, since: q.When | None = None,
+               until: q.When | None = None) -> list[tuple[str, float]]:
+        """(conversation, time) of each logged reset, oldest first, filtered like `search`."""
+        where, params = ["1"], []
+        for clause, value in (("c.name = ?", conversation), ("r.at >= ?", q.epoch(since)),
+                              ("r.at < ?", q.epoch(until, "until"))):
+            if value is not None:
+                where.append(clause)
+                params.append(value)
+        sql = ("SELECT c.name, r.at FROM resets r JOIN conversations c ON c.id = r.conversation_id"
+               f" WHERE {' AND '.join(where)} ORDER BY r.at, r.id")
+        return self._read(lambda conn: [(str(n), float(a)) for n, a in conn.execute(sql, params)])
+
     def count(self) -> int:
         """How many turns are logged."""
         return int(self._read(lambda c: c.execute("SELECT count(*) FROM turns").fetchone()[0]))
@@ -236,9 +275,14 @@ class HistoryStore:
             where.append(f"id IN ({', '.join('?' * len(id_list)) or 'NULL'})")
             params += id_list
         sql = "DELETE FROM turns WHERE " + " AND ".join(where)
+        # resets before the date (or of the conversation) go with its turns; never by ids
+        reset_sql = None if id_list is not None else \
+            "DELETE FROM resets WHERE " + " AND ".join(w.replace("asked_at", "at") for w in where)
 
         def run(conn: sqlite3.Connection) -> int:
             deleted = conn.execute(sql, params).rowcount
+            if reset_sql is not None:
+                conn.execute(reset_sql, params)
             conn.execute("DELETE FROM conversations WHERE id NOT IN "
                          "(SELECT DISTINCT conversation_id FROM turns)")
             if deleted and self._fts and not _FTS_SECURE_DELETE:
