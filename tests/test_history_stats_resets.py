@@ -41,7 +41,17 @@ def store(tmp_path: Path) -> HistoryStore:
     s.close()
 
 
-def test_stats_on_known_turns_match_hand_computed_percentiles(store: HistoryStore) -> None:
+@pytest.fixture(params=["index walk", "sorted in Python"])
+def way(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both ways of picking a percentile: along the index (any selection over
+    `FETCH_AT_MOST` turns; 0 forces it) and in Python (small selections)."""
+    if request.param == "index walk":
+        monkeypatch.setattr(q, "FETCH_AT_MOST", 0)
+    return str(request.param)
+
+
+def test_stats_on_known_turns_match_hand_computed_percentiles(store: HistoryStore,
+                                                              way: str) -> None:
     # endpoint "a": ttft 0.1 … 1.0 (ten turns) and one turn with no timing at all;
     # nearest rank: p50 of 10 values is the 5th (0.5), p95 the 10th (1.0)
     for i in range(1, 11):
@@ -75,7 +85,8 @@ def test_stats_on_known_turns_match_hand_computed_percentiles(store: HistoryStor
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 19, 20, 21, 40])
-def test_index_walk_picks_the_nearest_rank_from_either_end(store: HistoryStore, n: int) -> None:
+def test_a_percentile_is_the_nearest_rank_from_either_end(store: HistoryStore, n: int,
+                                                          way: str) -> None:
     values = [round((i * 7919) % 1000 / 100, 2) for i in range(n)]  # a fixed shuffle, with ties
     for i, v in enumerate(values):
         store.log_turn(_turn("e", v, v + 1, at=DAY1 + i))
@@ -113,7 +124,7 @@ def _version_2_database(path: Path) -> None:
     conn.close()
 
 
-def test_a_version_2_log_migrates_and_keeps_its_turns(tmp_path: Path) -> None:
+def test_a_version_2_log_migrates_and_keeps_its_turns(tmp_path: Path, way: str) -> None:
     path = tmp_path / "h.db"
     _version_2_database(path)
     store = HistoryStore(path)

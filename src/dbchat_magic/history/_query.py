@@ -1,6 +1,7 @@
 """Search and stats over the log: time bounds, the full-text query (user text is only ever
 words inside quoted FTS5 strings or a bound LIKE pattern) and the SQL. A stats percentile is the
-nearest-rank value, picked in SQL by walking the (group, timing) index to its rank."""
+nearest-rank value: for a large selection picked in SQL by walking the (group, timing) index to
+its rank; for a small one (at most `FETCH_AT_MOST` turns) sorted in Python."""
 
 from __future__ import annotations
 
@@ -137,13 +138,28 @@ _PICKS = (("ttft", 0.5), ("ttft", 0.95), ("total_time", 0.5), ("total_time", 0.9
           ("tokens_per_second", 0.5))  # the StatsRow fields, in order
 
 
-def sums_sql(by: str, cond: str) -> str:
+FETCH_AT_MOST = 20_000  # matched turns up to which timings are read and sorted in Python
+Pick = Callable[[str, str, bool, int], float | None]  # (key, timing, descending, offset) → value
+
+
+def _source(since: bool) -> str:
+    """A time bound reads the time index's range (the planner would scan a group index)."""
+    return "turns t INDEXED BY turns_by_time" if since else "turns t"
+
+
+def sums_sql(by: str, cond: str, *, since: bool = False) -> str:
     """Per group: key, count, failed, tokens, cost, then how many turns have each timing."""
     return (f"SELECT {group_key(by)} AS k, count(*), sum(t.status = 'failed'), "
             "sum(t.prompt_tokens), sum(t.completion_tokens), sum(t.total_tokens), "
             "sum(t.cost_usd), max(t.cost_estimated), sum(t.cost_usd IS NULL), "
-            f"{', '.join(f'count(t.{m})' for m in TIMINGS)} FROM turns t{cond} "
+            f"{', '.join(f'count(t.{m})' for m in TIMINGS)} FROM {_source(since)}{cond} "
             "GROUP BY k ORDER BY k")
+
+
+def times_sql(by: str, cond: str, *, since: bool = False) -> str:
+    """Every matched turn's key and timings (for a selection of at most `FETCH_AT_MOST`)."""
+    return (f"SELECT {group_key(by)}, {', '.join(f't.{m}' for m in TIMINGS)} "
+            f"FROM {_source(since)}{cond}")
 
 
 def pick_sql(by: str, timing: str, where: Sequence[str], descending: bool) -> str:
@@ -155,27 +171,34 @@ def pick_sql(by: str, timing: str, where: Sequence[str], descending: bool) -> st
             f"ORDER BY t.{timing}{' DESC' if descending else ''} LIMIT 1 OFFSET ?")
 
 
-def pick(by: str, timing: str, where: Sequence[str], p: float,
-         n: int) -> tuple[str, int] | None:
-    """SQL and OFFSET for percentile ``p`` of ``n`` values, from the nearer end of the index
-    (the r-th smallest is the (n - r + 1)-th largest); None when there is no value."""
-    if n <= 0:
-        return None
-    r = rank(p, n)
-    if r - 1 <= n - r:
-        return pick_sql(by, timing, where, False), r - 1
-    return pick_sql(by, timing, where, True), n - r
+def in_memory(times: Sequence[Sequence[Any]]) -> Pick:
+    """A `Pick` over fetched (key, timings…) rows: each group's values sorted once."""
+    lists: dict[tuple[Any, str], list[float]] = {}
+    for key, *values in times:
+        for timing, v in zip(TIMINGS, values, strict=True):
+            if v is not None:
+                lists.setdefault((key, timing), []).append(v)
+    for values in lists.values():
+        values.sort()
+
+    def value(key: str, timing: str, descending: bool, offset: int) -> float | None:
+        values = lists.get((key, timing), [])
+        return values[-1 - offset] if descending else values[offset]
+    return value
 
 
-def stats_row(by: str, where: Sequence[str], params: Sequence[Any], sums: Sequence[Any],
-              value: Callable[[str, Sequence[Any]], float | None]) -> StatsRow:
-    """One `StatsRow` from its sums row; ``value(sql, params)`` runs one pick."""
+def stats_row(sums: Sequence[Any], value: Pick) -> StatsRow:
+    """One `StatsRow` from its sums row; ``value`` gives the value at a rank, counted from the
+    nearer end (the r-th smallest of n is the (n - r + 1)-th largest)."""
     key, count, failed, pt, ct, tt, cost, cost_est, unpriced = sums[:9]
     counts = dict(zip(TIMINGS, sums[9:12], strict=True))
     picked = []
     for timing, p in _PICKS:
-        found = pick(by, timing, where, p, counts[timing] or 0)
-        picked.append(None if found is None else value(found[0], [key, *params, found[1]]))
+        n = counts[timing] or 0
+        r = rank(p, n)
+        picked.append(None if n <= 0 else
+                      value(key, timing, False, r - 1) if r - 1 <= n - r else
+                      value(key, timing, True, n - r))
     return StatsRow(
         key=key, count=count, failed=failed or 0, ttft_p50=picked[0], ttft_p95=picked[1],
         total_p50=picked[2], total_p95=picked[3], tokens_per_second=picked[4],

@@ -12,7 +12,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -227,14 +227,20 @@ class HistoryStore:
         median tokens/s, summed tokens and cost. Sorted by key."""
         where, params = q.filters(endpoint=endpoint, since=q.epoch(since), until=None,
                                   conversation=conversation)
-        sums_sql = q.sums_sql(by, (" WHERE " + " AND ".join(where)) if where else "")
+        cond = (" WHERE " + " AND ".join(where)) if where else ""
+        sums_sql = q.sums_sql(by, cond, since=since is not None)
 
         def run(conn: sqlite3.Connection) -> list[q.StatsRow]:
-            def value(sql: str, args: Sequence[Any]) -> float | None:
-                found = conn.execute(sql, args).fetchone()
-                return None if found is None else found[0]
-            return [q.stats_row(by, where, params, sums, value)
-                    for sums in conn.execute(sums_sql, params).fetchall()]
+            sums = conn.execute(sums_sql, params).fetchall()
+            if sum(row[1] for row in sums) <= q.FETCH_AT_MOST:
+                times = q.times_sql(by, cond, since=since is not None)
+                value = q.in_memory(conn.execute(times, params).fetchall())
+            else:
+                def value(key: str, timing: str, descending: bool, offset: int) -> float | None:
+                    sql = q.pick_sql(by, timing, where, descending)
+                    found = conn.execute(sql, [key, *params, offset]).fetchone()
+                    return None if found is None else found[0]
+            return [q.stats_row(row, value) for row in sums]
         return self._read(run)
 
     def resets(self, conversation: str | None = None, *, since: q.When | None = None,
