@@ -206,6 +206,7 @@ class HistoryStore:
         ages like "7d"), ``conversation``. Without messages/steps/specs."""
         where, params = q.filters(endpoint=endpoint, since=q.epoch(since),
                                   until=q.epoch(until, "until"), conversation=conversation)
+        match = None
         if text is not None and text.strip():
             if len(text) > 1000:
                 raise ConfigError("search text is too long (at most 1,000 characters)")
@@ -217,7 +218,7 @@ class HistoryStore:
                 clause, more = q.like_filter(text)
                 where.append(clause)
                 params += more
-        sql = _search_sql(where, fts=bool(where) and where[0] == "turns_fts MATCH ?")
+        sql = _search_sql(where, fts=match is not None)
         params.append(_limit(limit))
         return [stored_turn(r) for r in self._read(lambda c: c.execute(sql, params).fetchall())]
 
