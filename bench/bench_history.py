@@ -4,9 +4,10 @@ A log of 100,000 realistic turns (≈80-char questions, ≈1,200-char answers, �
 messages each, 4 endpoints, 200 conversations over 60 days) is filled in bulk, then:
 - `log_turn` of one more turn, timed one by one on the empty log and on the full one
   (each its own short transaction, WAL, synchronous=NORMAL, redaction included);
-- `search` (FTS5: common word, rare word, stemmed word, words + endpoint + since, hostile text) and
-  `stats` (by endpoint, by day, last 7 days), median and worst of 7 runs; LIKE (no FTS5) for
-  contrast;
+- `search` (FTS5: common word, rare word, stemmed word, words + endpoint + since, hostile text;
+  no text + endpoint) and `stats` (by endpoint, by day, last 7 days, one conversation), median and
+  worst of 7 runs; LIKE (no FTS5) for contrast;
+- the newest 50 turns of one conversation since its last reset (what ``-c NAME`` restores);
 - `forget` of one conversation (≈500 turns; secure delete, FTS merge, WAL checkpoint);
 - 4 processes logging 250 turns each at once (per-turn latency under contention).
 
@@ -30,6 +31,7 @@ from typing import Any
 
 from dbchat_magic.history import HistoryStore, TurnRecord
 from dbchat_magic.history._record import PAYLOAD_COLUMNS, TURN_COLUMNS, record_row
+from dbchat_magic.history._schema import day_of
 from dbchat_magic.pricing import Cost
 from dbchat_magic.result import Metrics, Usage
 
@@ -85,8 +87,8 @@ def fill(path: Path, n: int) -> float:
     conn.executemany("INSERT OR IGNORE INTO conversations (name, created_at) VALUES (?, ?)",
                      [(n_, now) for n_ in names])
     ids = dict(conn.execute("SELECT name, id FROM conversations"))
-    sql = (f"INSERT INTO turns (id, conversation_id, {', '.join(TURN_COLUMNS)}) "
-           f"VALUES (?, ?, {', '.join('?' * len(TURN_COLUMNS))})")
+    sql = (f"INSERT INTO turns (id, conversation_id, day, {', '.join(TURN_COLUMNS)}) "
+           f"VALUES (?, ?, {day_of('?')}, {', '.join('?' * len(TURN_COLUMNS))})")
     payload_sql = (f"INSERT INTO turn_payloads (turn_id, {', '.join(PAYLOAD_COLUMNS)}) "
                    "VALUES (?, ?, ?, ?)")
     start = time.perf_counter()
@@ -95,7 +97,7 @@ def fill(path: Path, n: int) -> float:
         for i in range(lo, min(n, lo + 5000)):
             rec = record(rng, i, now)
             row, payload = record_row(rec)
-            rows.append((i + 1, ids[rec.conversation], *row))
+            rows.append((i + 1, ids[rec.conversation], row[0], *row))
             payloads.append((i + 1, *payload))
         conn.execute("BEGIN")
         conn.executemany(sql, rows)
@@ -178,6 +180,10 @@ def main() -> int:
             ("stats by endpoint (all 100k)", lambda: store.stats()),
             ("stats by day (all 100k)", lambda: store.stats(by="day")),
             ("stats by endpoint, since 7d", lambda: store.stats(since="7d")),
+            ("stats by day, since 7d", lambda: store.stats(by="day", since="7d")),
+            ("stats by endpoint, one conversation", lambda: store.stats(conversation="conv-5")),
+            ("restore: newest 50 turns of a conversation since its last reset",
+             lambda: store.conversation("conv-5", limit=50, since_reset=True)),
         ]
         query_rows = []
         for label, fn in queries:

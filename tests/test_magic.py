@@ -289,3 +289,27 @@ def test_raise_on_failure_off_keeps_todays_behaviour(shell, sim):
     res = run(shell, "%%dbchat -e no-such-endpoint\nhello")
     assert res.error_in_exec is None
     assert shell.user_ns["_dbchat_last"].status == "failed"
+
+
+@pytest.mark.parametrize("how", ["reset", "new"])
+def test_a_restore_after_a_reset_continues_from_the_reset(shell, sim, capsys, how):
+    from dbchat_magic.conversation import _forget_all
+    from dbchat_magic.session._pipeline import _sessions
+
+    for question in ("first question about sales", "and the second one?"):
+        run(shell, f"%%dbchat -e {LLAMA} -c sales\n{question}")
+    if how == "reset":
+        run(shell, "%dbchat reset -c sales")
+    run(shell, f"%%dbchat -e {LLAMA} -c sales{' --new' if how == 'new' else ''}\nstart over")
+    assert [m["role"] for m in sim.stats.last_body["messages"]] == ["system", "user"]
+    answer = shell.user_ns["_dbchat_last"].text
+    _forget_all()  # what a kernel restart loses
+    _sessions.clear()
+    run(shell, f"%%dbchat -e {LLAMA} -c sales\nand now?")
+    sent = [m["content"] for m in sim.stats.last_body["messages"]]
+    assert sent[1:3] == ["start over", answer] and len(sent) == 4  # only the turn since
+    capsys.readouterr()
+    run(shell, "%dbchat log -c sales")
+    lines = capsys.readouterr().out.splitlines()
+    mark = next(i for i, line in enumerate(lines) if "restarted here" in line)
+    assert "start over" in lines[mark - 1] and "second one" in lines[mark + 1]

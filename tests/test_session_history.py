@@ -118,6 +118,26 @@ def test_a_named_conversation_continues_from_the_log_in_a_new_process_state(live
     assert get_session("fresh").conversation.turns == []
 
 
+def test_new_marks_a_reset_so_a_restore_starts_after_it(live):
+    _forget_all()
+    _sessions.clear()
+    s = get_session("sales")
+    _ask(s, "one")
+    _ask(s, "two")
+    fresh = get_session("sales", new=True)  # what --new does
+    _ask(fresh, "three")
+    answer = fresh.conversation.turns[0].answer
+    _forget_all()  # what a kernel restart loses
+    _sessions.clear()
+    restored = get_session("sales")
+    assert [t.question for t in restored.conversation.turns] == ["three"]
+    assert [t.question for t in HistoryStore(_db()).conversation("sales")] == ["one", "two",
+                                                                            "three"]
+    _ask(restored, "four")
+    sent = [m["content"] for m in live.stats.last_body["messages"]]
+    assert sent[1:3] == ["three", answer] and len(sent) == 4
+
+
 def test_compare_targets_are_checked():
     assert parse_targets(f"{LLAMA}, {CLAUDE}") == [LLAMA, CLAUDE]
     for bad in (LLAMA, f"{LLAMA},{LLAMA}", ",".join(f"e{i}" for i in range(7))):

@@ -61,6 +61,26 @@ def test_a_conversation_continues_after_a_kernel_restart(kernel: KernelHarness, 
     assert sent[-1].endswith("And the least?")
 
 
+def test_a_restart_after_a_reset_restores_only_the_turns_since(kernel: KernelHarness,
+                                                              kernel_sim):
+    for question in ("Which book sold most?", "And by month?"):
+        ex = kernel.execute(f"%%dbchat -c books\n{question}", timeout=90)
+        assert ex.status == "ok", ex.outputs
+    reset = kernel.execute("%dbchat reset -c books")
+    assert reset.status == "ok" and "conversation 'books' reset" in reset.stdout
+    after = kernel.execute("%%dbchat -c books\nStart over: units by region?", timeout=90)
+    assert after.status == "ok", after.outputs
+    answer = kernel_sim.stats.log[-1].text
+    _restart(kernel)
+    nxt = kernel.execute("%%dbchat -c books\nAnd the least?", timeout=90)
+    assert nxt.status == "ok", nxt.outputs
+    sent = [m["content"] for m in kernel_sim.stats.last_body["messages"]]
+    assert sent[1:3] == ["Start over: units by region?", answer] and len(sent) == 4
+    assert not any("Which book" in text for text in sent)  # nothing from before the reset
+    log = kernel.execute("%dbchat log -c books")
+    assert log.status == "ok" and "restarted here" in log.stdout
+
+
 def test_log_search_stats_export_and_forget(kernel: KernelHarness, tmp_path: Path):
     hostile = "colours \x1b]8;;http://evil\x07click\x1b]8;;\x07 \x1b[31mred\x1b[0m please"
     ex = kernel.execute(f"%%dbchat -c logged\n{hostile}", timeout=90)

@@ -20,6 +20,7 @@ MAX_TEXT_CHARS = 1_000_000  # longest question/answer/reasoning kept (the rest i
 MAX_JSON_CHARS = 2_000_000  # largest messages/steps/specs JSON kept (else a short placeholder)
 _CUT_MARK = "\n[… cut by dbchat history]"
 _NOTE_KEYS = ("prompt_notes", "warnings")  # the only extras logged (an allow-list)
+_SEP = "\x00"
 
 
 @dataclass
@@ -157,22 +158,18 @@ TURN_COLUMNS = (
 PAYLOAD_COLUMNS = ("messages_z", "steps_json", "specs_json")
 
 
-def _text(value: str | None) -> str | None:
+def _bounded(value: str | None) -> str | None:
     if value is None:
         return None
     value = str(value)
-    if len(value) > MAX_TEXT_CHARS:
-        value = value[:MAX_TEXT_CHARS] + _CUT_MARK
-    return redact(value)[0]
+    return value[:MAX_TEXT_CHARS] + _CUT_MARK if len(value) > MAX_TEXT_CHARS else value
 
 
 def _json(value: Any) -> str | None:
     if value is None:
         return None
     text = json.dumps(value, ensure_ascii=False, default=_jsonable)
-    if len(text) > MAX_JSON_CHARS:
-        text = json.dumps({"cut": True, "chars": len(text)})
-    return redact(text)[0]
+    return json.dumps({"cut": True, "chars": len(text)}) if len(text) > MAX_JSON_CHARS else text
 
 
 def _jsonable(obj: Any) -> Any:
@@ -182,23 +179,41 @@ def _jsonable(obj: Any) -> Any:
     return str(obj)
 
 
+def redact_all(texts: Sequence[str | None]) -> list[str | None]:
+    """Each text through `auth.redact`, in one call when no text holds the NUL separator (the
+    credential list is gathered once, not once per text; no credential or token shape holds a
+    NUL, so joining changes no match). Falls back to one call per text."""
+    present = [t for t in texts if t is not None]
+    joined = _SEP.join(present)
+    if present and _SEP not in "".join(present):
+        parts = redact(joined)[0].split(_SEP)
+        if len(parts) == len(present):
+            it = iter(parts)
+            return [None if t is None else next(it) for t in texts]
+    return [None if t is None else redact(t)[0] for t in texts]
+
+
 def record_row(rec: TurnRecord) -> tuple[tuple[Any, ...], tuple[Any, ...] | None]:
     """The values for `TURN_COLUMNS` and for `PAYLOAD_COLUMNS` (None when there is no payload),
     redacted and bounded."""
     u, m, c = rec.usage, rec.metrics, rec.cost
-    row = (
-        float(rec.asked_at), rec.finished_at, _text(rec.endpoint) or "", _text(rec.model),
-        _text(rec.status) or "", u.prompt_tokens, u.completion_tokens, u.total_tokens,
-        int(bool(u.estimated)), m.time_to_first_token, m.total_time, m.tokens_per_second,
-        m.retries, c.usd if c is not None else None,
-        int(c.estimated) if c is not None else None, _text(rec.finish_reason),
-        _text(rec.error), _text(rec.question) or "", _text(rec.sent_question),
-        _text(rec.answer) or "", _text(rec.reasoning),
+    (endpoint, model, status, finish_reason, error, question, sent_question, answer, reasoning,
+     notes, messages, steps, specs) = redact_all([
+        _bounded(rec.endpoint), _bounded(rec.model), _bounded(rec.status),
+        _bounded(rec.finish_reason), _bounded(rec.error), _bounded(rec.question),
+        _bounded(rec.sent_question), _bounded(rec.answer), _bounded(rec.reasoning),
         _json(list(rec.notes)) if rec.notes else None,
+        _json(list(rec.messages) if rec.messages is not None else None),
+        _json(rec.steps), _json(rec.specs)])
+    row = (
+        float(rec.asked_at), rec.finished_at, endpoint or "", model, status or "",
+        u.prompt_tokens, u.completion_tokens, u.total_tokens, int(bool(u.estimated)),
+        m.time_to_first_token, m.total_time, m.tokens_per_second, m.retries,
+        c.usd if c is not None else None, int(c.estimated) if c is not None else None,
+        finish_reason, error, question or "", sent_question, answer or "", reasoning, notes,
     )
-    messages = _json(list(rec.messages) if rec.messages is not None else None)
     payload = (zlib.compress(messages.encode(), 6) if messages is not None else None,
-               _json(rec.steps), _json(rec.specs))
+               steps, specs)
     return row, (payload if any(v is not None for v in payload) else None)
 
 

@@ -29,14 +29,29 @@ from dbchat_magic.history._record import (
     record_row,
     stored_turn,
 )
-from dbchat_magic.history._schema import HistoryError, connect, fts5_available, has_fts, migrate
+from dbchat_magic.history._schema import (
+    HistoryError,
+    connect,
+    day_of,
+    fts5_available,
+    has_fts,
+    migrate,
+)
 
 T = TypeVar("T")
-_INSERT = (f"INSERT INTO turns (conversation_id, {', '.join(TURN_COLUMNS)}) "
-           f"VALUES (?, {', '.join('?' * len(TURN_COLUMNS))})")
+# the conversation's id looked up in the same statement; the local day computed by SQLite
+_INSERT = (f"INSERT INTO turns (conversation_id, day, {', '.join(TURN_COLUMNS)}) "
+           f"VALUES ((SELECT id FROM conversations WHERE name = ?), {day_of('?')}, "
+           f"{', '.join('?' * len(TURN_COLUMNS))})")
 _INSERT_PAYLOAD = (f"INSERT INTO turn_payloads (turn_id, {', '.join(PAYLOAD_COLUMNS)}) "
                    f"VALUES (?, {', '.join('?' * len(PAYLOAD_COLUMNS))})")
 _FROM = "FROM turns t JOIN conversations c ON c.id = t.conversation_id"
+_LAST_RESET = "SELECT max(r.at) FROM resets r WHERE r.conversation_id = c.id"
+_SINCE_RESET = f" AND t.asked_at >= coalesce(({_LAST_RESET}), t.asked_at)"
+# a reset is marked only when the conversation has a turn since its last one (no run of marks)
+_MARK_RESET = ("INSERT INTO resets (conversation_id, at) SELECT c.id, ?1 FROM conversations c "
+               "WHERE c.name = ?2 AND EXISTS (SELECT 1 FROM turns t WHERE t.conversation_id = c.id"
+               f"{_SINCE_RESET} AND t.asked_at <= ?1)")
 MAX_LIMIT = 10_000
 # SQLite 3.42+: FTS5 can remove a deleted row's terms at once; older builds merge the index
 _FTS_SECURE_DELETE = sqlite3.sqlite_version_info >= (3, 42, 0)
@@ -132,19 +147,39 @@ class HistoryStore:
             name = redact(record.conversation or "default")[0]
             return self._write(lambda conn: _insert(conn, name, row, payload))
         except Exception as exc:
-            self.logging_enabled = False
-            reason = str(exc) if isinstance(exc, HistoryError) else \
-                f"history database {self.path}: {_reason(exc)}"
-            with self._lock:
-                self._notes.append(f"history logging is off for this session ({reason})")
+            self._logging_failed(exc)
             return None
 
+    def log_reset(self, conversation: str, at: float | None = None) -> bool:
+        """Mark that ``conversation`` restarted at ``at`` (now): restoring it continues from
+        here. Only marked when a turn was logged since its last mark; True when marked. Never
+        raises (a failure is one note and turns logging off, as in `log_turn`)."""
+        if not self.logging_enabled:
+            return False
+        name = redact(conversation or "default")[0]
+        when = time.time() if at is None else float(at)
+        try:
+            return bool(self._write(lambda conn: conn.execute(_MARK_RESET, (when, name)).rowcount))
+        except Exception as exc:
+            self._logging_failed(exc)
+            return False
+
+    def _logging_failed(self, exc: Exception) -> None:
+        self.logging_enabled = False
+        reason = str(exc) if isinstance(exc, HistoryError) else \
+            f"history database {self.path}: {_reason(exc)}"
+        with self._lock:
+            self._notes.append(f"history logging is off for this session ({reason})")
+
     # --- reading ----------------------------------------------------------------------------
-    def conversation(self, name: str, *, limit: int | None = None) -> list[StoredTurn]:
+    def conversation(self, name: str, *, limit: int | None = None,
+                     since_reset: bool = False) -> list[StoredTurn]:
         """The turns of conversation ``name``, oldest first, with messages, steps and specs
-        (the newest ``limit`` when given)."""
+        (the newest ``limit`` when given; with ``since_reset``, only those asked since its last
+        reset: what a restored conversation continues from)."""
         sql = (f"SELECT {SELECT_COLUMNS}{SELECT_PAYLOAD} {_FROM} "
-               "LEFT JOIN turn_payloads p ON p.turn_id = t.id WHERE c.name = ? ORDER BY t.id DESC")
+               "LEFT JOIN turn_payloads p ON p.turn_id = t.id WHERE c.name = ?"
+               f"{_SINCE_RESET if since_reset else ''} ORDER BY t.id DESC")
         params: list[Any] = [name]
         if limit is not None:
             sql += " LIMIT ?"
@@ -171,34 +206,19 @@ class HistoryStore:
         ages like "7d"), ``conversation``. Without messages/steps/specs."""
         where, params = q.filters(endpoint=endpoint, since=q.epoch(since),
                                   until=q.epoch(until, "until"), conversation=conversation)
-        source = _FROM
-        order = "t.id"
+        match = None
         if text is not None and text.strip():
             if len(text) > 1000:
                 raise ConfigError("search text is too long (at most 1,000 characters)")
             match = q.fts_query(text) if self.full_text else None
-            if match is not None and not where:  # the index alone, newest first, to the limit
-                sql = (f"SELECT {SELECT_COLUMNS} FROM (SELECT rowid AS id FROM turns_fts WHERE "
-                       "turns_fts MATCH ? ORDER BY rowid DESC LIMIT ?) m CROSS JOIN turns t ON "
-                       f"t.id = m.id CROSS JOIN conversations c ON c.id = t.conversation_id "
-                       "ORDER BY t.id DESC")
-                args = [match, _limit(limit)]
-                return [stored_turn(r)
-                        for r in self._read(lambda c: c.execute(sql, args).fetchall())]
-            if match is not None:  # the index leads, newest first, and stops at the limit
-                source = ("FROM turns_fts f CROSS JOIN turns t ON t.id = f.rowid "
-                          "CROSS JOIN conversations c ON c.id = t.conversation_id")
-                order = "f.rowid"
+            if match is not None:
                 where.insert(0, "turns_fts MATCH ?")
                 params.insert(0, match)
             else:
                 clause, more = q.like_filter(text)
                 where.append(clause)
                 params += more
-        sql = f"SELECT {SELECT_COLUMNS} {source}"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += f" ORDER BY {order} DESC LIMIT ?"
+        sql = _search_sql(where, fts=match is not None)
         params.append(_limit(limit))
         return [stored_turn(r) for r in self._read(lambda c: c.execute(sql, params).fetchall())]
 
@@ -206,20 +226,36 @@ class HistoryStore:
               endpoint: str | None = None, conversation: str | None = None) -> list[q.StatsRow]:
         """Per endpoint (or local day): count, failed, p50/p95 first token and total time,
         median tokens/s, summed tokens and cost. Sorted by key."""
-        key = q.group_key(by)
         where, params = q.filters(endpoint=endpoint, since=q.epoch(since), until=None,
                                   conversation=conversation)
         cond = (" WHERE " + " AND ".join(where)) if where else ""
-        sums_sql = (f"SELECT {key} AS k, count(*), sum(t.status = 'failed'), "
-                    "sum(t.prompt_tokens), sum(t.completion_tokens), sum(t.total_tokens), "
-                    "sum(t.cost_usd), max(t.cost_estimated), sum(t.cost_usd IS NULL) "
-                    f"FROM turns t{cond} GROUP BY k ORDER BY k")
-        times_sql = f"SELECT {key}, t.ttft, t.total_time, t.tokens_per_second FROM turns t{cond}"
+        sums_sql = q.sums_sql(by, cond, since=since is not None)
 
         def run(conn: sqlite3.Connection) -> list[q.StatsRow]:
             sums = conn.execute(sums_sql, params).fetchall()
-            return q.stats_rows(sums, conn.execute(times_sql, params).fetchall())
+            if sum(row[1] for row in sums) <= q.FETCH_AT_MOST:
+                times = q.times_sql(by, cond, since=since is not None)
+                value = q.in_memory(conn.execute(times, params).fetchall())
+            else:
+                def value(key: str, timing: str, descending: bool, offset: int) -> float | None:
+                    sql = q.pick_sql(by, timing, where, descending)
+                    found = conn.execute(sql, [key, *params, offset]).fetchone()
+                    return None if found is None else found[0]
+            return [q.stats_row(row, value) for row in sums]
         return self._read(run)
+
+    def resets(self, conversation: str | None = None, *, since: q.When | None = None,
+               until: q.When | None = None) -> list[tuple[str, float]]:
+        """(conversation, time) of each logged reset, oldest first, filtered like `search`."""
+        where, params = ["1"], []
+        for clause, value in (("c.name = ?", conversation), ("r.at >= ?", q.epoch(since)),
+                              ("r.at < ?", q.epoch(until, "until"))):
+            if value is not None:
+                where.append(clause)
+                params.append(value)
+        sql = ("SELECT c.name, r.at FROM resets r JOIN conversations c ON c.id = r.conversation_id"
+               f" WHERE {' AND '.join(where)} ORDER BY r.at, r.id")
+        return self._read(lambda conn: [(str(n), float(a)) for n, a in conn.execute(sql, params)])
 
     def count(self) -> int:
         """How many turns are logged."""
@@ -246,9 +282,14 @@ class HistoryStore:
             where.append(f"id IN ({', '.join('?' * len(id_list)) or 'NULL'})")
             params += id_list
         sql = "DELETE FROM turns WHERE " + " AND ".join(where)
+        # resets before the date (or of the conversation) go with its turns; never by ids
+        reset_sql = None if id_list is not None else \
+            "DELETE FROM resets WHERE " + " AND ".join(w.replace("asked_at", "at") for w in where)
 
         def run(conn: sqlite3.Connection) -> int:
             deleted = conn.execute(sql, params).rowcount
+            if reset_sql is not None:
+                conn.execute(reset_sql, params)
             conn.execute("DELETE FROM conversations WHERE id NOT IN "
                          "(SELECT DISTINCT conversation_id FROM turns)")
             if deleted and self._fts and not _FTS_SECURE_DELETE:
@@ -264,11 +305,25 @@ def _insert(conn: sqlite3.Connection, name: str, row: tuple[Any, ...],
             payload: tuple[Any, ...] | None) -> int:
     conn.execute("INSERT OR IGNORE INTO conversations (name, created_at) VALUES (?, ?)",
                  (name, time.time()))
-    conv_id = conn.execute("SELECT id FROM conversations WHERE name = ?", (name,)).fetchone()[0]
-    turn_id = int(conn.execute(_INSERT, (conv_id, *row)).lastrowid or 0)
+    turn_id = int(conn.execute(_INSERT, (name, row[0], *row)).lastrowid or 0)
     if payload is not None:
         conn.execute(_INSERT_PAYLOAD, (turn_id, *payload))
     return turn_id
+
+
+def _search_sql(where: list[str], *, fts: bool) -> str:
+    """The newest matching ids first (up to the LIMIT parameter), then their rows: the rows'
+    texts are read for those ids only, never for every match."""
+    if fts and len(where) == 1:  # the index alone, newest first, to the limit
+        ids = "SELECT rowid AS id FROM turns_fts WHERE turns_fts MATCH ? ORDER BY rowid DESC"
+    elif fts:  # the index leads, newest first, and stops at the limit
+        ids = ("SELECT t.id FROM turns_fts f CROSS JOIN turns t ON t.id = f.rowid WHERE "
+               f"{' AND '.join(where)} ORDER BY f.rowid DESC")
+    else:
+        ids = f"SELECT t.id FROM turns t{' WHERE ' if where else ''}{' AND '.join(where)} " \
+              "ORDER BY t.id DESC"
+    return (f"SELECT {SELECT_COLUMNS} FROM ({ids} LIMIT ?) m CROSS JOIN turns t ON t.id = m.id "
+            "CROSS JOIN conversations c ON c.id = t.conversation_id ORDER BY t.id DESC")
 
 
 def _limit(limit: int) -> int:

@@ -238,10 +238,13 @@ _KIND_WORDS = {"chart": "chart", "table": "table", "kpi": "KPI"}
 
 def _reset(shell: Any, rest: list[str]) -> None:
     from dbchat_magic.conversation import get_conversation
+    from dbchat_magic.session import Session
 
     name, _ = _chat_name(rest)
-    get_conversation(name).reset()
-    print(f"conversation {name!r} reset")
+    conversation = get_conversation(name)
+    conversation.reset()
+    notes = Session(conversation).mark_reset()  # the log's restore starts here from now on
+    print(f"conversation {name!r} reset", *notes, sep="\n")
 
 
 def _panel(shell: Any, rest: list[str]) -> Any:

@@ -82,12 +82,30 @@ def run_log(shell: Any, rest: list[str]) -> None:
     if not turns:
         print("no logged turn matches")
         return
+    marks = _resets_among(store, turns, args.before)
     print(f"{'id':>6}  {'asked':<16}  {'chat':<12} {'endpoint':<28} {'status':<9} "
           f"{'cost':>10}  question → answer")
     for t in turns:
+        while marks and marks[-1][1] > t.asked_at:  # a reset after this turn: above it
+            _print_reset(*marks.pop())
         print(f"{t.id:>6}  {_when(t.asked_at):<16}  {_clip(t.conversation, 12):<12} "
               f"{_clip(t.endpoint, 28):<28} {_clip(t.status, 9):<9} {_cost_text(t.cost):>10}  "
               f"{_clip(t.question, 50)} → {_clip(t.answer, 60)}")
+    while marks:
+        _print_reset(*marks.pop())
+
+
+def _resets_among(store: Any, turns: list[Any], before: str | None) -> list[tuple[str, float]]:
+    """The resets of the listed turns' conversations from the oldest listed turn on (oldest
+    first): where each of those conversations restarted."""
+    names = {t.conversation for t in turns}
+    oldest = min(t.asked_at for t in turns)
+    return [(name, at) for name, at in store.resets(since=oldest, until=before) if name in names]
+
+
+def _print_reset(name: str, at: float) -> None:
+    print(f"{'':>6}  {_when(at):<16}  {_clip(name, 12):<12} "
+          "↺ restarted here (%dbchat reset or --new)")
 
 
 def _forget(store: Any, args: argparse.Namespace) -> None:

@@ -59,6 +59,16 @@ class Session:
             notes = [f"conversation {self.conversation.name!r} was not restored ({err})"]
         return notes
 
+    def mark_reset(self) -> list[str]:
+        """Mark in the history log that this conversation starts afresh (``--new``,
+        ``%dbchat reset``), so a later restore continues from here; returns notes. Never raises."""
+        from dbchat_magic.errors import DbChatError
+
+        try:
+            return _turn_log.log_reset(self.settings(), self.conversation.name)
+        except DbChatError as err:
+            return [f"the reset of {self.conversation.name!r} was not logged ({err})"]
+
     def prepare(self, question: str, options: AskOptions | None = None,
                 namespace: Mapping[str, Any] | None = None) -> PreparedAsk:
         """Compose the messages for ``question`` (raises `ConfigError`/`FrameNotFound` early)."""
@@ -220,6 +230,8 @@ def get_session(name: str = "default", *, new: bool = False,
     if new or session is None:
         conv = new_conversation(name) if new else get_conversation(name)
         session = _sessions[name] = Session(conv, settings)
-        if not new:
+        if new:
+            session.notes += session.mark_reset()
+        else:  # Session.restore never restores "default"
             session.notes += session.restore()
     return session

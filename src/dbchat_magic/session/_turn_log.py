@@ -1,5 +1,6 @@
-"""After an answer: its cost (the ``prices`` table), the turn in the history log, and a named
-conversation restored from that log after a kernel restart.
+"""After an answer: its cost (the ``prices`` table), the turn in the history log, a reset
+(``%dbchat reset``, ``--new``) marked in that log, and a named conversation restored from it after
+a kernel restart, continuing from its last reset.
 
 Logging never breaks an answer: a failing log becomes one note (`HistoryStore.log_turn`) and stays
 off for the session; the store is opened once per path and kept.
@@ -72,14 +73,23 @@ def log_turn(prepared: PreparedAsk, result: ChatResult, conversation: str) -> li
     return store.take_notes()
 
 
+def log_reset(settings: Settings, conversation: str) -> list[str]:
+    """Mark in the log that ``conversation`` starts afresh now; returns the notes to show."""
+    store = history_store(settings)
+    if store is None:
+        return []
+    store.log_reset(conversation)
+    return store.take_notes()
+
+
 def restore(conversation: Conversation, settings: Settings) -> list[str]:
-    """Fill an empty ``conversation`` with its newest logged turns; returns notes (a log that
-    cannot be read is a note, never an error: the chat simply starts empty)."""
+    """Fill an empty ``conversation`` with its newest logged turns since its last reset; returns
+    notes (a log that cannot be read is a note, never an error: the chat simply starts empty)."""
     store = history_store(settings)
     if store is None or len(conversation):
         return []
     try:
-        turns = store.conversation(conversation.name, limit=RESTORE_TURNS)
+        turns = store.conversation(conversation.name, limit=RESTORE_TURNS, since_reset=True)
     except DbChatError as err:
         return [f"conversation {conversation.name!r} was not restored from the log ({err})"]
     for turn in turns:
