@@ -70,7 +70,7 @@ def missing_reason() -> str | None:
     """Why the MLflow venv cannot serve the test models, or None when it can."""
     if not (VENV / "bin" / "mlflow").exists():
         return f"no MLflow venv at {VENV} ({SETUP_HINT})"
-    if not (VENV / ".stamp").exists():
+    if not (VENV / ".complete").exists():
         return f"MLflow venv at {VENV} is half built ({SETUP_HINT})"
     absent = [n for k, n, _ in SERVERS.values() if k == "model" and not (MODELS_DIR / n).is_dir()]
     if absent:
