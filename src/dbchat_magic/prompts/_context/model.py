@@ -12,6 +12,9 @@ BLOCK_ROWS = 100
 SAMPLE_SIZE = SAMPLE_BLOCKS * BLOCK_ROWS
 SAMPLE_NOTE = (f"(hints from a sample of {SAMPLE_SIZE} rows: {SAMPLE_BLOCKS} evenly spaced runs "
                f"of {BLOCK_ROWS})")
+SAMPLE_ROWS = 3  # example rows shown per frame
+LOW_CARDINALITY = 20  # at most this many distinct values: listed as categories
+LONG_TEXT_CHARS = 200  # longer on average: a long-text column (its values stay out of samples)
 
 
 @dataclass

@@ -15,8 +15,11 @@ import pandas as pd
 
 from dbchat_magic.prompts._context.model import (
     BLOCK_ROWS,
+    LONG_TEXT_CHARS,
+    LOW_CARDINALITY,
     SAMPLE_BLOCKS,
     SAMPLE_NOTE,
+    SAMPLE_ROWS,
     SAMPLE_SIZE,
     ColumnSummary,
     FrameSummary,
@@ -30,9 +33,6 @@ from dbchat_magic.prompts._context.quoting import (
     safe_name,
 )
 
-SAMPLE_ROWS = 3
-LOW_CARDINALITY = 20
-LONG_TEXT_CHARS = 200
 TYPE_PROBE = 200
 
 

@@ -13,8 +13,11 @@ import polars as pl
 
 from dbchat_magic.prompts._context.model import (
     BLOCK_ROWS,
+    LONG_TEXT_CHARS,
+    LOW_CARDINALITY,
     SAMPLE_BLOCKS,
     SAMPLE_NOTE,
+    SAMPLE_ROWS,
     SAMPLE_SIZE,
     ColumnSummary,
     FrameSummary,
@@ -25,10 +28,6 @@ from dbchat_magic.prompts._context.quoting import (
     quote_text,
     safe_name,
 )
-
-SAMPLE_ROWS = 3
-LOW_CARDINALITY = 20
-LONG_TEXT_CHARS = 200
 
 
 def summarize(obj: Any, *, max_columns: int) -> FrameSummary:

@@ -11,10 +11,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from dbchat_magic.prompts._context.model import ColumnSummary, FrameSummary
+from dbchat_magic.prompts._context.model import SAMPLE_ROWS, ColumnSummary, FrameSummary
 from dbchat_magic.prompts._context.quoting import format_value, quote_text, safe_name
 
-SAMPLE_ROWS = 3
 _COSTLY = re.compile(r"(Aggregate|Join|Sort|Window\w*|Repartition\w*|Rebalance\w*|"
                      r"Deduplicate\w*|Distinct|Expand|Intersect|Except)")
 _TREE = re.compile(r"^[\s:+|-]*")
