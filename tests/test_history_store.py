@@ -11,6 +11,7 @@ import os
 import secrets
 import sqlite3
 import stat
+import sys
 import time
 from pathlib import Path
 
@@ -111,6 +112,17 @@ def test_failed_and_stopped_answers_are_logged_with_their_status(sim: Simulator,
     assert t1.status == "failed" and "500" in (t1.error or "") and t1.answer == ""
     assert t2.status == "stopped" and t2.answer == stopped.text and t2.answer
     assert t2.usage == stopped.usage and t2.metrics.total_time == stopped.metrics.total_time
+
+
+def test_logging_leaves_no_utf8_copy_in_the_answer_it_keeps(store: HistoryStore) -> None:
+    """sqlite3 binds a str through its UTF-8 form, which CPython then keeps inside that str (and
+    sys.getsizeof counts): the conversation's own answer text must not carry one per answer."""
+    answer = "revenue — North is up 12 %, São Paulo down " * 20  # not ASCII
+    question = "¿qué pasó?"
+    sizes = (sys.getsizeof(answer), sys.getsizeof(question))
+    store.log_turn(_rec(question, answer))
+    assert (sys.getsizeof(answer), sys.getsizeof(question)) == sizes
+    assert store.conversation("default")[0].answer == answer
 
 
 def _planted() -> tuple[str, str, str]:
