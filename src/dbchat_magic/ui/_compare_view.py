@@ -40,13 +40,19 @@ class CompareView:
         """Display the columns (or one line) and start each view's "thinking…" clock."""
         from IPython.display import display
 
-        if self.widget is None:
-            print(f"comparing {', '.join(self.endpoints)}…")
+        bundle: dict[str, Any] = {"text/plain": "<dbchat compare>", "text/html": self._header()}
+        if self.widget is None:  # plain outputs: the header now, the columns at the end
+            self._display = display(bundle, raw=True, display_id=True)
             return
-        bundle = {"text/plain": "<dbchat compare>", "text/html": "", WIDGET_VIEW: {
-            "version_major": 2, "version_minor": 0, "model_id": self.widget.model_id}}
+        bundle[WIDGET_VIEW] = {"version_major": 2, "version_minor": 0,
+                               "model_id": self.widget.model_id}
         self._display = display(bundle, raw=True, display_id=True)
         self.start_clocks()
+
+    def _header(self) -> str:
+        """One line above the columns: also what shows where widgets cannot (a saved notebook)."""
+        return (f"<small>{len(self.endpoints)} answers side by side: "
+                f"{escape(', '.join(self.endpoints))}</small>")
 
     def start_clocks(self) -> None:
         """Start each column's "thinking… N s" clock (`show` does; ``inline`` views call it)."""
@@ -64,11 +70,12 @@ class CompareView:
         return SettledColumns(results)
 
     def retire(self) -> None:
-        """Replace the live columns by an empty output and close every widget."""
+        """Replace the live columns by their header line and close every widget."""
         if self.widget is None:
             return
-        if self._display is not None:
-            self._display.update({"text/plain": "<dbchat compare>", "text/html": ""}, raw=True)
+        if self._display is not None:  # the same header (nbval sees the first display only)
+            self._display.update({"text/plain": "<dbchat compare>", "text/html": self._header()},
+                                 raw=True)
         for view in self.views:
             if isinstance(view, WidgetAnswerView):
                 view.close()
