@@ -3,6 +3,8 @@ environment, or with its Llama endpoint chosen), and one local Spark session."""
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,6 +20,12 @@ from dbchat_magic.simulator import LLAMA, Simulator
 settings.register_profile("dbchat", deadline=None,
                           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 settings.load_profile("dbchat")
+
+# pytest.approx reads sys.modules["numpy"] without the import lock: a warm-up thread importing
+# pandas (hence numpy) during a test makes it see a half-initialised module ("partially
+# initialized module 'numpy'"). Import it whole before any test starts such a thread.
+if importlib.util.find_spec("numpy") is not None:
+    importlib.import_module("numpy")
 
 
 @pytest.fixture(autouse=True)
