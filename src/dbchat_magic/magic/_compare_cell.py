@@ -17,6 +17,7 @@ from dbchat_magic.magic._options import parse_options
 
 if TYPE_CHECKING:
     from dbchat_magic.session import CompareResult, CompareRun, PreparedAsk, Session
+    from dbchat_magic.ui import CompareView
 
 _WAKE_INTERVAL = 0.02
 
@@ -122,7 +123,7 @@ async def run_compare_awaited(shell: Any, line: str, cell: str | None) -> None:
     _settle(request, view, run)
 
 
-def _settle(request: CompareRequest, view: Any, run: CompareRun) -> CompareResult:
+def _settle(request: CompareRequest, view: CompareView, run: CompareRun) -> CompareResult:
     from IPython.display import display
 
     result = run.finish()
