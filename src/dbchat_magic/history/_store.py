@@ -49,9 +49,9 @@ _FROM = "FROM turns t JOIN conversations c ON c.id = t.conversation_id"
 _LAST_RESET = "SELECT max(r.at) FROM resets r WHERE r.conversation_id = c.id"
 _SINCE_RESET = f" AND t.asked_at >= coalesce(({_LAST_RESET}), t.asked_at)"
 # a reset is marked only when the conversation has a turn since its last one (no run of marks)
-_MARK_RESET = ("INSERT INTO resets (conversation_id, at) SELECT c.id, ?1 FROM conversations c "
-               "WHERE c.name = ?2 AND EXISTS (SELECT 1 FROM turns t WHERE t.conversation_id = c.id"
-               f"{_SINCE_RESET} AND t.asked_at <= ?1)")
+_MARK_RESET = ("INSERT INTO resets (conversation_id, at) SELECT c.id, :at FROM conversations c "
+               "WHERE c.name = :name AND EXISTS (SELECT 1 FROM turns t WHERE "
+               f"t.conversation_id = c.id{_SINCE_RESET} AND t.asked_at <= :at)")
 MAX_LIMIT = 10_000
 # SQLite 3.42+: FTS5 can remove a deleted row's terms at once; older builds merge the index
 _FTS_SECURE_DELETE = sqlite3.sqlite_version_info >= (3, 42, 0)
@@ -159,7 +159,8 @@ class HistoryStore:
         name = redact(conversation or "default")[0]
         when = time.time() if at is None else float(at)
         try:
-            return bool(self._write(lambda conn: conn.execute(_MARK_RESET, (when, name)).rowcount))
+            return bool(self._write(
+                lambda conn: conn.execute(_MARK_RESET, {"at": when, "name": name}).rowcount))
         except Exception as exc:
             self._logging_failed(exc)
             return False
@@ -174,13 +175,13 @@ class HistoryStore:
     # --- reading ----------------------------------------------------------------------------
     def conversation(self, name: str, *, limit: int | None = None,
                      since_reset: bool = False) -> list[StoredTurn]:
-        """The turns of conversation ``name``, oldest first, with messages, steps and specs
+        """The turns of conversation ``name`` in the order asked, with messages, steps and specs
         (the newest ``limit`` when given; with ``since_reset``, only those asked since its last
         reset: what a restored conversation continues from)."""
         sql = (f"SELECT {SELECT_COLUMNS}{SELECT_PAYLOAD} {_FROM} "
                "LEFT JOIN turn_payloads p ON p.turn_id = t.id WHERE c.name = ?"
-               f"{_SINCE_RESET if since_reset else ''} ORDER BY t.id DESC")
-        params: list[Any] = [name]
+               f"{_SINCE_RESET if since_reset else ''} ORDER BY t.asked_at DESC, t.id DESC")
+        params: list[Any] = [name]  # asked order: a compare's answers end (and log) in any order
         if limit is not None:
             sql += " LIMIT ?"
             params.append(_limit(limit))
