@@ -246,6 +246,18 @@ class NotebookPage:
 
         return dict(wait_for(saved, timeout, f"{name} to be saved"))
 
+    def set_theme(self, dark: bool) -> None:
+        """Settings → Theme → JupyterLab Dark/Light, then wait for the page to say so (the
+        choice is saved in the server's settings: set it back when done)."""
+        page = self.page
+        page.locator(".lm-MenuBar-itemLabel", has_text="Settings").click()
+        page.locator(".lm-Menu-itemLabel", has_text="Theme").first.hover()
+        page.locator(".lm-Menu-itemLabel",
+                     has_text="JupyterLab Dark" if dark else "JupyterLab Light").first.click()
+        want = "false" if dark else "true"
+        wait_for(lambda: page.evaluate("document.body.dataset.jpThemeLight") == want, 60,
+                 f"the theme to switch (jpThemeLight={want})")
+
     def screenshot(self, name: str) -> Path:
         """Save a full-page screenshot to ``test-artifacts/e2e/<name>.png``."""
         ARTIFACTS.mkdir(parents=True, exist_ok=True)

@@ -62,18 +62,6 @@ _TOOLTIP_JS = """() => {
 }"""
 
 
-def _set_theme(lab: NotebookPage, dark: bool) -> None:
-    """Settings → Theme → JupyterLab Dark/Light, then wait for the page to say so."""
-    page = lab.page
-    page.locator(".lm-MenuBar-itemLabel", has_text="Settings").click()
-    page.locator(".lm-Menu-itemLabel", has_text="Theme").first.hover()
-    page.locator(".lm-Menu-itemLabel",
-                 has_text="JupyterLab Dark" if dark else "JupyterLab Light").first.click()
-    want = "false" if dark else "true"
-    wait_for(lambda: page.evaluate("document.body.dataset.jpThemeLight") == want, 60,
-             f"the theme to switch (jpThemeLight={want})")
-
-
 def _chart(lab: NotebookPage, cell: int) -> dict[str, Any]:
     return wait_for(lambda: lab.page.evaluate(_CHART_JS, lab.cell(cell).element_handle()), 90,
                     f"an interactive chart; output was:\n{lab.output_text(cell)}")
@@ -140,7 +128,7 @@ def test_interactive_chart_tooltip_width_and_theme(lab: NotebookPage, lab_server
         f"%%dbchat -e {LLAMA} -d sales\nChart revenue by region (e2e-keep-chart)"])
     lab.page.set_viewport_size({"width": 1400, "height": 1000})
     lab.open(name)
-    _set_theme(lab, theme == "dark")
+    lab.set_theme(theme == "dark")
     for cell in range(3):
         lab.run_cell(cell, timeout=90)
     wide = _check_width(lab, 1400, theme)
@@ -159,7 +147,7 @@ def test_interactive_chart_tooltip_width_and_theme(lab: NotebookPage, lab_server
     svg = outputs[0]["data"]["image/svg+xml"] if len(outputs) == 1 else ""
     assert "<svg" in "".join(svg), saved["cells"][2]  # the static fallback is saved beside it
     if theme == "dark":
-        _set_theme(lab, False)  # leave the shared server's settings as they were
+        lab.set_theme(False)  # leave the shared server's settings as they were
 
 
 def test_a_saved_chart_reopens_fitted_trusted_and_fixed_untrusted(lab: NotebookPage,

@@ -11,15 +11,23 @@ pytestmark = pytest.mark.e2e
 MISSING = "e2e-no-such-endpoint"
 
 
-@pytest.mark.parametrize("width", [1400, 800])
+@pytest.mark.parametrize(("width", "theme"), [(1400, "light"), (800, "dark")])
 def test_a_failed_answer_stops_run_all(lab: NotebookPage, lab_server: LabServer,
-                                       width: int) -> None:
+                                       width: int, theme: str) -> None:
     lab.page.set_viewport_size({"width": width, "height": 900})
     name = lab_server.write_notebook(f"e2e-failed-cell-{width}", [
         "%load_ext dbchat_magic",
         f"%%dbchat -e {MISSING}\nThis endpoint does not exist",
         "print('ran after the failure')"])
     lab.open(name)
+    lab.set_theme(theme == "dark")
+    try:
+        _run_all_stops_at_the_failure(lab, width)
+    finally:
+        lab.set_theme(False)  # the lab server is shared: leave its theme as it was
+
+
+def _run_all_stops_at_the_failure(lab: NotebookPage, width: int) -> None:
     lab.page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
     lab.page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
     lab.wait_cell_done(1, timeout=120)

@@ -22,27 +22,37 @@ def _widget_errors(lab: NotebookPage) -> list[str]:
     return [needle for needle in WIDGET_ERRORS if needle in text]
 
 
+@pytest.mark.parametrize(("width", "theme"), [(1400, "light"), (800, "dark")])
 def test_an_ipywidgets7_kernel_streams_plain_outputs_without_an_error_box(
-        lab: NotebookPage, lab_server: LabServer, dbr_kernel: str):
-    sim, total = lab_server.sim, 30
-    sim.script("e2e-widgets7", numbered_reply("w", total))
-    sim.set_pacing(tokens_per_second=10)  # ~3 s: several steps of the stream reach the page
-    name = lab_server.write_notebook("e2e-widgets7", [
+        lab: NotebookPage, lab_server: LabServer, dbr_kernel: str, width: int, theme: str):
+    lab.page.set_viewport_size({"width": width, "height": 900})
+    name = lab_server.write_notebook(f"e2e-widgets7-{width}", [
         "%load_ext dbchat_magic", f"%%dbchat -e {LLAMA}\nPlease answer e2e-widgets7",
         "%dbchat panel"], kernel=dbr_kernel)
     lab.open(name)
+    lab.set_theme(theme == "dark")
+    try:
+        _plain_outputs_and_no_error_box(lab, lab_server, f"{width}-{theme}")
+    finally:
+        lab.set_theme(False)  # the lab server is shared: leave its theme as it was
+
+
+def _plain_outputs_and_no_error_box(lab: NotebookPage, lab_server: LabServer, tag: str) -> None:
+    sim, total = lab_server.sim, 30
+    sim.script("e2e-widgets7", numbered_reply("w", total))
+    sim.set_pacing(tokens_per_second=10)  # ~3 s: several steps of the stream reach the page
     lab.run_cell(0)
     lab.record_outputs(1)
     lab.run_cell(1, timeout=90)
     samples = lab.recorded()
     final = lab.output_text(1)
-    lab.screenshot("13-widgets7-plain-outputs")
+    lab.screenshot(f"13-widgets7-plain-outputs-{tag}")
     assert FAILED_MARK not in final, f"the answer failed:\n{final}"
     assert shown_count(final, "w") == total  # the answer is visible
     steps = {shown_count(text, "w") for _, text in samples} - {0, total}
     assert steps, "the answer should stream (show partial text) before it settles"
     assert "live widgets are off" in final and "ipywidgets>=8" in final  # why, what to install
     lab.run_cell(2)
-    lab.screenshot("13-widgets7-panel-explains")
+    lab.screenshot(f"13-widgets7-panel-explains-{tag}")
     assert "chat panel needs widgets" in lab.output_text(2)
     assert _widget_errors(lab) == [], lab.page.locator(".jp-Notebook").inner_text()
