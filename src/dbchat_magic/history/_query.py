@@ -65,22 +65,14 @@ def like_pattern(text: str) -> str:
 
 def filters(*, endpoint: str | None, since: float | None, until: float | None,
             conversation: str | None) -> tuple[list[str], list[Any]]:
-    """WHERE clauses and their parameters for the common filters."""
-    where: list[str] = []
-    params: list[Any] = []
-    if endpoint is not None:
-        where.append("t.endpoint = ?")
-        params.append(endpoint)
-    if since is not None:
-        where.append("t.asked_at >= ?")
-        params.append(since)
-    if until is not None:
-        where.append("t.asked_at < ?")
-        params.append(until)
-    if conversation is not None:
-        where.append("t.conversation_id IN (SELECT id FROM conversations WHERE name = ?)")
-        params.append(conversation)
-    return where, params
+    """WHERE clauses and their parameters for the common filters (those given)."""
+    chosen = [(clause, value) for clause, value in (
+        ("t.endpoint = ?", endpoint),
+        ("t.asked_at >= ?", since),
+        ("t.asked_at < ?", until),
+        ("t.conversation_id IN (SELECT id FROM conversations WHERE name = ?)", conversation),
+    ) if value is not None]
+    return [clause for clause, _ in chosen], [value for _, value in chosen]
 
 
 def like_filter(text: str) -> tuple[str, list[Any]]:
