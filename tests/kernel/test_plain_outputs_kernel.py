@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from dbchat_magic.simulator import Gate
+
 KernelHarness = Any  # the class lives in tests/kernel/conftest.py (not importable)
 NOTE = "live widgets are off: this kernel has ipywidgets 7"
 
@@ -40,6 +42,20 @@ def _set_widgets(kernel: KernelHarness, value: str) -> None:
     assert done.status == "ok", done.outputs
 
 
+def _ask_held_mid_stream(kernel: KernelHarness, sim: Any, code: str) -> Any:
+    """Run ``code`` with the answer held after its first words until an in-place update has
+    shown them (no race with the render throttle), then let it finish."""
+    gate = Gate(after_tokens=4)
+    sim.set_pacing(gate=gate)
+    try:
+        ex = kernel.start(code)
+        kernel.wait(ex, 60, until=lambda e: any("Simulated answer" in t for t in _updates(e)))
+    finally:
+        gate.open()
+        sim.set_pacing(gate=None)
+    return kernel.wait(ex, 60)
+
+
 def _streamed_plainly(ex: Any) -> None:
     assert ex.status == "ok", ex.outputs
     assert not _widget_opens(ex)  # no widget model: nothing for a front end to fail on
@@ -51,12 +67,8 @@ def _streamed_plainly(ex: Any) -> None:
 def test_an_ipywidgets7_kernel_streams_plain_outputs_and_says_why_once(kernel: KernelHarness,
                                                                        kernel_sim: Any):
     _set_widgets(kernel, "auto")
-    kernel_sim.set_pacing(tokens_per_second=200)
-    try:
-        first = kernel.execute("%%dbchat\nhello", timeout=60)
-        second = kernel.execute("%%dbchat\nhello again", timeout=60)
-    finally:
-        kernel_sim.set_pacing(tokens_per_second=None)
+    first = _ask_held_mid_stream(kernel, kernel_sim, "%%dbchat\nhello")
+    second = _ask_held_mid_stream(kernel, kernel_sim, "%%dbchat\nhello again")
     for ex in (first, second):
         _streamed_plainly(ex)
     assert NOTE in _html(first) and "ipywidgets&gt;=8" in _html(first)
@@ -78,10 +90,8 @@ def test_an_ipywidgets8_kernel_keeps_widgets_unless_the_setting_is_off(kernel: K
     assert live.status == "ok" and _widget_opens(live) and NOTE not in _html(live)
     _set_widgets(kernel, "off")
     try:
-        kernel_sim.set_pacing(tokens_per_second=200)
-        plain = kernel.execute("%%dbchat\nno widgets please", timeout=60)
+        plain = _ask_held_mid_stream(kernel, kernel_sim, "%%dbchat\nno widgets please")
     finally:
-        kernel_sim.set_pacing(tokens_per_second=None)
         _set_widgets(kernel, "on")
     _streamed_plainly(plain)
     assert NOTE not in _html(plain)  # asked for: nothing to explain
