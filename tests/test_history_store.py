@@ -416,8 +416,28 @@ def test_long_text_is_bounded(store: HistoryStore) -> None:
     assert len(t.answer) < MAX_TEXT_CHARS + 100 and t.answer.endswith("cut by dbchat history]")
 
 
+def test_a_write_lock_held_elsewhere_is_waited_for_then_tried_twice_more(tmp_path: Path) -> None:
+    """Another kernel holding the write lock: the turn is tried three times, then one note."""
+    path = tmp_path / "h.db"
+    store = HistoryStore(path, busy_timeout=0.01)
+    assert store.count() == 0  # the file and its schema exist
+    begins: list[str] = []
+    store._connection().set_trace_callback(
+        lambda sql: begins.append(sql) if sql.startswith("BEGIN") else None)
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        assert store.log_turn(_rec("q")) is None
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert begins == ["BEGIN IMMEDIATE"] * 3
+    (note,) = store.take_notes()
+    assert note.startswith("history logging is off") and "database is locked" in note
+
+
 def _writer(path: str, worker: int, n: int) -> None:
-    store = HistoryStore(path)
+    store = HistoryStore(path, busy_timeout=120)  # a loaded machine may hold a lock for seconds
     for i in range(n):
         rid = store.log_turn(_rec(f"worker {worker} turn {i} revenue", conversation=f"w{worker}",
                                   messages=_messages("x" * 2000)))

@@ -173,17 +173,19 @@ def create_fts(conn: sqlite3.Connection) -> None:
         conn.execute(sql)
 
 
-def connect(path: Path) -> tuple[sqlite3.Connection, list[str]]:
-    """Open ``path`` (created 0600 in a 0700 directory) in autocommit mode with WAL; returns the
-    connection and notes (e.g. WAL not supported by the file system)."""
+def connect(path: Path, busy_timeout_ms: int = BUSY_TIMEOUT_MS
+            ) -> tuple[sqlite3.Connection, list[str]]:
+    """Open ``path`` (created 0600 in a 0700 directory) in autocommit mode with WAL, waiting up
+    to ``busy_timeout_ms`` for another writer's lock; returns the connection and notes (e.g. WAL
+    not supported by the file system)."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     if not path.exists():
         os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
-    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+    conn = sqlite3.connect(path, timeout=busy_timeout_ms / 1000, isolation_level=None,
                            check_same_thread=False)
     notes: list[str] = []
     try:
-        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if str(mode).lower() != "wal":
             notes.append(f"history: the file system of {path} does not support WAL; using a "

@@ -30,6 +30,7 @@ from dbchat_magic.history._record import (
     stored_turn,
 )
 from dbchat_magic.history._schema import (
+    BUSY_TIMEOUT_MS,
     HistoryError,
     connect,
     day_of,
@@ -53,16 +54,22 @@ _MARK_RESET = ("INSERT INTO resets (conversation_id, at) SELECT c.id, :at FROM c
                "WHERE c.name = :name AND EXISTS (SELECT 1 FROM turns t WHERE "
                f"t.conversation_id = c.id{_SINCE_RESET} AND t.asked_at <= :at)")
 MAX_LIMIT = 10_000
+# "database is locked" after the busy timeout, or at once where SQLite cannot wait (a lock taken
+# while WAL is switched on or recovered): tried again this many times, after these pauses
+_LOCKED_PAUSES = (0.05, 0.5)
 # SQLite 3.42+: FTS5 can remove a deleted row's terms at once; older builds merge the index
 _FTS_SECURE_DELETE = sqlite3.sqlite_version_info >= (3, 42, 0)
 
 
 class HistoryStore:
     """The log at ``path`` (opened on first use). ``fts=False`` forces LIKE search (tests; the
-    default uses FTS5 when the sqlite3 build has it)."""
+    default uses FTS5 when the sqlite3 build has it). ``busy_timeout``: seconds a statement waits
+    for another kernel's write lock before the store tries again (twice), then gives up."""
 
-    def __init__(self, path: str | os.PathLike[str], *, fts: bool | None = None) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, fts: bool | None = None,
+                 busy_timeout: float = BUSY_TIMEOUT_MS / 1000) -> None:
         self.path = Path(path).expanduser()
+        self._busy_ms = int(busy_timeout * 1000)
         self._want_fts = fts5_available() if fts is None else (fts and fts5_available())
         self._conn: sqlite3.Connection | None = None
         self._fts = False
@@ -73,7 +80,7 @@ class HistoryStore:
     # --- connection -------------------------------------------------------------------------
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
-            conn, notes = connect(self.path)
+            conn, notes = connect(self.path, self._busy_ms)
             try:
                 migrate(conn, self.path, fts=self._want_fts)
                 self._fts = has_fts(conn)
@@ -94,11 +101,22 @@ class HistoryStore:
     def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         with self._lock:
             try:
-                return fn(self._connection())
+                return self._unlocked(fn)
             except HistoryError:
                 raise
             except (sqlite3.Error, OSError) as exc:
                 raise HistoryError(f"history database {self.path}: {_reason(exc)}") from None
+
+    def _unlocked(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """``fn(connection)``, tried again after a pause when SQLite says the file is locked."""
+        for pause in _LOCKED_PAUSES:
+            try:
+                return fn(self._connection())
+            except sqlite3.OperationalError as exc:
+                if not _is_locked(exc):
+                    raise
+            time.sleep(pause)
+        return fn(self._connection())
 
     def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         def txn(conn: sqlite3.Connection) -> T:
@@ -331,6 +349,11 @@ def _limit(limit: int) -> int:
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
         raise ConfigError(f"limit must be a whole number from 1 to {MAX_LIMIT:,} (got {limit!r})")
     return limit
+
+
+def _is_locked(exc: sqlite3.OperationalError) -> bool:
+    text = str(exc).lower()
+    return "database is locked" in text or "database is busy" in text
 
 
 def _reason(exc: BaseException) -> str:
