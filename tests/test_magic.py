@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import _thread
 import json
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 
 import pytest
 
 from dbchat_magic.simulator import CLAUDE, LLAMA, Gate, Simulator
-from waiting import WAIT, wait_until
+from waiting import WAIT, interrupt_main_once, wait_until
 
 IPython = pytest.importorskip("IPython")
 
@@ -200,32 +198,11 @@ def test_background_returns_at_once_and_finishes_later(shell, sim):
     assert shell.user_ns["answer"].status == "completed"
 
 
-def _interrupt_once_waiting(gate: Gate) -> threading.Thread:
-    """■ from another thread once the answer is held mid-way and the main thread waits for it
-    (never before the stream started, never after it ended, whatever the machine's load)."""
-    main = threading.main_thread().ident
-
-    def waiting() -> bool:
-        frame = sys._current_frames().get(main)
-        while frame is not None and frame.f_code.co_name != "wait_interruptibly":
-            frame = frame.f_back
-        return frame is not None
-
-    def go() -> None:
-        gate.reached.wait(WAIT)
-        wait_until(waiting, "the cell to wait for the answer")
-        _thread.interrupt_main()
-
-    thread = threading.Thread(target=go, daemon=True)
-    thread.start()
-    return thread
-
-
 def test_interrupt_stops_the_answer_with_one_line(shell, sim):
     gate = Gate(after_tokens=10)  # the answer cannot end before the interrupt
     sim.set_pacing(gate=gate)
     try:
-        interrupter = _interrupt_once_waiting(gate)
+        interrupter = interrupt_main_once(gate.reached.is_set, "wait_interruptibly")
         res = run(shell, f"%%dbchat -e {LLAMA}\na long answer please")
         interrupter.join(WAIT)
         assert res.error_in_exec is None  # a stop asked for is not an error

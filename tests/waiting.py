@@ -8,7 +8,10 @@ how fast it came.
 
 from __future__ import annotations
 
+import _thread
 import asyncio
+import sys
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -40,3 +43,25 @@ async def until(condition: Callable[[], Any], what: str, timeout: float = WAIT,
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
         await asyncio.sleep(interval)
+
+
+def in_function(name: str, thread: threading.Thread | None = None) -> bool:
+    """True while ``thread`` (default: the main thread) is inside a function called ``name``."""
+    ident = (thread or threading.main_thread()).ident
+    frame = sys._current_frames().get(ident) if ident is not None else None
+    while frame is not None and frame.f_code.co_name != name:
+        frame = frame.f_back
+    return frame is not None
+
+
+def interrupt_main_once(ready: Callable[[], Any], waiting_in: str) -> threading.Thread:
+    """■ from another thread once ``ready()`` holds and the main thread is inside the function
+    ``waiting_in``: never before what a test stops has started, however loaded the machine."""
+    def go() -> None:
+        wait_until(ready, "what the interrupt should stop to start")
+        wait_until(lambda: in_function(waiting_in), f"the main thread to be in {waiting_in}()")
+        _thread.interrupt_main()
+
+    thread = threading.Thread(target=go, name="test-interrupter", daemon=True)
+    thread.start()
+    return thread
