@@ -16,6 +16,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from dbchat_magic.simulator import Gate
+
 WAIT = 60.0  # seconds: 10-30x anything the product takes on an idle machine
 
 
@@ -65,3 +67,36 @@ def interrupt_main_once(ready: Callable[[], Any], waiting_in: str) -> threading.
     thread = threading.Thread(target=go, name="test-interrupter", daemon=True)
     thread.start()
     return thread
+
+
+class Steps(Gate):
+    """A `Gate` that holds a stream at each of several token counts in turn (``gates[i]`` holds
+    it at ``stops[i]``; `release` lets it on to the next stop, `open` all the way). The simulator
+    reads ``after_tokens`` before every token, so the next stop takes over once one is passed.
+    For one stream at a time."""
+
+    def __init__(self, *stops: int, limit: float = 300.0) -> None:
+        self.gates = [Gate(n, limit) for n in stops]
+        self._at = 0
+        super().__init__(stops[0], limit)
+
+    @property  # type: ignore[override]
+    def after_tokens(self) -> int:
+        return self.gates[self._at].after_tokens if self._at < len(self.gates) else -1
+
+    @after_tokens.setter
+    def after_tokens(self, value: int) -> None:  # Gate.__init__ sets it: the stops rule
+        pass
+
+    async def wait(self) -> None:
+        self.reached.set()
+        await self.gates[self._at].wait()
+        self._at += 1
+
+    def release(self, index: int) -> None:
+        """Let the stream on from stop ``index``."""
+        self.gates[index].open()
+
+    def open(self) -> None:
+        for gate in self.gates:
+            gate.open()
