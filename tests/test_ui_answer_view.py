@@ -29,9 +29,15 @@ def _view(**kw: Any) -> WidgetAnswerView:
     return make_answer_view(mode="widget", **kw)  # type: ignore[return-value]
 
 
-def _stream(view: WidgetAnswerView, tokens: int, seconds: float) -> ChatResult:
-    """Feed ``tokens`` deltas over ``seconds`` from a background thread, like the runner does."""
+def _stream(view: WidgetAnswerView, tokens: int, seconds: float,
+            renders: CommRecorder | None = None, every: int = 0) -> ChatResult:
+    """Feed ``tokens`` deltas over ``seconds`` from a background thread, like the runner does;
+    with ``renders``, wait after each ``every`` tokens until the view has rendered them (so a
+    starved timer thread cannot make the stream outrun every render)."""
     result = ChatResult(endpoint="databricks-llama")
+
+    def shown(text: str) -> bool:
+        return any(o and o[0]["data"]["text/plain"] == text for o in _outputs(renders, view))
 
     def produce() -> None:
         pause = seconds / tokens
@@ -39,12 +45,20 @@ def _stream(view: WidgetAnswerView, tokens: int, seconds: float) -> ChatResult:
             result.status = "streaming"
             result.text += f"tok{i} "
             view.update(result)
+            if renders is not None and every and (i + 1) % every == 0:
+                wait_until(lambda text=result.text: shown(text), f"a render of {i + 1} tokens")
             time.sleep(pause)
 
     worker = threading.Thread(target=produce)
     worker.start()
     worker.join()
     return result
+
+
+def _outputs(recorder: CommRecorder | None, view: WidgetAnswerView) -> list[Any]:
+    """Every outputs list the answer widget was sent."""
+    msgs = recorder.for_widget(view.answer) if recorder is not None else []
+    return [m["state"]["outputs"] for m in msgs if "outputs" in m.get("state", {})]
 
 
 def test_root_has_a_stable_plain_repr() -> None:
@@ -57,10 +71,9 @@ def test_root_has_a_stable_plain_repr() -> None:
 def test_streaming_replaces_one_entry_and_stays_under_ten_updates_per_second() -> None:
     view = _view()
     recorder = CommRecorder(view.widget)
-    result = _stream(view, tokens=400, seconds=1.5)
-    answer_msgs = recorder.for_widget(view.answer)
+    result = _stream(view, tokens=400, seconds=1.5, renders=recorder, every=80)
     # every message replaces the whole outputs list with exactly one entry
-    outputs = [m["state"]["outputs"] for m in answer_msgs if "outputs" in m.get("state", {})]
+    outputs = _outputs(recorder, view)
     assert outputs and all(len(o) == 1 for o in outputs)
     assert len(outputs) >= 5, "several distinct intermediate renders"
     assert len({o[0]["data"]["text/plain"] for o in outputs}) == len(outputs)
