@@ -80,7 +80,7 @@ class Steps(Gate):
         self._at = 0
         super().__init__(stops[0], limit)
 
-    @property  # type: ignore[override]
+    @property
     def after_tokens(self) -> int:
         return self.gates[self._at].after_tokens if self._at < len(self.gates) else -1
 
