@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import time
 from collections.abc import AsyncIterator
 
 import httpx
@@ -40,15 +41,20 @@ def _text(datas: list[bytes]) -> str:
     return "".join(out)
 
 
-async def _settled(sim: Simulator) -> None:
-    """Wait until the simulator has sent all it can (done, or blocked on a full socket)."""
-    sent, still = -1, 0
-    for _ in range(500):
+async def _settled(sim: Simulator, tokens: int) -> None:
+    """Wait until the simulator has sent all it can: all ``tokens`` (at once when it has), or
+    nothing more for a whole second (blocked on a full socket; a loaded server thread that
+    merely paused would have moved on by then)."""
+    sent, since = -1, time.monotonic()
+    deadline = since + 60
+    while time.monotonic() < deadline:
         await asyncio.sleep(0.01)
         now = sim.stats.log[-1].tokens_sent if sim.stats.log else 0
-        still = still + 1 if now == sent else 0
-        sent = now
-        if still >= 10:
+        if now >= tokens:
+            return
+        if now != sent:
+            sent, since = now, time.monotonic()
+        elif time.monotonic() - since >= 1.0:
             return
 
 
@@ -59,7 +65,7 @@ async def _read(client: httpx.AsyncClient, url: str, tokens: int, *,
     try:
         direct = _h11_connection(response) is not None
         if pile_up is not None:  # let the server's writes pile up in the socket
-            await _settled(pile_up)
+            await _settled(pile_up, tokens)
         return [p async for p in body_pieces(response)], direct
     finally:
         await response.aclose()

@@ -33,7 +33,7 @@ from dbchat_magic.history import (
 from dbchat_magic.history._schema import APPLICATION_ID, MIGRATIONS
 from dbchat_magic.pricing import Cost, parse_prices
 from dbchat_magic.result import ChatResult, Metrics, Usage
-from dbchat_magic.simulator import CLAUDE, LLAMA, Simulator
+from dbchat_magic.simulator import CLAUDE, LLAMA, Gate, Simulator
 from dbchat_magic.specs import RenderedSpec
 
 needs_fts = pytest.mark.skipif(not fts5_available(), reason="sqlite3 built without FTS5")
@@ -105,8 +105,13 @@ def test_failed_and_stopped_answers_are_logged_with_their_status(sim: Simulator,
         await client.aclose()
         return result
 
-    with Simulator(tokens_per_second=50) as slow:
-        stopped = asyncio.run(stop_early(slow))
+    with Simulator() as slow:
+        gate = Gate(after_tokens=5)  # held mid-way: the answer cannot end before the cancel
+        slow.set_pacing(gate=gate)
+        try:
+            stopped = asyncio.run(stop_early(slow))
+        finally:
+            gate.open()
     store.log_turn(TurnRecord.from_result("q2", stopped, conversation="c"))
     t1, t2 = store.conversation("c")
     assert t1.status == "failed" and "500" in (t1.error or "") and t1.answer == ""

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import _thread
 import json
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Iterator
 
 import pytest
 
-from dbchat_magic.simulator import CLAUDE, LLAMA, Simulator
+from dbchat_magic.simulator import CLAUDE, LLAMA, Gate, Simulator
+from waiting import WAIT, interrupt_main_once, wait_until
 
 IPython = pytest.importorskip("IPython")
 
@@ -188,34 +186,32 @@ def test_config_endpoints_history_export_never_show_the_token(shell, sim, capsys
 
 
 def test_background_returns_at_once_and_finishes_later(shell, sim):
-    sim.set_pacing(tokens_per_second=100)
-    sim.reply_tokens = 300  # ~3 s of streaming
-    res = run(shell, f"%%dbchat -e {LLAMA} --background -o answer\nslow one")
-    assert res.error_in_exec is None
-    assert "answer" not in shell.user_ns  # returned before the answer was complete
-    deadline = time.monotonic() + 20
-    while "answer" not in shell.user_ns and time.monotonic() < deadline:
-        time.sleep(0.05)
+    gate = Gate(after_tokens=10)  # the answer is held until the cell has returned
+    sim.set_pacing(gate=gate)
+    try:
+        res = run(shell, f"%%dbchat -e {LLAMA} --background -o answer\nslow one")
+        assert res.error_in_exec is None
+        assert "answer" not in shell.user_ns  # returned before the answer was complete
+    finally:
+        gate.open()
+    wait_until(lambda: "answer" in shell.user_ns, "the background answer")
     assert shell.user_ns["answer"].status == "completed"
 
 
 def test_interrupt_stops_the_answer_with_one_line(shell, sim):
-    sim.set_pacing(tokens_per_second=20)
-    sim.reply_tokens = 400
-    timer = threading.Timer(1.0, _thread.interrupt_main)
-    timer.start()
-    t0 = time.perf_counter()
-    res = run(shell, f"%%dbchat -e {LLAMA}\na long answer please")
-    elapsed = time.perf_counter() - t0
-    assert res.error_in_exec is None  # a stop asked for is not an error
-    last = shell.user_ns["_dbchat_last"]
-    assert last.status == "stopped" and last.text
-    assert elapsed < 15  # the 20 s answer was cut short
-    deadline = time.monotonic() + 2
-    while not sim.stats.disconnects and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert sim.stats.disconnects, "the simulator saw no disconnect"
-    assert sim.stats.disconnects[0].tokens_sent < 400
+    gate = Gate(after_tokens=10)  # the answer cannot end before the interrupt
+    sim.set_pacing(gate=gate)
+    try:
+        interrupter = interrupt_main_once(gate.reached.is_set, "wait_interruptibly")
+        res = run(shell, f"%%dbchat -e {LLAMA}\na long answer please")
+        interrupter.join(WAIT)
+        assert res.error_in_exec is None  # a stop asked for is not an error
+        last = shell.user_ns["_dbchat_last"]
+        assert last.status == "stopped" and last.text
+        [gone] = wait_until(lambda: sim.stats.disconnects, "the simulator to see a disconnect")
+    finally:
+        gate.open()
+    assert gone.tokens_sent == gate.after_tokens  # closed while held: the answer was cut short
 
 
 def test_panel_command_opens_independent_or_named_panels(shell, sim):

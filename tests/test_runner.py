@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import _thread
 import asyncio
 import concurrent.futures
 import threading
@@ -12,6 +11,7 @@ from typing import Any
 import pytest
 
 from dbchat_magic.runner import Runner, TaskFuture, get_runner, wait_interruptibly
+from waiting import WAIT, interrupt_main_once
 
 
 def test_get_runner_is_one_daemon_loop_thread():
@@ -23,7 +23,7 @@ def test_get_runner_is_one_daemon_loop_thread():
     async def where() -> str:
         return threading.current_thread().name
 
-    assert r.submit(where()).result(2) == "dbchat-runner"
+    assert r.submit(where()).result(WAIT) == "dbchat-runner"
 
 
 def test_submit_returns_at_once_and_delivers_result_and_errors():
@@ -40,35 +40,44 @@ def test_submit_returns_at_once_and_delivers_result_and_errors():
     assert isinstance(fut, TaskFuture)
     assert not fut.done()
     release.set()
-    assert fut.result(5) == 42
-    assert fut.wait_settled(1)
+    assert fut.result(WAIT) == 42
+    assert fut.wait_settled(WAIT)
 
     async def boom() -> None:
         raise ValueError("bad input")
 
     with pytest.raises(ValueError, match="bad input"):
-        r.submit(boom()).result(2)
+        r.submit(boom()).result(WAIT)
 
 
 def test_wait_interruptibly_ticks_while_waiting():
     r = get_runner()
     ticks: list[float] = []
+    ticked_thrice = threading.Event()
 
-    async def slow() -> str:
-        await asyncio.sleep(0.35)
+    def tick() -> None:
+        ticks.append(1.0)
+        if len(ticks) == 3:
+            ticked_thrice.set()
+
+    async def slow() -> str:  # ends only once the wait has ticked 3 times
+        while not ticked_thrice.is_set():
+            await asyncio.sleep(0.01)
         return "done"
 
-    assert wait_interruptibly(r.submit(slow()), lambda: ticks.append(1.0), interval=0.05) == "done"
+    assert wait_interruptibly(r.submit(slow()), tick, interval=0.05) == "done"
     assert len(ticks) >= 3
 
 
 def test_keyboard_interrupt_cancels_task_and_waits_for_its_cleanup():
     r = get_runner()
     events: list[str] = []
+    started = threading.Event()
 
     async def streaming() -> None:
+        started.set()
         try:
-            await asyncio.sleep(30)
+            await asyncio.sleep(10 * WAIT)
         except asyncio.CancelledError:
             events.append("cancelled")
             await asyncio.sleep(0.05)  # cleanup that takes a while (closing a connection)
@@ -76,14 +85,14 @@ def test_keyboard_interrupt_cancels_task_and_waits_for_its_cleanup():
             raise
 
     fut = r.submit(streaming())
-    threading.Timer(0.2, _thread.interrupt_main).start()
+    interrupt_main_once(started.is_set, "wait_interruptibly")  # not before the wait began
     t0 = time.perf_counter()
     with pytest.raises(KeyboardInterrupt):
         wait_interruptibly(fut, interval=0.02)
     elapsed = time.perf_counter() - t0
     assert events == ["cancelled", "cleaned up"]  # cleanup finished before the wait returned
     assert fut.cancelled() and fut.settled
-    assert elapsed < 5
+    assert elapsed < WAIT  # the interrupt ended the wait, not the task's 600 s
 
 
 def test_interrupt_raised_by_tick_also_cancels():
@@ -100,7 +109,7 @@ def test_interrupt_raised_by_tick_also_cancels():
     with pytest.raises(KeyboardInterrupt):
         wait_interruptibly(fut, tick, interval=0.01)
     assert fut.cancelled()
-    assert fut.wait_settled(2)
+    assert fut.wait_settled(WAIT)
     assert fut._task is not None and fut._task.cancelled()
 
 
@@ -110,7 +119,7 @@ def test_cancel_before_start_never_runs_the_coroutine():
     gate = threading.Event()
 
     async def block_loop() -> None:
-        gate.wait(2)  # keeps the loop busy so the next submit cannot start yet
+        gate.wait(WAIT)  # keeps the loop busy so the next submit cannot start yet
 
     async def should_not_run() -> None:
         ran.append(1)
@@ -119,7 +128,7 @@ def test_cancel_before_start_never_runs_the_coroutine():
     fut = r.submit(should_not_run())
     assert fut.cancel()
     gate.set()
-    assert fut.wait_settled(2)
+    assert fut.wait_settled(WAIT)
     assert ran == []
 
 
@@ -223,7 +232,7 @@ def test_run_from_loop_thread_refuses_instead_of_deadlocking():
             coro.close()
         return "no error"
 
-    assert "deadlock" in r.submit(inner()).result(2)
+    assert "deadlock" in r.submit(inner()).result(WAIT)
 
 
 def test_plain_concurrent_future_also_supported():

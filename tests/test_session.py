@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 
@@ -11,7 +10,8 @@ from dbchat_magic.config import Settings
 from dbchat_magic.conversation import Conversation
 from dbchat_magic.errors import DbChatError
 from dbchat_magic.session import AskOptions, Session
-from dbchat_magic.simulator import CLAUDE, LLAMA
+from dbchat_magic.simulator import CLAUDE, LLAMA, Gate
+from waiting import WAIT, wait_until
 
 
 def _session(**settings) -> Session:
@@ -50,8 +50,8 @@ def test_start_streams_updates_and_records_the_turn(env):
     handle = s.start(s.prepare("hello there", None, {}), {},
                      on_update=lambda r: updates.append(len(r.text)),
                      on_done=lambda r: done.set())
-    result = handle.wait(20)
-    assert done.wait(5) and handle.done
+    result = handle.wait(WAIT)
+    assert done.wait(WAIT) and handle.done
     assert result.status == "completed" and result.text == env.stats.log[-1].text
     assert len(updates) >= 5 and updates == sorted(updates)
     turns = s.conversation.turns
@@ -67,16 +67,20 @@ def test_stop_before_the_pipeline_ran_still_settles_the_turn(env):
     runner = get_runner()
     prepared = s.prepare("stop me at once", None, {})
     runner.client(prepared.settings)  # made now, so the busy loop below cannot delay it
+    release = threading.Event()
 
     async def hold_the_loop() -> None:
-        time.sleep(0.3)  # blocks the loop: the pipeline below cannot start before the cancel
+        release.wait(WAIT)  # blocks the loop until the cancel: the pipeline cannot start first
 
     busy = runner.submit(hold_the_loop())
     finished: list[str] = []
-    handle = s.start(prepared, {}, on_done=lambda r: finished.append(r.status))
-    handle.cancel()
-    busy.result(5)
-    handle.wait(5)
+    try:
+        handle = s.start(prepared, {}, on_done=lambda r: finished.append(r.status))
+        handle.cancel()
+    finally:
+        release.set()
+    busy.result(WAIT)
+    handle.wait(WAIT)
     assert handle.done and handle.result.status == "stopped"
     assert finished == ["stopped"]
     assert [t.question for t in s.conversation.turns] == ["stop me at once"]
@@ -84,30 +88,26 @@ def test_stop_before_the_pipeline_ran_still_settles_the_turn(env):
 
 
 def test_cancel_closes_the_connection_fast_and_keeps_partial_text(env):
-    env.set_pacing(tokens_per_second=50)
-    env.reply_tokens = 500
+    gate = Gate(after_tokens=10)  # the answer is held mid-way: only the cancel can end it
+    env.set_pacing(gate=gate)
     s = _session()
-    handle = s.start(s.prepare("long please", None, {}), {})
-    deadline = time.monotonic() + 10
-    while len(handle.result.text) < 20 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    t0 = time.monotonic()
-    handle.cancel()
-    assert handle.future.wait_settled(5)
-    settled_ms = (time.monotonic() - t0) * 1000
-    while not env.stats.disconnects and time.monotonic() < t0 + 2:
-        time.sleep(0.005)
-    closed_ms = (env.stats.disconnects[0].at - t0) * 1000
+    try:
+        handle = s.start(s.prepare("long please", None, {}), {})
+        wait_until(lambda: len(handle.result.text) >= 20, "20 characters of the answer")
+        handle.cancel()
+        assert handle.future.wait_settled(WAIT)
+        # settled and closed while the answer was still held (bench/bench_frontend.py times it)
+        [gone] = wait_until(lambda: env.stats.disconnects, "the server to see the close")
+    finally:
+        gate.open()
     assert handle.result.status == "stopped" and handle.result.text
-    # bench/bench_frontend.py measures the 150 ms target; here: long before the 10 s answer ends
-    assert settled_ms < 3000 and closed_ms < 3000, (settled_ms, closed_ms)
-    assert env.stats.disconnects[0].tokens_sent < 500
+    assert gone.tokens_sent == gate.after_tokens
     assert s.conversation.turns[-1].result.status == "stopped"
 
 
 def test_ask_blocking_interrupt_returns_stopped(env):
-    env.set_pacing(tokens_per_second=40)
-    env.reply_tokens = 400
+    gate = Gate(after_tokens=10)  # the answer cannot end before the 5th tick's interrupt
+    env.set_pacing(gate=gate)
     s = _session()
     ticks = {"n": 0}
 
@@ -116,17 +116,19 @@ def test_ask_blocking_interrupt_returns_stopped(env):
         if ticks["n"] == 5:
             raise KeyboardInterrupt
 
-    result = s.ask_blocking(s.prepare("slow", None, {}), {}, on_tick=tick)
-    assert result.status == "stopped"
-    deadline = time.monotonic() + 5  # the server notices the closed connection a moment later
-    while not env.stats.disconnects and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert env.stats.disconnects
+    try:
+        result = s.ask_blocking(s.prepare("slow", None, {}), {}, on_tick=tick)
+        assert result.status == "stopped"
+        # the server notices the closed connection a moment later
+        [gone] = wait_until(lambda: env.stats.disconnects, "the server to see the close")
+    finally:
+        gate.open()
+    assert gone.tokens_sent <= gate.after_tokens
 
 
 def test_failed_request_is_recorded_but_not_sent_as_history(env):
     s = _session()
-    result = s.start(s.prepare("q", AskOptions(endpoint="does-not-exist"), {}), {}).wait(20)
+    result = s.start(s.prepare("q", AskOptions(endpoint="does-not-exist"), {}), {}).wait(WAIT)
     assert result.status == "failed" and "does-not-exist" in (result.error or "")
     assert len(s.conversation) == 1
     assert s.conversation.history_messages() == []
@@ -142,7 +144,7 @@ def test_valid_spec_is_rendered_into_extras(env):
     ns = {"sales": pd.DataFrame({"region": ["EU", "US", "EU"], "revenue": [1.0, 2.0, 3.0]})}
     env.script("chart please", SPEC % "region")
     s = _session()
-    result = s.start(s.prepare("chart please", AskOptions(frames=["sales"]), ns), ns).wait(30)
+    result = s.start(s.prepare("chart please", AskOptions(frames=["sales"]), ns), ns).wait(WAIT)
     assert result.status == "completed"
     rendered = result.extras["specs"]
     assert len(rendered) == 1 and rendered[0].kind == "chart" and not rendered[0].errors
@@ -157,7 +159,7 @@ def test_invalid_spec_gets_one_repair_turn(env):
     env.script("chart please", SPEC % "regoin")
     env.script(REPAIR_MARKER, SPEC % "region")
     s = _session()
-    result = s.start(s.prepare("chart please", AskOptions(frames=["sales"]), ns), ns).wait(30)
+    result = s.start(s.prepare("chart please", AskOptions(frames=["sales"]), ns), ns).wait(WAIT)
     assert env.stats.requests == 2
     repair_msgs = env.stats.last_body["messages"]
     assert repair_msgs[-2]["role"] == "assistant" and REPAIR_MARKER in repair_msgs[-1]["content"]
@@ -174,12 +176,12 @@ def test_repair_that_fails_again_shows_the_errors(env):
     env.script("chart please", SPEC % "regoin")
     env.script(REPAIR_MARKER, SPEC % "still_wrong")
     s = _session()
-    result = s.start(s.prepare("chart please", AskOptions(frames=["sales"]), ns), ns).wait(30)
+    result = s.start(s.prepare("chart please", AskOptions(frames=["sales"]), ns), ns).wait(WAIT)
     assert not result.extras.get("repaired")
     assert result.extras["specs"][0].kind == "error" and result.extras["specs"][0].errors
     off = _session(spec_repair=False)
     env.reset_stats()
-    off.start(off.prepare("chart please", AskOptions(frames=["sales"]), ns), ns).wait(30)
+    off.start(off.prepare("chart please", AskOptions(frames=["sales"]), ns), ns).wait(WAIT)
     assert env.stats.requests == 1
 
 
@@ -187,7 +189,7 @@ def test_history_holds_the_question_not_the_merged_system_text(env):
     s = _session(system_role=False)
     first = s.prepare("first question", None, {})
     assert [m["role"] for m in first.messages] == ["user"]  # system text merged into the user turn
-    s.start(first, {}).wait(20)
+    s.start(first, {}).wait(WAIT)
     follow = s.prepare("second question", None, {})
     assert follow.messages[0] == {"role": "user", "content": "first question"}
     assert [m["role"] for m in follow.messages] == ["user", "assistant", "user"]
@@ -199,7 +201,7 @@ def test_a_block_that_never_parsed_has_no_bundle_and_its_errors_show_once(env):
     broken = 'Here.\n```json\n{"widget": "chart", "data": sales,, "mark": }\n```\n'
     env.script("broken chart", broken)
     s = _session(spec_repair=False)
-    result = s.start(s.prepare("broken chart", None, {}), {}).wait(30)
+    result = s.start(s.prepare("broken chart", None, {}), {}).wait(WAIT)
     assert result.status == "completed"
     (rendered,) = result.extras["specs"]
     assert rendered.kind == "error" and rendered.mimebundle == {}

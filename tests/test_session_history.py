@@ -22,7 +22,7 @@ from dbchat_magic.session import (
     start_compare,
 )
 from dbchat_magic.session._pipeline import _sessions
-from dbchat_magic.simulator import CLAUDE, LLAMA
+from dbchat_magic.simulator import CLAUDE, LLAMA, Gate
 from dbchat_magic.ui import format_metrics
 
 
@@ -168,16 +168,16 @@ def test_compare_sends_the_same_prompt_to_each_and_keeps_them_out_of_the_chat(en
 
 
 def test_compare_cancel_stops_every_answer(env):
-    env.set_pacing(tokens_per_second=20)
-    env.reply_tokens = 400
+    gate = Gate(after_tokens=3)  # neither answer can end before the cancel
+    env.set_pacing(gate=gate)
     try:
         s = _session("cmp-stop")
         run = start_compare(s, prepare_compare(s, "long", [LLAMA, CLAUDE], AskOptions(), {}), {})
         run.cancel()
         result = run.finish()
     finally:
-        env.set_pacing(tokens_per_second=None)
-        env.reply_tokens = 60
+        gate.open()
+        env.set_pacing(gate=None)
     assert [r.status for r in result] == ["stopped", "stopped"]
 
 

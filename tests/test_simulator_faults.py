@@ -10,6 +10,7 @@ import pytest
 
 from client_helpers import http_client as client
 from dbchat_magic.simulator import CLAUDE, LLAMA, Simulator
+from waiting import wait_until
 
 QUESTION = [{"role": "user", "content": "Summarise sales by month"}]
 URL = f"/serving-endpoints/{LLAMA}/invocations"
@@ -165,13 +166,14 @@ def test_no_done_ends_cleanly_without_finish(sim: Simulator) -> None:
 
 def test_slow_first_token(sim: Simulator) -> None:
     sim.inject("slow_first_token", delay=0.3)
-    with client(sim) as c, c.stream("POST", URL, json={"messages": QUESTION, "stream": True}) as r:
-        start = time.monotonic()
-        pieces = r.iter_raw()
-        first = next(pieces)
-        waited = time.monotonic() - start
-        rest = b"".join(pieces)
-    assert waited >= 0.25
+    with client(sim) as c:
+        start = time.monotonic()  # before the request: a late reader only waits longer
+        with c.stream("POST", URL, json={"messages": QUESTION, "stream": True}) as r:
+            pieces = r.iter_raw()
+            first = next(pieces)
+            waited = time.monotonic() - start
+            rest = b"".join(pieces)
+    assert waited >= 0.28
     assert first.startswith(b"data: ") and rest.endswith(b"data: [DONE]\n\n")
 
 
@@ -252,14 +254,20 @@ def test_drop_closes_the_connection_before_any_answer_byte(sim: Simulator) -> No
 def test_idle_timeout_closes_keep_alive_connections_that_wait_too_long() -> None:
     with Simulator(idle_timeout=0.2) as sim, client(sim) as c:
         assert c.post(URL, json={"messages": QUESTION}).status_code == 200
-        assert c.post(URL, json={"messages": QUESTION}).status_code == 200  # same connection
-        assert sim.stats.connections_opened == 1 and sim.stats.idle_closed == 0
-        deadline = time.monotonic() + 10
-        while not sim.stats.idle_closed and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert sim.stats.idle_closed == 1
+        assert c.post(URL, json={"messages": QUESTION}).status_code == 200
+        _new_only_after_idle_closes(sim)  # (a loaded test may pause past the idle timeout)
+        closed = sim.stats.idle_closed
+        wait_until(lambda: sim.stats.idle_closed > closed, "the server to close the idle one")
         assert c.post(URL, json={"messages": QUESTION}).status_code == 200  # httpx reconnects
-        assert sim.stats.connections_opened == 2
+        assert _new_only_after_idle_closes(sim) >= 2
+
+
+def _new_only_after_idle_closes(sim: Simulator) -> int:
+    """Connections opened so far, checked to be one plus those the server closed idle (the
+    latest may be closed by now, or not yet)."""
+    opened = sim.stats.connections_opened
+    assert opened - 1 <= sim.stats.idle_closed <= opened, (opened, sim.stats.idle_closed)
+    return opened
 
 
 def test_huge_line_is_one_event_of_the_given_size(sim: Simulator) -> None:

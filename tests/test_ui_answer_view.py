@@ -17,6 +17,7 @@ from dbchat_magic.ui._environment import ipywidgets_major
 from dbchat_magic.ui._settled import SettledLine, SpecOutput
 from dbchat_magic.ui._text_view import TextAnswerView
 from ui_helpers import CommRecorder, all_state
+from waiting import WAIT, wait_until
 
 ipywidgets = pytest.importorskip("ipywidgets")
 
@@ -28,9 +29,15 @@ def _view(**kw: Any) -> WidgetAnswerView:
     return make_answer_view(mode="widget", **kw)  # type: ignore[return-value]
 
 
-def _stream(view: WidgetAnswerView, tokens: int, seconds: float) -> ChatResult:
-    """Feed ``tokens`` deltas over ``seconds`` from a background thread, like the runner does."""
+def _stream(view: WidgetAnswerView, tokens: int, seconds: float,
+            renders: CommRecorder | None = None, every: int = 0) -> ChatResult:
+    """Feed ``tokens`` deltas over ``seconds`` from a background thread, like the runner does;
+    with ``renders``, wait after each ``every`` tokens until the view has rendered them (so a
+    starved timer thread cannot make the stream outrun every render)."""
     result = ChatResult(endpoint="databricks-llama")
+
+    def shown(text: str) -> bool:
+        return any(o and o[0]["data"]["text/plain"] == text for o in _outputs(renders, view))
 
     def produce() -> None:
         pause = seconds / tokens
@@ -38,12 +45,20 @@ def _stream(view: WidgetAnswerView, tokens: int, seconds: float) -> ChatResult:
             result.status = "streaming"
             result.text += f"tok{i} "
             view.update(result)
+            if renders is not None and every and (i + 1) % every == 0:
+                wait_until(lambda text=result.text: shown(text), f"a render of {i + 1} tokens")
             time.sleep(pause)
 
     worker = threading.Thread(target=produce)
     worker.start()
     worker.join()
     return result
+
+
+def _outputs(recorder: CommRecorder | None, view: WidgetAnswerView) -> list[Any]:
+    """Every outputs list the answer widget was sent."""
+    msgs = recorder.for_widget(view.answer) if recorder is not None else []
+    return [m["state"]["outputs"] for m in msgs if "outputs" in m.get("state", {})]
 
 
 def test_root_has_a_stable_plain_repr() -> None:
@@ -56,10 +71,9 @@ def test_root_has_a_stable_plain_repr() -> None:
 def test_streaming_replaces_one_entry_and_stays_under_ten_updates_per_second() -> None:
     view = _view()
     recorder = CommRecorder(view.widget)
-    result = _stream(view, tokens=400, seconds=1.5)
-    answer_msgs = recorder.for_widget(view.answer)
+    result = _stream(view, tokens=400, seconds=1.5, renders=recorder, every=80)
     # every message replaces the whole outputs list with exactly one entry
-    outputs = [m["state"]["outputs"] for m in answer_msgs if "outputs" in m.get("state", {})]
+    outputs = _outputs(recorder, view)
     assert outputs and all(len(o) == 1 for o in outputs)
     assert len(outputs) >= 5, "several distinct intermediate renders"
     assert len({o[0]["data"]["text/plain"] for o in outputs}) == len(outputs)
@@ -84,8 +98,8 @@ def test_last_delta_is_rendered_by_the_trailing_render() -> None:
     for piece in ("a", "b", "c"):
         result.text += piece
         view.update(result)
-    time.sleep(view._throttle.interval * 3)
-    assert view.answer.outputs[0]["data"]["text/plain"] == "abc"
+    shown = lambda: view.answer.outputs and view.answer.outputs[0]["data"]["text/plain"]  # noqa: E731
+    wait_until(lambda: shown() == "abc", "the trailing render of the last delta")
 
 
 def test_concurrent_updates_and_finish_do_not_break() -> None:
@@ -229,26 +243,23 @@ def test_pending_status_ticks_elapsed_time() -> None:
     view.update(ChatResult(endpoint="e"))
     first = view.status.value
     assert "thinking" in first
-    time.sleep(1.3)
-    assert view.status.value != first and "thinking" in view.status.value
+    wait_until(lambda: view.status.value != first, "the thinking clock to tick")
+    assert "thinking" in view.status.value
     view.finish(_completed(ChatResult(endpoint="e", text="ok")))
 
 
-def test_first_tokens_are_not_held_back_by_the_thinking_clock() -> None:
-    """The 1 s "thinking…" tick must not swallow the first token's render (≤ one interval)."""
+def test_first_tokens_are_not_held_back_by_the_thinking_clock(monkeypatch) -> None:
+    """The "thinking…" tick must not swallow the first token's render: with the tick 10 min
+    away, the first words still show (the wait ends long before the tick could come)."""
+    monkeypatch.setattr("dbchat_magic.ui._answer_view.TICK_SECONDS", 10 * WAIT)
     view = _view()
     result = ChatResult(endpoint="e")
-    view.update(result)  # pending: renders now and arms the 1 s clock tick
+    view.update(result)  # pending: renders now and arms the (here 10 min) clock tick
     time.sleep(0.2)
     result.status = "streaming"
     result.text = "first words"
     view.update(result)
-    deadline = time.monotonic() + 2
-    while not view.answer.outputs and time.monotonic() < deadline:
-        time.sleep(0.005)
-    waited = 2 - (deadline - time.monotonic())
-    assert view.answer.outputs, "the first token never rendered"
-    assert waited < 0.6, f"first token rendered after {waited:.2f} s (held by the 1 s tick)"
+    wait_until(lambda: view.answer.outputs, "the first token to render (not held by the tick)")
     view.finish(_completed(result))
 
 

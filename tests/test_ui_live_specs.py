@@ -12,9 +12,10 @@ import pytest
 from dbchat_magic.config import Settings
 from dbchat_magic.conversation import Conversation
 from dbchat_magic.session import Session
-from dbchat_magic.simulator import LLAMA
+from dbchat_magic.simulator import LLAMA, Gate, tokenize
 from dbchat_magic.ui._answer_view import WidgetAnswerView
 from ui_helpers import CommRecorder
+from waiting import WAIT, wait_until
 
 pytest.importorskip("ipywidgets")
 pd = pytest.importorskip("pandas")
@@ -24,6 +25,14 @@ CHART = ('{"widget": "chart", "data": "sales", "mark": "bar", '
          '"y": {"field": "revenue", "type": "quantitative", "aggregate": "sum"}}')
 TAIL = " ".join(f"word{i}" for i in range(150))
 REPLY = f"Revenue by region:\n\n```json\n{CHART}\n```\n\n{TAIL}\n"
+
+
+def _held_after_the_chart() -> Gate:
+    """A Gate holding the reply a few tokens after its JSON block closed, 150 words before its
+    end: what shows live is seen while the answer cannot have ended."""
+    tokens = tokenize(REPLY)
+    closed = next(i for i in range(len(tokens)) if "".join(tokens[:i]).count("```") == 2)
+    return Gate(after_tokens=closed + 3)
 
 
 @pytest.fixture
@@ -57,21 +66,20 @@ def test_chart_shows_under_the_streaming_answer_before_it_ends(env, counted_rend
     sales = pd.DataFrame({"region": ["EU", "US", "EU"], "revenue": [1.0, 2.0, 3.0]})
     ns = {"sales": sales}
     env.script("revenue chart", REPLY)
-    env.set_pacing(tokens_per_second=60)
+    gate = _held_after_the_chart()
+    env.set_pacing(tokens_per_second=60, gate=gate)
     view = WidgetAnswerView(endpoint=LLAMA, on_stop=None, stop_mode="none")
     recorder = CommRecorder(view.widget)
     s = _session()
-    handle = s.start(s.prepare("revenue chart please", None, ns), ns, on_update=view.update)
-    seen_live: tuple[str, float, str, dict[str, Any]] | None = None
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not handle.done:
+    try:
+        handle = s.start(s.prepare("revenue chart please", None, ns), ns, on_update=view.update)
+        wait_until(lambda: view.specs.outputs or handle.done, "the live chart")
         outputs = view.specs.outputs
-        if outputs:
-            seen_live = (handle.result.status, len(handle.result.text), _answer_html(view),
-                         dict(outputs[0]["data"]))
-            break
-        time.sleep(0.02)
-    result = handle.wait(60)
+        seen_live = (handle.result.status, len(handle.result.text), _answer_html(view),
+                     dict(outputs[0]["data"])) if outputs else None
+    finally:
+        gate.open()
+    result = handle.wait(WAIT)
     assert result.status == "completed"
     assert seen_live is not None, "the chart appeared only after the answer had ended"
     status, chars, shown, bundle = seen_live
@@ -94,15 +102,17 @@ def test_settling_clears_the_live_chart_so_the_settled_outputs_hold_it_once(env)
 
     ns = {"sales": pd.DataFrame({"region": ["EU", "US"], "revenue": [1.0, 2.0]})}
     env.script("revenue chart", REPLY)
-    env.set_pacing(tokens_per_second=150)
+    gate = _held_after_the_chart()
+    env.set_pacing(tokens_per_second=150, gate=gate)
     view = WidgetAnswerView(endpoint=LLAMA, on_stop=None, stop_mode="none")
     s = _session()
-    handle = s.start(s.prepare("revenue chart", None, ns), ns, on_update=view.update)
-    deadline = time.monotonic() + 60
-    while not view.specs.outputs and time.monotonic() < deadline and not handle.done:
-        time.sleep(0.02)
-    assert view.specs.outputs, "no live chart"
-    result = handle.wait(60)
+    try:
+        handle = s.start(s.prepare("revenue chart", None, ns), ns, on_update=view.update)
+        wait_until(lambda: view.specs.outputs or handle.done, "the live chart")
+        assert view.specs.outputs, "no live chart"
+    finally:
+        gate.open()
+    result = handle.wait(WAIT)
     view.finish(result)  # settle: the magic displays settled_outputs next
     assert view.specs.outputs == ()
     charts = [item for item in view.settled_outputs(result) if isinstance(item, SpecOutput)]

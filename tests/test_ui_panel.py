@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from dbchat_magic.config import Settings
@@ -13,11 +11,13 @@ from dbchat_magic.simulator import (
     LLAMA,
     NOT_READY,
     REASONING,
+    Gate,
     Simulator,
     tokenize,
 )
 from dbchat_magic.ui import ChatPanel
 from ui_helpers import all_state
+from waiting import WAIT, wait_until
 
 pytest.importorskip("ipywidgets")
 
@@ -100,38 +100,42 @@ def test_endpoint_dropdown_is_filled_from_the_workspace(live: Simulator) -> None
 
 
 def test_stop_keeps_the_partial_answer_and_closes_the_connection(live: Simulator) -> None:
-    live.set_pacing(tokens_per_second=40)
+    gate = Gate(after_tokens=10)  # held mid-way: the answer cannot end before the Stop
+    live.set_pacing(gate=gate)
     live.reset_stats()
     panel = ChatPanel(list_endpoints=False, namespace={})
-    handle = panel.ask("tell me a long story")
-    assert handle is not None
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and len(handle.result.text) < 20:
-        time.sleep(0.02)
-    panel.stop_button.click()
-    result = panel.wait(30)
+    try:
+        handle = panel.ask("tell me a long story")
+        assert handle is not None
+        wait_until(lambda: len(handle.result.text) >= 20, "20 characters of the answer")
+        panel.stop_button.click()
+        result = panel.wait(WAIT)
+        [gone] = wait_until(lambda: live.stats.disconnects, "the simulator to see the close")
+    finally:
+        gate.open()
     assert result is not None and result.status == "stopped"
     assert len(result.text) >= 20
     assert len(tokenize(result.text)) < 60  # shorter than the full 60-token reply
+    assert gone.tokens_sent == gate.after_tokens  # closed while held
     view = panel.turns[-1].view
     assert "■ stopped after" in view.status.value and "partial answer kept" in view.status.value
     assert "dbchat-amber" in view.status.value and view.error.value == ""  # one line, amber
     assert view.status.layout.display != "none", "the panel hides the stopped line"
     assert _text(view) == result.text  # partial answer stays visible
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and not live.stats.disconnects:
-        time.sleep(0.02)
-    assert live.stats.disconnects, "the simulator saw the client disconnect"
 
 
 def test_a_second_question_while_streaming_is_refused(live: Simulator) -> None:
-    live.set_pacing(tokens_per_second=30)
+    gate = Gate(after_tokens=3)  # the first answer is still streaming when the second comes
+    live.set_pacing(gate=gate)
     panel = ChatPanel(list_endpoints=False, namespace={})
-    assert panel.ask("slow one") is not None
-    assert panel.ask("impatient") is None
-    assert "still streaming" in panel.note.value
-    panel.stop()
-    panel.wait(30)
+    try:
+        assert panel.ask("slow one") is not None
+        assert panel.ask("impatient") is None
+        assert "still streaming" in panel.note.value
+        panel.stop()
+        panel.wait(WAIT)
+    finally:
+        gate.open()
     assert len(panel.turns) == 1
 
 

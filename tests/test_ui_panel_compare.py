@@ -4,17 +4,17 @@ table per turn; the answers stay out of the conversation. Against the simulator 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from dbchat_magic.session import CompareResult
-from dbchat_magic.simulator import CLAUDE, LLAMA, Simulator
+from dbchat_magic.simulator import CLAUDE, LLAMA, Gate, Simulator
 from dbchat_magic.ui import ChatPanel
 from dbchat_magic.ui._panel_turn import COMPARE_NOTE, PanelCompareTurn
 from ui_helpers import walk
+from waiting import WAIT, wait_until
 
 pytest.importorskip("ipywidgets")
 
@@ -99,18 +99,19 @@ def test_compare_answers_stay_out_of_the_conversation(panel: ChatPanel, two: Sim
 
 
 def test_one_stop_stops_every_column(panel: ChatPanel, two: Simulator) -> None:
-    two.responder = None  # the default 60-token replies, paced: a few seconds each
-    two.set_pacing(tokens_per_second=10)
+    two.responder = None  # the default 60-token replies, held mid-way until the Stop
+    gate = Gate(after_tokens=10)
+    two.set_pacing(gate=gate)
     panel.settings.compare.value = (CLAUDE,)
-    run = panel.ask("a long story from both")
-    assert run is not None and not isinstance(run, type(None))
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not all(h.result.text for h in run.handles):
-        time.sleep(0.02)
-    assert all(h.result.text for h in run.handles), "both columns started streaming"
-    assert not panel.stop_button.disabled
-    panel.stop_button.click()
-    result = panel.wait(60)
+    try:
+        run = panel.ask("a long story from both")
+        assert run is not None and not isinstance(run, type(None))
+        wait_until(lambda: all(h.result.text for h in run.handles), "both columns to stream")
+        assert not panel.stop_button.disabled
+        panel.stop_button.click()
+        result = panel.wait(WAIT)
+    finally:
+        gate.open()
     assert isinstance(result, CompareResult)
     assert [r.status for r in result] == ["stopped", "stopped"]
     turn = panel.turns[-1]

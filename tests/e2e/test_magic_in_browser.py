@@ -13,6 +13,7 @@ from dbchat_page import FAILED_MARK, STOP_BUTTON, STOP_DEADLINE_MS, numbered_rep
 from labdriver import LabServer, NotebookPage, record_measurement, wait_for
 
 from dbchat_magic.simulator import LLAMA
+from waiting import Steps
 
 pytestmark = pytest.mark.e2e
 
@@ -29,7 +30,8 @@ def test_answer_grows_on_screen_then_metrics_footer(lab: NotebookPage, lab_serve
     sim = lab_server.sim
     total = 40
     sim.script("e2e-grows-on-screen", numbered_reply("s", total))
-    sim.set_pacing(tokens_per_second=10)  # ~4 s of streaming, at most 10 renders a second
+    steps = Steps(10, 20, 30)  # held at each until the page shows it: 3 steps whatever the load
+    sim.set_pacing(tokens_per_second=10, gate=steps)  # at most 10 renders a second
     name = lab_server.write_notebook("stream_steps", [
         "%load_ext dbchat_magic", _ask_cell("Please answer e2e-grows-on-screen")])
     lab.open(name)
@@ -37,7 +39,16 @@ def test_answer_grows_on_screen_then_metrics_footer(lab: NotebookPage, lab_serve
     assert lab.output_text(0).strip() == ""
 
     lab.record_outputs(1)
-    lab.run_cell(1, timeout=90)
+    try:
+        lab.run_cell(1, wait=False)
+        for i, words in enumerate((10, 20, 30)):
+            wait_for(lambda n=words: shown_count(lab.output_text(1), "s") >= n, 60,
+                     f"{words} words on the page while the answer is held")
+            steps.release(i)
+    finally:
+        steps.open()
+        sim.set_pacing(gate=None)
+    lab.wait_cell_done(1, "[*]:", timeout=90)
     samples = lab.recorded()
     lab.screenshot("01-streamed-answer")
 
@@ -106,7 +117,7 @@ def _assert_stopped_in_time(lab: NotebookPage, clicked_ms: float, total: int, ho
 
 def _assert_disconnect_and_next_cell(lab: NotebookPage, lab_server: LabServer) -> None:
     sim = lab_server.sim
-    wait_for(lambda: sim.stats.disconnects, 10, "the simulator to see the connection close")
+    wait_for(lambda: sim.stats.disconnects, 60, "the simulator to see the connection close")
     assert sim.stats.disconnects[0].endpoint == LLAMA
     lab.run_cell(2)
     assert lab.output_text(2).strip() == "the next cell ran"

@@ -14,7 +14,7 @@ import pytest
 from dbchat_page import FAILED_MARK, numbered_reply, shown_count
 from labdriver import LabServer, NotebookPage, wait_for
 
-from dbchat_magic.simulator import CLAUDE, LLAMA
+from dbchat_magic.simulator import CLAUDE, LLAMA, Gate
 
 pytestmark = pytest.mark.e2e
 
@@ -113,22 +113,28 @@ def test_compare_mode_streams_columns_side_by_side_or_stacked(lab: NotebookPage,
 
 def _stop_both(lab: NotebookPage, sim: Any) -> None:
     """The panel's one Stop, clicked while both columns stream, stops both (amber lines)."""
-    sim.responder = None  # 60-token default answers, paced: several seconds each
-    sim.set_pacing(tokens_per_second=8)
-    box = lab.cell(0).locator(".dbchat-question-line input").first
-    box.click()
-    box.fill("A long story from both")
-    box.press("Enter")
-    turn = lab.cell(0).locator(".dbchat-compare-turn").last
-    wait_for(lambda: turn.locator(".dbchat-compare-column").count() == 2
-             and "Simulated answer" in turn.locator(".dbchat-compare-column").nth(1).inner_text()
-             and "Simulated answer" in turn.locator(".dbchat-compare-column").nth(0).inner_text()
-             and lab.cell(0).locator(".dbchat-compare-turn").count() == 2, 60,
-             "both columns of the second question to stream")
-    lab.cell(0).locator("button.dbchat-stop").first.click()
-    stopped = turn.locator(".dbchat-outcome", has_text="■ stopped after")
-    wait_for(lambda: stopped.count() == 2 and stopped.nth(0).is_visible()
-             and stopped.nth(1).is_visible(), 60, "both columns to say ■ stopped (amber)")
+    sim.responder = None  # 60-token default answers, held mid-way until the Stop
+    gate = Gate(after_tokens=10)
+    sim.set_pacing(gate=gate)
+    try:
+        box = lab.cell(0).locator(".dbchat-question-line input").first
+        box.click()
+        box.fill("A long story from both")
+        box.press("Enter")
+        turn = lab.cell(0).locator(".dbchat-compare-turn").last
+        columns = turn.locator(".dbchat-compare-column")
+        wait_for(lambda: columns.count() == 2
+                 and "Simulated answer" in columns.nth(1).inner_text()
+                 and "Simulated answer" in columns.nth(0).inner_text()
+                 and lab.cell(0).locator(".dbchat-compare-turn").count() == 2, 60,
+                 "both columns of the second question to stream")
+        lab.cell(0).locator("button.dbchat-stop").first.click()
+        stopped = turn.locator(".dbchat-outcome", has_text="■ stopped after")
+        wait_for(lambda: stopped.count() == 2 and stopped.nth(0).is_visible()
+                 and stopped.nth(1).is_visible(), 60, "both columns to say ■ stopped (amber)")
+    finally:
+        gate.open()
+        sim.set_pacing(gate=None)
     assert turn.locator(".dbchat-compare-table tr").count() == 3
     assert turn.locator(".dbchat-compare-table").first.inner_text().count("stopped") == 2
     lab.screenshot("14-panel-compare-stopped-1400")

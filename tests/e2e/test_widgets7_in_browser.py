@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import pytest
 from dbchat_page import FAILED_MARK, numbered_reply, shown_count
-from labdriver import LabServer, NotebookPage
+from labdriver import LabServer, NotebookPage, wait_for
 
-from dbchat_magic.simulator import LLAMA
+from dbchat_magic.simulator import LLAMA, Gate
 
 pytestmark = pytest.mark.e2e
 
@@ -40,10 +40,18 @@ def test_an_ipywidgets7_kernel_streams_plain_outputs_without_an_error_box(
 def _plain_outputs_and_no_error_box(lab: NotebookPage, lab_server: LabServer, tag: str) -> None:
     sim, total = lab_server.sim, 30
     sim.script("e2e-widgets7", numbered_reply("w", total))
-    sim.set_pacing(tokens_per_second=10)  # ~3 s: several steps of the stream reach the page
+    gate = Gate(after_tokens=15)  # held half-way until the page shows those words
+    sim.set_pacing(gate=gate)
     lab.run_cell(0)
     lab.record_outputs(1)
-    lab.run_cell(1, timeout=90)
+    try:
+        lab.run_cell(1, wait=False)
+        wait_for(lambda: shown_count(lab.output_text(1), "w") >= 15, 60,
+                 "the first 15 words on the page while the answer is held")
+    finally:
+        gate.open()
+        sim.set_pacing(gate=None)
+    lab.wait_cell_done(1, "[*]:", timeout=90)
     samples = lab.recorded()
     final = lab.output_text(1)
     lab.screenshot(f"13-widgets7-plain-outputs-{tag}")

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from dbchat_magic.simulator import CLAUDE, LLAMA
+from dbchat_magic.simulator import CLAUDE, LLAMA, Gate
+from waiting import WAIT
 
 KernelHarness = Any  # the class lives in tests/kernel/conftest.py (not importable)
 
@@ -140,18 +141,20 @@ def test_compare_streams_columns_then_a_table(kernel: KernelHarness, kernel_sim)
 
 
 def test_one_interrupt_stops_every_compare_column(kernel: KernelHarness, kernel_sim):
-    kernel_sim.set_pacing(tokens_per_second=10)
-    kernel_sim.reply_tokens = 600  # about a minute each: far longer than the wait below
+    gate = Gate(after_tokens=5)  # both answers held mid-way until the ■
+    kernel_sim.set_pacing(gate=gate)
+    kernel_sim.reply_tokens = 600
     kernel_sim.reset_stats()  # the log must hold only this cell's requests
     try:
         running = kernel.start(f"%%dbchat --compare {LLAMA},{CLAUDE} -o stopped\nLong one")
-        kernel.wait(running, timeout=60,
-                    until=lambda _e: sum(1 for e in kernel_sim.stats.log
-                                         if e.tokens_sent > 0 and e.endpoint == CLAUDE) > 0)
+        kernel.wait(running, timeout=WAIT,
+                    until=lambda _e: {e.endpoint for e in kernel_sim.stats.log
+                                      if e.tokens_sent >= 5} == {LLAMA, CLAUDE})
         kernel.interrupt()
-        kernel.wait(running, timeout=60)
+        kernel.wait(running, timeout=WAIT)
     finally:
-        kernel_sim.set_pacing(tokens_per_second=None)
+        gate.open()
+        kernel_sim.set_pacing(gate=None)
         kernel_sim.reply_tokens = 60
     assert not running.errors  # a stop asked for is not an error: the cell ends normally
     check = kernel.execute("print(sorted(r.status for r in stopped))")

@@ -4,29 +4,39 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from dbchat_magic.simulator import LLAMA
+from dbchat_magic.simulator import LLAMA, Gate, tokenize
+from waiting import WAIT, wait_until
 
 Execution = KernelHarness = Any  # the classes live in tests/kernel/conftest.py (not importable)
 
 
-def _wait_for_background(kernel: KernelHarness, var: str, tries: int) -> list[Any]:
-    """Poll until the background answer stored in ``var`` completes; the messages seen meanwhile
-    (update_display_data for the cell's reserved output arrives among them)."""
+def _wait_for_status(kernel: KernelHarness, var: str, wanted: str) -> list[Any]:
+    """Poll until the background answer stored in ``var`` has status ``wanted``; the messages
+    seen meanwhile (update_display_data for the cell's reserved output arrives among them)."""
     seen: list[Any] = []
     status = ""
-    for _ in range(tries):
+    deadline = time.monotonic() + WAIT
+    while status != wanted and time.monotonic() < deadline:
         check = kernel.execute(f"print(globals().get({var!r}) and {var}.status)")
         seen += check.messages
         status = check.stdout.strip()
-        if status == "completed":
-            break
         time.sleep(0.05)
-    assert status == "completed", f"{var}: {status or 'not set'}"
+    assert status == wanted, f"{var}: {status or 'not set'}"
     return seen
+
+
+def _shows_held_text(sim: Any, gate: Gate) -> Callable[[Execution], bool]:
+    """True once the live view has rendered every word sent before ``gate`` held the answer."""
+    def check(ex: Execution) -> bool:
+        log = sim.stats.log
+        held = "".join(tokenize(log[-1].text)[:gate.after_tokens]) if log else ""
+        return bool(held) and held in _answer_updates(ex)
+    return check
 
 
 def _answer_updates(ex: Execution) -> list[str]:
@@ -58,19 +68,26 @@ def test_harness_runs_cells_and_reports_errors(kernel: KernelHarness):
 
 
 def test_blocking_cell_streams_several_renders_then_settles(kernel: KernelHarness, kernel_sim):
-    # 240 tokens over 6 s: the view redraws every ~0.15 s, so three distinct renders hold even
-    # when a loaded machine stalls the kernel for seconds (150 tokens/s once gave only two)
-    kernel_sim.set_pacing(tokens_per_second=40)
+    # held by a Gate two thirds in until the view has shown those words: a render mid-stream
+    # whatever the load (how often it redraws is bench/'s business), then the final one
+    gate = Gate(after_tokens=160)
+    kernel_sim.set_pacing(tokens_per_second=40, gate=gate)
     kernel_sim.reply_tokens = 240
+    kernel_sim.reset_stats()
     try:
-        ex = kernel.execute("%%dbchat -o answer\nHow are sales doing?", timeout=180)
+        ex = kernel.start("%%dbchat -o answer\nHow are sales doing?")
+        kernel.wait(ex, WAIT, until=_shows_held_text(kernel_sim, gate))
+        gate.open()
+        kernel.wait(ex, 180)
     finally:
-        kernel_sim.set_pacing(tokens_per_second=None)
+        gate.open()
+        kernel_sim.set_pacing(tokens_per_second=None, gate=None)
         kernel_sim.reply_tokens = 60
     assert ex.status == "ok", ex.outputs
     renders = _answer_updates(ex)
     final = kernel_sim.stats.log[-1].text
-    assert len(renders) >= 3, f"only {len(renders)} distinct renders"
+    held = "".join(tokenize(final)[:gate.after_tokens])
+    assert held in renders and renders[-1] == final != held, renders  # mid-stream, then final
     assert all(final.startswith(r) for r in renders[:-1])  # growing prefixes of the answer
     # the settled outputs: the live widget, the answer (sanitized HTML), the metrics line
     plain = [o["data"].get("text/plain", "") for o in ex.outputs if "data" in o]
@@ -103,24 +120,22 @@ def test_interrupt_stops_the_stream_and_keeps_partial_text(kernel: KernelHarness
     """■ mid-stream ends the request long before the 30 s answer would have ended. The latency
     target (≤ 150 ms) is measured in bench/bench_frontend.py, not asserted here: CI shares the
     machine and a timed assertion would fail on load, not on a defect."""
-    kernel_sim.set_pacing(tokens_per_second=20)
+    gate = Gate(after_tokens=40)  # held mid-way until the ■: it cannot end before
+    kernel_sim.set_pacing(gate=gate)
     kernel_sim.reply_tokens = 600
     kernel_sim.reset_stats()
     try:
         ex = kernel.start("%%dbchat\nA very long answer please.")
-        kernel.wait(ex, timeout=30, until=lambda e: len(_answer_updates(e)) >= 2)
+        kernel.wait(ex, WAIT, until=_shows_held_text(kernel_sim, gate))
         sent = kernel.interrupt()
-        kernel.wait(ex, timeout=30)
+        kernel.wait(ex, WAIT)
+        [gone] = wait_until(lambda: kernel_sim.stats.disconnects, "the simulator to see the close")
     finally:
-        kernel_sim.set_pacing(tokens_per_second=None)
+        gate.open()
+        kernel_sim.set_pacing(gate=None)
         kernel_sim.reply_tokens = 60
-    deadline = time.monotonic() + 30  # the simulator notices at its next write: late on load
-    while not kernel_sim.stats.disconnects and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert kernel_sim.stats.disconnects, "the simulator saw no disconnect"
-    gone = kernel_sim.stats.disconnects[0]
     record_property("closed_ms_after_interrupt", round((gone.at - sent) * 1000))  # junit xml
-    assert 0 < gone.tokens_sent < 600  # cut mid-answer, not after it (no clock: CI is loaded)
+    assert gone.tokens_sent == gate.after_tokens  # closed while held: cut mid-answer
     assert ex.status == "ok" and not ex.errors  # a stop asked for is not an error
     lines = [t for t in ex.text_outputs().splitlines() if "stopped" in t]
     assert len(lines) == 1 and lines[0].startswith("■ stopped after"), lines  # one line, not 3
@@ -149,20 +164,23 @@ def test_stop_mode_matches_the_kernel(kernel: KernelHarness, kernel_sim):
     """ipykernel ≥ 7.4: a real Stop button that a click (comm_msg) stops; else the ■ hint."""
     version = kernel.execute("import ipykernel; print(ipykernel.__version__)").stdout.strip()
     major_minor = tuple(int(p) for p in version.split(".")[:2])
-    kernel_sim.set_pacing(tokens_per_second=20)
+    gate = Gate(after_tokens=40)  # held mid-way: only the Stop (or ■) can end it
+    kernel_sim.set_pacing(gate=gate)
     kernel_sim.reply_tokens = 600
+    kernel_sim.reset_stats()
     try:
         ex = kernel.start("%%dbchat\nStop me with the button.")
-        kernel.wait(ex, timeout=30, until=lambda e: len(_answer_updates(e)) >= 2)
+        kernel.wait(ex, WAIT, until=_shows_held_text(kernel_sim, gate))
         buttons = [m.content["comm_id"] for m in ex.of_type("comm_open")
                    if m.content.get("data", {}).get("state", {}).get("_model_name")
                    == "ButtonModel"]
         if major_minor >= (7, 4):
             assert buttons, "no Stop button on ipykernel >= 7.4"
-            clicked = time.monotonic()
             kernel.send_comm(buttons[0], {"method": "custom", "content": {"event": "click"}})
-            kernel.wait(ex, timeout=30)
-            assert ex.finished is not None and ex.finished - clicked < 2.0
+            kernel.wait(ex, WAIT)
+            # closed while the answer was held: the click stopped it, not the answer's end
+            [gone] = wait_until(lambda: kernel_sim.stats.disconnects, "the click's close")
+            assert ex.finished is not None and gone.tokens_sent == gate.after_tokens
             assert ex.status == "ok"  # a click is not an error
             status = kernel.execute("print(_dbchat_last.status)").stdout.strip()
             assert status == "stopped"
@@ -172,9 +190,10 @@ def test_stop_mode_matches_the_kernel(kernel: KernelHarness, kernel_sim):
                      if "press ■" in str(m.content.get("data", {}).get("state", {}).get("value"))]
             assert hints
             kernel.interrupt()
-            kernel.wait(ex, timeout=30)
+            kernel.wait(ex, WAIT)
     finally:
-        kernel_sim.set_pacing(tokens_per_second=None)
+        gate.open()
+        kernel_sim.set_pacing(gate=None)
         kernel_sim.reply_tokens = 60
 
 
@@ -211,38 +230,29 @@ def test_planted_token_never_reaches_the_notebook(kernel_env, tmp_path):
 def test_background_cell_returns_at_once_and_its_stop_button_works(kernel: KernelHarness,
                                                                    kernel_sim):
     """--background: the cell ends at once; a click on Stop (kernel idle) stops it, any kernel."""
-    kernel_sim.set_pacing(tokens_per_second=20)
+    gate = Gate(after_tokens=40)  # held mid-way: the cell ends while the answer cannot have
+    kernel_sim.set_pacing(gate=gate)
     kernel_sim.reply_tokens = 600
     kernel_sim.reset_stats()
     try:
-        ex = kernel.execute("%%dbchat --background -o bg\nA long background answer.", timeout=30)
-        assert ex.status == "ok" and ex.finished - ex.started < 10
+        ex = kernel.execute("%%dbchat --background -o bg\nA long background answer.", timeout=WAIT)
+        assert ex.status == "ok"  # returned while its answer is held, so before it ended:
+        assert kernel.execute("print('bg' in globals())").stdout.strip() == "False"
         buttons = [m.content["comm_id"] for m in ex.of_type("comm_open")
                    if m.content.get("data", {}).get("state", {}).get("_model_name")
                    == "ButtonModel"]
         assert buttons
         idle = kernel.start("import time; time.sleep(0.01)")  # keep reading iopub meanwhile
-        kernel.wait(idle, timeout=30)
-        deadline = time.monotonic() + 20
-        while len(kernel_sim.stats.log) < 1 and time.monotonic() < deadline:
-            time.sleep(0.02)
-        time.sleep(0.5)  # let some tokens arrive
-        clicked = time.monotonic()
+        kernel.wait(idle, WAIT)
+        assert gate.reached.wait(WAIT), "the background answer never started"
         kernel.send_comm(buttons[0], {"method": "custom", "content": {"event": "click"}})
-        while not kernel_sim.stats.disconnects and time.monotonic() < clicked + 5:
-            time.sleep(0.005)
-        assert kernel_sim.stats.disconnects, "Stop did not close the connection"
-        gone = kernel_sim.stats.disconnects[0]
-        assert gone.at - clicked < 5 and gone.tokens_sent < kernel_sim.reply_tokens
-        out = ""
-        for _ in range(50):  # the result lands in `bg` when the background task has finished
-            out = kernel.execute("print(globals().get('bg') and bg.status)").stdout.strip()
-            if out == "stopped":
-                break
-            time.sleep(0.05)
-        assert out == "stopped"
+        [gone] = wait_until(lambda: kernel_sim.stats.disconnects,
+                            "Stop to close the connection")
+        assert gone.tokens_sent == gate.after_tokens  # closed while held: the click's doing
+        _wait_for_status(kernel, "bg", "stopped")  # the result lands when the task has ended
     finally:
-        kernel_sim.set_pacing(tokens_per_second=None)
+        gate.open()
+        kernel_sim.set_pacing(gate=None)
         kernel_sim.reply_tokens = 60
 
 
@@ -266,7 +276,7 @@ def test_background_answer_settles_into_its_reserved_output(kernel: KernelHarnes
                 if o.content["data"].get("text/plain") != "<dbchat answer>"]
     assert len(reserved) == 1
     display_id = reserved[0].content["transient"]["display_id"]
-    seen = list(ex.messages) + _wait_for_background(kernel, "bgq", tries=100)
+    seen = list(ex.messages) + _wait_for_status(kernel, "bgq", "completed")
     answer = kernel.execute("print(bgq.text)").stdout.strip()
     updates = [m.content for m in seen if m.msg_type == "update_display_data"
                and m.content["transient"]["display_id"] == display_id]
@@ -298,7 +308,7 @@ def test_background_answer_with_a_chart_settles_with_the_chart(kernel: KernelHar
                 if o.content["data"].get("text/plain") != "<dbchat answer>"]
     assert ex.status == "ok" and len(reserved) == 1
     display_id = reserved[0].content["transient"]["display_id"]
-    seen = list(ex.messages) + _wait_for_background(kernel, "bgc", tries=200)
+    seen = list(ex.messages) + _wait_for_status(kernel, "bgc", "completed")
     kinds = kernel.execute("print([s.kind for s in bgc.extras['specs']])").stdout.strip()
     assert kinds == "['chart']"
     updates = [m.content for m in seen if m.msg_type == "update_display_data"

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from dbchat_magic.simulator import CLAUDE, LLAMA, Simulator
+from dbchat_magic.simulator import CLAUDE, LLAMA, Gate, Simulator
+from waiting import WAIT
 
 CLICK = {"method": "custom", "content": {"event": "click"}}
 
@@ -99,16 +100,18 @@ def test_compare_mode_answers_in_columns_and_one_stop_stops_all(kernel: Any,
     assert kernel_sim.stats.requests_by_endpoint[LLAMA] == 1
     assert kernel_sim.stats.requests_by_endpoint[CLAUDE] == 1
 
-    kernel_sim.set_pacing(tokens_per_second=10)  # 60 tokens: several seconds per answer
+    gate = Gate(after_tokens=10)  # both answers held mid-way: only the Stop can end them
+    kernel_sim.set_pacing(gate=gate)
     try:
         stop_id = _value(kernel, "cpanel.stop_button.model_id",
                          "run = cpanel.ask('A long story from both')")
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + WAIT
         while not _value(kernel, "all(h.result.text for h in run.handles)"):
             assert time.monotonic() < deadline, "both columns did not start streaming"
             time.sleep(0.2)
         kernel.send_comm(stop_id, CLICK)  # the panel's one Stop, clicked as a browser does
-        stopped = _value(kernel, "[r.status for r in cpanel.wait(60)]")
+        stopped = _value(kernel, f"[r.status for r in cpanel.wait({WAIT})]")
     finally:
-        kernel_sim.set_pacing(tokens_per_second=None)
+        gate.open()
+        kernel_sim.set_pacing(gate=None)
     assert stopped == ["stopped", "stopped"]
