@@ -18,7 +18,7 @@ from dbchat_magic.client import (
     UsageUpdate,
 )
 from dbchat_magic.config import Settings
-from dbchat_magic.simulator import Gate, Simulator
+from dbchat_magic.simulator import Gate, Simulator, tokenize
 from waiting import until
 
 
@@ -194,6 +194,35 @@ def test_list_endpoints_errors_are_typed_and_short(sim: Simulator) -> None:
         asyncio.run(go(ChatClient(Settings(host=sim.url), token="wrong-token")))
     with pytest.raises(ConnectError, match=r"cannot connect to http://127\.0\.0\.1:9"):
         asyncio.run(go(ChatClient(Settings(host="http://127.0.0.1:9"), token="t")))
+
+
+def test_a_long_answer_held_mid_way_shows_every_word_received(sim: Simulator) -> None:
+    """Past 8 KiB text is joined at most every 5 ms; what came in less than 5 ms after a join is
+    joined when they have passed, not left out until the next event (a server pausing after a
+    burst, e.g. for a tool call, must not hide the words before the pause)."""
+    held_at = 3000
+    gate = Gate(after_tokens=held_at)
+    sim.set_pacing(gate=gate)  # unpaced: the last reads before the pause come close together
+    sim.reply_tokens = 4000
+    client = client_for(sim)
+
+    async def go() -> tuple[str, str]:
+        from dbchat_magic.result import ChatResult
+        result = ChatResult()
+        task = asyncio.ensure_future(client.complete(QUESTION, result=result, max_tokens=4000))
+        try:
+            await until(gate.reached.is_set, f"the answer to be held at token {held_at}")
+            full = len("".join(tokenize(expected_text(sim))[:held_at]))
+            await until(lambda: len(result.text) == full, f"all {held_at} tokens in the text")
+            held = result.text
+        finally:
+            gate.open()
+        await task
+        await client.aclose()
+        return held, result.text
+
+    held, text = asyncio.run(go())
+    assert len(held) > 8192 and text.startswith(held) and text == expected_text(sim)
 
 
 def test_long_live_answer_keeps_growing_while_streaming(sim: Simulator) -> None:

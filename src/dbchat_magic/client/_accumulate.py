@@ -6,6 +6,8 @@ its kind and its hint (`ChatResult.error_kind`, ``error_hint``)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -58,6 +60,7 @@ class ResultFiller:
         self._text: list[str] = []
         self._reasoning: list[str] = []
         self._synced = self._t0
+        self._late: asyncio.TimerHandle | None = None
         self.end: StreamEnd | None = None
 
     def apply(self, ev: StreamEvent) -> None:
@@ -87,11 +90,22 @@ class ResultFiller:
             result.model = _label(ev.model)
 
     def tick(self) -> None:
-        """After a batch of events: join pending text into the result if 5 ms have passed."""
-        if self._text or self._reasoning:
-            now = time.perf_counter()
-            if now - self._synced >= _SYNC_SECONDS:
-                self._sync(now)
+        """After a batch of events: join pending text into the result if 5 ms have passed, else
+        once they have (on the running loop), so text never waits for the next event."""
+        if not (self._text or self._reasoning):
+            return
+        now = time.perf_counter()
+        wait = self._synced + _SYNC_SECONDS - now
+        if wait <= 0:
+            self._sync(now)
+        elif self._late is None:
+            # no running loop (a caller applying events by hand): the next tick joins
+            with contextlib.suppress(RuntimeError):
+                self._late = asyncio.get_running_loop().call_later(wait, self._sync_late)
+
+    def _sync_late(self) -> None:
+        self._late = None
+        self._sync(time.perf_counter())
 
     def retrying(self, retries: int, reason: str) -> None:
         """A retry is about to wait: readers see the count (and why) while the answer is pending."""
@@ -111,6 +125,9 @@ class ResultFiller:
     def finish(self, status: Status, *, error: str | DbChatError | None = None, retries: int = 0,
                warnings: Sequence[str] = ()) -> ChatResult:
         """Final text, usage (estimated if the server sent none), metrics, then the status."""
+        if self._late is not None:
+            self._late.cancel()
+            self._late = None
         now = time.perf_counter()
         self._sync(now)
         result = self.result
