@@ -28,10 +28,10 @@ ChartSink = Callable[[str, str], str]
 _HISTORY_STATUSES = frozenset({"completed", "truncated", "stopped"})
 
 
-@dataclass
+@dataclass(slots=True)
 class Turn:
     """One question and its answer. ``sent_question`` is the user message as sent (may differ from
-    ``question`` when a composer added notes)."""
+    ``question`` when a composer added notes); ``asked_at``: when its request started (epoch s)."""
 
     question: str
     result: ChatResult
@@ -64,7 +64,8 @@ class Conversation:
 
     def add(self, question: str, result: ChatResult, *, sent_question: str | None = None) -> Turn:
         """Record a finished turn and return it."""
-        turn = Turn(question=question, result=result, sent_question=sent_question)
+        turn = Turn(question=question, result=result, sent_question=sent_question,
+                    asked_at=result.metrics.started_at)  # the same float: not one more per turn
         with self._lock:
             self._turns.append(turn)
         return turn

@@ -16,6 +16,18 @@ from dbchat_magic.ui._metrics_format import format_metrics
 from dbchat_magic.ui._outcome import Outcome, outcome, outcome_line
 
 
+def sent_text(text: str) -> str:
+    """``clean_text(text)`` as a string object of its own (unless one character), to send.
+
+    Serializing a non-ASCII string caches its UTF-8 form inside that string (orjson, as jupyter's
+    `Session` uses it) for as long as the string lives; sent as is, the answer text a conversation
+    keeps would keep that copy too (~1 byte per character: bench/RESULTS.md, widget lifetime)."""
+    cleaned = clean_text(text)
+    if cleaned is not text or text.isascii():  # ASCII: no separate UTF-8 form
+        return cleaned
+    return text[:-1] + text[-1:]  # a new object, freed (with its UTF-8 cache) once sent
+
+
 class SettledLine:
     """A one-line output shown small, with the same text as its plain repr (nbval-stable)."""
 
@@ -166,9 +178,9 @@ def _chart_style() -> str:
 
 def answer_plain(text: str, *, fold: bool = False) -> str:
     """The answer as plain text; ``fold`` leaves the spec JSON out (the charts say it)."""
-    text = clean_text(text)
     if not fold:
-        return text
+        return sent_text(text)
+    text = clean_text(text)
     pieces = _spec_pieces(text)
     prose = "\n".join(p.strip("\n") for p, _widget in pieces[::2])
     return re.sub(r"\n{3,}", "\n\n", prose).strip()
