@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dbchat_magic.events import ToolStep
-from dbchat_magic.markup import clean_text, fenced, safe_inline, safe_markdown
+from dbchat_magic.markup import clean_text, detached, fenced, safe_inline, safe_markdown
 from dbchat_magic.result import ChatResult, step_line
 from dbchat_magic.tokens import estimate_tokens
 
@@ -100,7 +100,9 @@ class Conversation:
                 kept.append(pair)
                 used += cost
             pairs = list(reversed(kept))
-        return [m for pair in pairs for m in pair]
+        # copies: serializing the request would cache a UTF-8 form inside the kept strings
+        return [{"role": m["role"], "content": detached(m["content"])} for pair in pairs
+                for m in pair]
 
     def to_records(self) -> list[dict[str, Any]]:
         """Turns as plain dicts: question, answer, status, endpoint, model, usage and metrics."""

@@ -10,22 +10,17 @@ import base64
 import re
 from typing import Any
 
-from dbchat_magic.markup import LiveMarkdown, clean_text, escape, markdown_html
+from dbchat_magic.markup import LiveMarkdown, clean_text, detached, escape, markdown_html
 from dbchat_magic.result import ChatResult, step_line, steps_html
 from dbchat_magic.ui._metrics_format import format_metrics
 from dbchat_magic.ui._outcome import Outcome, outcome, outcome_line
 
 
 def sent_text(text: str) -> str:
-    """``clean_text(text)`` as a string object of its own (unless one character), to send.
-
-    Serializing a non-ASCII string caches its UTF-8 form inside that string (orjson, as jupyter's
-    `Session` uses it) for as long as the string lives; sent as is, the answer text a conversation
-    keeps would keep that copy too (~1 byte per character: bench/RESULTS.md, widget lifetime)."""
+    """``clean_text(text)`` as a string of its own (`markup.detached`): the plain form an output
+    sends, never the answer string a conversation keeps."""
     cleaned = clean_text(text)
-    if cleaned is not text or text.isascii():  # ASCII: no separate UTF-8 form
-        return cleaned
-    return text[:-1] + text[-1:]  # a new object, freed (with its UTF-8 cache) once sent
+    return cleaned if cleaned is not text else detached(text)
 
 
 class SettledLine:
