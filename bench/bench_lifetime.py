@@ -44,16 +44,17 @@ WARM_UP_ROUNDS = 3
 LIMIT_BYTES = 2048
 RESULTS = Path(os.environ.get("BENCH_LIFETIME_RESULTS")
                or Path(__file__).parent / "results" / "lifetime.md")
-SENT_NOTE = (  # the one kernel-side site the control cannot reproduce (diagnosed 2026-12-01)
-    "Not in the control and not found: `orjson.dumps` in `session.py` (~356 B, one block per "
-    "answer) is, by traceback, the packed content of one outgoing comm message per answer "
-    "(ipywidgets `send_state` → `Comm.publish_msg` → `Session.send` → `serialize`); after 40 "
-    "answers no Python object refers to such bytes (gc referents searched two levels deep, "
-    "untracked tuples and dicts included) and the widget and comm objects alive are exactly the "
-    "174 open ones, so whatever keeps it (below Python, in pyzmq/libzmq, or a transient at the "
-    "snapshot) is not the package's; it is counted as retained. The config is read per question "
-    "(`json/decoder.py`): each answer kept that read's copy of the endpoint name until answers "
-    "shared one (commit e7e63af)."
+SENT_NOTE = (  # kernel-side sites the control cannot reproduce (diagnosed 2026-12-01)
+    "`orjson.dumps` in `session.py` (356 B per answer on ipykernel 7.4, 249 B on 6.29.5, until "
+    "commit afb6e7e) was the UTF-8 form orjson caches inside a non-ASCII string it serializes: "
+    "the settled output's text/plain and the answer widget's entry were the very answer string "
+    "the conversation keeps (and `orjson.dumps(body)` in `_request.py` did the same to the earlier "
+    "answers sent as history); `sys.getsizeof` counts that cache, so it was charged to the "
+    "conversation text. `_distutils_hack` (118 B on 6.29.5) was setuptools' finder asked for "
+    "`sniffio`, which httpcore imports on every request and that stack lacked, and for `mlflow` "
+    "(tracing's check): each lookup left a new `spec_for_…` string in the type attribute cache. "
+    "The config is read per question (`json/decoder.py`): each answer kept that read's copy of "
+    "the endpoint name until answers shared one (commit e7e63af)."
 )
 
 SETUP = f"""\
@@ -380,8 +381,8 @@ def write(result: dict[str, Any]) -> None:
         "nothing printed: IPython 9's stdout history of the waiting cells counted as retained) "
         "a run at "
         "2026-12-01 11:42 UTC measured 2,205 B (ipykernel 6.29.5) and 2,556 B (7.4.0) per "
-        "answer beyond text and kernel. The rows below are runs started 2026-12-01 14:44 UTC "
-        "(written again at the time above), before answers shared one copy of the endpoint "
+        "answer beyond text and kernel. Runs started 2026-12-01 14:44 UTC came before answers "
+        "shared one copy of the endpoint "
         "name, the server's model name and its finish reason (commits af030d7, e7e63af); that "
         "takes three strings per answer off the turn records (here 87 + 83 + 53 = 223 B). A "
         "200-answer check after them on both stacks (15:17 UTC; not a goal measurement: one-time "

@@ -44,6 +44,34 @@ def test_history_budget_keeps_newest_turns():
     assert c.history_messages(budget_tokens=0) == []
 
 
+def test_history_sends_copies_so_serializing_leaves_the_kept_text_alone():
+    """orjson caches a non-ASCII string's UTF-8 form inside it for its lifetime: the history a
+    request serializes must be copies, not the question and answer strings the turns keep."""
+    import gc
+    import tracemalloc
+
+    import orjson
+
+    c = Conversation()
+    for i in range(30):
+        c.add(f"Frage {i} über Umsatz", _result(f"Antwort {i} 🙂 数据 über Plan " * 20))
+    msgs = c.history_messages()
+    kept = [s for t in c.turns for s in (t.question, t.result.text)]
+    assert [m["content"] for m in msgs] == kept
+    assert not any(m["content"] is k for m, k in zip(msgs, kept, strict=True))
+    assert c.history_messages(budget_tokens=0) == []
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        orjson.dumps({"messages": msgs})  # as the client sends a request
+        del msgs
+        gc.collect()
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert grown < sum(len(k.encode()) for k in kept) // 4, grown
+
+
 def test_reset_and_turns_copy():
     c = Conversation()
     c.add("q", _result("a"))

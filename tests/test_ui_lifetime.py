@@ -93,3 +93,34 @@ def test_panel_close_closes_everything(live: Simulator) -> None:
     assert set(live_widgets()) - before
     panel.close()
     assert set(live_widgets()) - before == set()
+
+
+def test_sending_an_answer_leaves_no_utf8_copy_in_the_text_it_keeps() -> None:
+    """Serializing a non-ASCII string caches its UTF-8 form inside it for its lifetime; what the
+    settled output and the answer widget send must be their own strings, not the kept answer."""
+    import gc
+    import tracemalloc
+
+    import orjson
+
+    from dbchat_magic.ui._answer_view import html_entry
+    from dbchat_magic.ui._settled import AnswerOutput, sent_text
+
+    texts = [f"Umsatz {i} über Plan 🙂 数据 " * 20 for i in range(50)]  # kept, as a turn keeps it
+    assert sent_text("plain ascii") == "plain ascii" and sent_text("a\x01b") == "ab"
+    bundles = [b for text in texts for b in (AnswerOutput(text)._repr_mimebundle_(),
+                                             html_entry("<p>x</p>", text)["data"])]
+    assert all(b["text/plain"] in texts and all(b["text/plain"] is not t for t in texts)
+               for b in bundles)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for bundle in bundles:
+            orjson.dumps(bundle)  # what jupyter_client's Session does with a message
+        del bundle, bundles  # the messages are gone; the texts are kept
+        gc.collect()
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    utf8 = sum(len(t.encode()) for t in texts)
+    assert grown < utf8 // 4, (grown, utf8)  # sending the kept strings themselves: grown > utf8

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dbchat_magic.events import ToolStep
-from dbchat_magic.markup import clean_text, fenced, safe_inline, safe_markdown
+from dbchat_magic.markup import clean_text, detached, fenced, safe_inline, safe_markdown
 from dbchat_magic.result import ChatResult, step_line
 from dbchat_magic.tokens import estimate_tokens
 
@@ -28,10 +28,10 @@ ChartSink = Callable[[str, str], str]
 _HISTORY_STATUSES = frozenset({"completed", "truncated", "stopped"})
 
 
-@dataclass
+@dataclass(slots=True)
 class Turn:
     """One question and its answer. ``sent_question`` is the user message as sent (may differ from
-    ``question`` when a composer added notes)."""
+    ``question`` when a composer added notes); ``asked_at``: when its request started (epoch s)."""
 
     question: str
     result: ChatResult
@@ -64,7 +64,8 @@ class Conversation:
 
     def add(self, question: str, result: ChatResult, *, sent_question: str | None = None) -> Turn:
         """Record a finished turn and return it."""
-        turn = Turn(question=question, result=result, sent_question=sent_question)
+        turn = Turn(question=question, result=result, sent_question=sent_question,
+                    asked_at=result.metrics.started_at)  # the same float: not one more per turn
         with self._lock:
             self._turns.append(turn)
         return turn
@@ -99,7 +100,9 @@ class Conversation:
                 kept.append(pair)
                 used += cost
             pairs = list(reversed(kept))
-        return [m for pair in pairs for m in pair]
+        # copies: serializing the request would cache a UTF-8 form inside the kept strings
+        return [{"role": m["role"], "content": detached(m["content"])} for pair in pairs
+                for m in pair]
 
     def to_records(self) -> list[dict[str, Any]]:
         """Turns as plain dicts: question, answer, status, endpoint, model, usage and metrics."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -55,8 +56,9 @@ class ChatResult:
     error_hint: str | None = None  # that class's next step for the user
     model: str | None = None
     extras: dict[str, Any] = field(default_factory=dict)
-    steps: list[ToolStep] = field(default_factory=list)
-    """Tool calls and tool outputs the endpoint sent, in order (dbchat never runs a tool)."""
+    steps: Sequence[ToolStep] = ()
+    """Tool calls and tool outputs the endpoint sent, in order (dbchat never runs a tool); a tuple
+    once the answer is final."""
 
     @property
     def done(self) -> bool:
@@ -131,7 +133,7 @@ def step_line(step: ToolStep) -> str:
     return _short(f"{step.name or 'tool'} → {step.text}")
 
 
-def steps_html(steps: list[ToolStep]) -> str:
+def steps_html(steps: Sequence[ToolStep]) -> str:
     """A collapsed ``<details>`` "steps" section (every value escaped)."""
     items = "".join(f"<li><code>{escape(step_line(s))}</code></li>" for s in steps[:50])
     more = f"<li>… {len(steps) - 50} more</li>" if len(steps) > 50 else ""

@@ -45,9 +45,9 @@ def tracing_enabled(mode: str, env: Mapping[str, str] | None = None) -> bool:
         return False
     if mode == "on":
         return True
-    installed = importlib.util.find_spec("mlflow") is not None
-    return installed and bool(env.get("MLFLOW_TRACKING_URI")
-                              or env.get("DATABRICKS_RUNTIME_VERSION"))
+    if not (env.get("MLFLOW_TRACKING_URI") or env.get("DATABRICKS_RUNTIME_VERSION")):
+        return False  # first: a missing MLflow would be searched for on every answer
+    return importlib.util.find_spec("mlflow") is not None
 
 
 def take_notes() -> list[str]:

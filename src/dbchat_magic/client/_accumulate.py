@@ -49,7 +49,7 @@ class ResultFiller:
         result.endpoint = _label(endpoint) or endpoint
         result.text = result.reasoning = ""
         result.usage = Usage()
-        result.steps = []
+        result.steps = ()
         result.metrics = Metrics()
         result.status = "pending"
         result.finish_reason = result.error = result.model = None
@@ -59,6 +59,7 @@ class ResultFiller:
         self._first: float | None = None
         self._text: list[str] = []
         self._reasoning: list[str] = []
+        self._steps: list[ToolStep] = []
         self._synced = self._t0
         self._late: asyncio.TimerHandle | None = None
         self.end: StreamEnd | None = None
@@ -83,7 +84,8 @@ class ResultFiller:
             if ev.total_tokens is not None:
                 usage.total_tokens = ev.total_tokens
         elif isinstance(ev, ToolStep):
-            result.steps.append(ev)
+            self._steps.append(ev)
+            result.steps = self._steps  # readers see it grow; a tuple once final
         else:
             self.end = ev
             result.finish_reason = _label(ev.finish_reason)
@@ -140,6 +142,8 @@ class ResultFiller:
             span = now - self._first
             metrics.tokens_per_second = usage.completion_tokens / (
                 span if span > 1e-3 else metrics.total_time)
+        if self._steps:
+            result.steps = tuple(self._steps)
         result.extras.pop("retrying", None)
         if warnings:
             result.extras["warnings"] = list(warnings)

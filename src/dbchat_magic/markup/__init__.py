@@ -7,6 +7,7 @@ server messages, endpoint and host names) passes through here before it becomes 
 - `markdown_html(text)`: the model's Markdown as sanitized HTML (formatting kept, nothing runs);
 - `escape(text)`: one outside string as HTML text/attribute (for lines the package builds);
 - `clean_text(text)` / `one_line(text)`: no escape sequences or control characters (terminal);
+- `detached(text)`: a copy to send of a string that is kept (no UTF-8 form cached in it);
 - `safe_markdown(text)`: Markdown that stays Markdown but carries no raw HTML, image or
   disallowed link (the ``.md`` export); `safe_inline(text)` for one line of it; `fenced(text)`
   for text kept verbatim in a code block;
@@ -28,10 +29,11 @@ from dbchat_magic.markup._render import (
     markdown_html,
     sanitize_html,
 )
-from dbchat_magic.markup._text import clean_text, escape, one_line
+from dbchat_magic.markup._text import clean_text, detached, escape, one_line
 
 __all__ = [
-    "ATTRIBUTES", "TAGS", "URL_SCHEMES", "LiveMarkdown", "allowed_url", "clean_text", "escape",
+    "ATTRIBUTES", "TAGS", "URL_SCHEMES", "LiveMarkdown", "allowed_url", "clean_text", "detached",
+    "escape",
     "fenced", "markdown_html", "one_line", "safe_inline", "safe_markdown", "sanitize_html",
     "unsafe_constructs",
 ]

@@ -38,3 +38,15 @@ def one_line(text: str) -> str:
 def escape(text: str) -> str:
     """``text`` cleaned and HTML-escaped (quotes too): safe as element text or attribute value."""
     return html.escape(clean_text(text), quote=True)
+
+
+def detached(text: str) -> str:
+    """``text`` as a string object of its own (unless one character), to serialize and drop.
+
+    Serializing a non-ASCII string (orjson, as the client and jupyter's `Session` use it) caches
+    its UTF-8 form inside that string for as long as the string lives; a long-lived string (an
+    answer a conversation keeps) sent as is would keep that copy too, ~1 byte per character
+    (bench/RESULTS.md, widget lifetime). ASCII strings need no copy and get none."""
+    if text.isascii() or len(text) < 2:
+        return text
+    return text[:-1] + text[-1:]  # a new object, freed with its UTF-8 form once sent

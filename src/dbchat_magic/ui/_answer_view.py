@@ -8,12 +8,18 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any, Literal, Protocol
 
-from dbchat_magic.markup import LiveMarkdown, clean_text, escape
+from dbchat_magic.markup import LiveMarkdown, escape
 from dbchat_magic.result import ChatResult
 from dbchat_magic.ui import _environment as environment
 from dbchat_magic.ui._metrics_format import format_metrics, format_status
 from dbchat_magic.ui._outcome import outcome as outcome_of
-from dbchat_magic.ui._settled import answer_html, settled_outputs, spec_outputs, step_outputs
+from dbchat_magic.ui._settled import (
+    answer_html,
+    sent_text,
+    settled_outputs,
+    spec_outputs,
+    step_outputs,
+)
 from dbchat_magic.ui._throttle import DEFAULT_INTERVAL, Coalescer
 from dbchat_magic.ui._widget_lifetime import close_tree
 
@@ -50,7 +56,7 @@ class AnswerView(Protocol):
 def html_entry(markup: str, text: str) -> dict[str, Any]:
     """An Output-widget entry showing ``markup`` (already safe HTML); ``text`` is its plain form."""
     return {"output_type": "display_data",
-            "data": {"text/html": markup, "text/plain": clean_text(text)}, "metadata": {}}
+            "data": {"text/html": markup, "text/plain": sent_text(text)}, "metadata": {}}
 
 
 def bundle_entry(obj: Any) -> dict[str, Any]:

@@ -53,6 +53,8 @@ def settle_view(view: WidgetAnswerView, result: ChatResult) -> None:
 class PanelTurn:
     """One question and its live answer, as two labelled bubbles inside the panel's history."""
 
+    __slots__ = ("endpoint", "question", "result", "view", "widget")  # one per turn, kept
+
     def __init__(self, question: str, endpoint: str, result: ChatResult | None = None, *,
                  build: bool = True) -> None:
         self.question = question
@@ -96,6 +98,8 @@ class PanelCompareTurn:
     """One question asked of several endpoints at once: a column per endpoint streaming its
     answer (side by side, stacked when narrow) and, once all have ended, the table of first
     token, total, tokens, tok/s, cost and status (`CompareResult`'s)."""
+
+    __slots__ = ("columns", "endpoints", "question", "result", "table", "widget")
 
     def __init__(self, question: str, endpoints: Sequence[str],
                  result: CompareResult | None = None, *, build: bool = True) -> None:

@@ -10,10 +10,17 @@ import base64
 import re
 from typing import Any
 
-from dbchat_magic.markup import LiveMarkdown, clean_text, escape, markdown_html
+from dbchat_magic.markup import LiveMarkdown, clean_text, detached, escape, markdown_html
 from dbchat_magic.result import ChatResult, step_line, steps_html
 from dbchat_magic.ui._metrics_format import format_metrics
 from dbchat_magic.ui._outcome import Outcome, outcome, outcome_line
+
+
+def sent_text(text: str) -> str:
+    """``clean_text(text)`` as a string of its own (`markup.detached`): the plain form an output
+    sends, never the answer string a conversation keeps."""
+    cleaned = clean_text(text)
+    return cleaned if cleaned is not text else detached(text)
 
 
 class SettledLine:
@@ -166,9 +173,9 @@ def _chart_style() -> str:
 
 def answer_plain(text: str, *, fold: bool = False) -> str:
     """The answer as plain text; ``fold`` leaves the spec JSON out (the charts say it)."""
-    text = clean_text(text)
     if not fold:
-        return text
+        return sent_text(text)
+    text = clean_text(text)
     pieces = _spec_pieces(text)
     prose = "\n".join(p.strip("\n") for p, _widget in pieces[::2])
     return re.sub(r"\n{3,}", "\n\n", prose).strip()
