@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+from collections.abc import Callable
 
 import pytest
 
@@ -196,13 +197,12 @@ def test_list_endpoints_errors_are_typed_and_short(sim: Simulator) -> None:
         asyncio.run(go(ChatClient(Settings(host="http://127.0.0.1:9"), token="t")))
 
 
-def test_a_long_answer_held_mid_way_shows_every_word_received(sim: Simulator) -> None:
-    """Past 8 KiB text is joined at most every 5 ms; what came in less than 5 ms after a join is
-    joined when they have passed, not left out until the next event (a server pausing after a
-    burst, e.g. for a tool call, must not hide the words before the pause)."""
-    held_at = 3000
+def _held_long_answer(sim: Simulator, held_at: int, tokens_per_second: float | None,
+                      seen: Callable[[str], bool], what: str) -> tuple[str, str]:
+    """A 4,000-token answer held before token ``held_at``: the live text once ``seen(text)``
+    holds while held, and the final text."""
     gate = Gate(after_tokens=held_at)
-    sim.set_pacing(gate=gate)  # unpaced: the last reads before the pause come close together
+    sim.set_pacing(tokens_per_second=tokens_per_second, gate=gate)
     sim.reply_tokens = 4000
     client = client_for(sim)
 
@@ -212,36 +212,7 @@ def test_a_long_answer_held_mid_way_shows_every_word_received(sim: Simulator) ->
         task = asyncio.ensure_future(client.complete(QUESTION, result=result, max_tokens=4000))
         try:
             await until(gate.reached.is_set, f"the answer to be held at token {held_at}")
-            full = len("".join(tokenize(expected_text(sim))[:held_at]))
-            await until(lambda: len(result.text) == full, f"all {held_at} tokens in the text")
-            held = result.text
-        finally:
-            gate.open()
-        await task
-        await client.aclose()
-        return held, result.text
-
-    held, text = asyncio.run(go())
-    assert len(held) > 8192 and text.startswith(held) and text == expected_text(sim)
-
-
-def test_long_live_answer_keeps_growing_while_streaming(sim: Simulator) -> None:
-    """Past 8 KiB the text is joined in batches (at most every 5 ms), never only at the end: the
-    answer is held by a Gate near its end, and the live text has grown past 8 KiB by a batched
-    join by then (a per-delta join stops at 8 KiB plus one token; the 1400+ deltas after it take
-    longer than 5 ms to apply however the reads are grouped)."""
-    gate = Gate(after_tokens=3500)
-    sim.set_pacing(tokens_per_second=4000, gate=gate)  # paced: several batches before the gate
-    sim.reply_tokens = 4000
-    client = client_for(sim)
-
-    async def go() -> tuple[str, str]:
-        from dbchat_magic.result import ChatResult
-        result = ChatResult()
-        task = asyncio.ensure_future(client.complete(QUESTION, result=result, max_tokens=4000))
-        try:
-            await until(gate.reached.is_set, "the answer to be held at token 3500")
-            await until(lambda: len(result.text) > 8192 + 64, "a batched join past 8 KiB")
+            await until(lambda: seen(result.text), what)
             held = result.text
         finally:
             gate.open()
@@ -250,6 +221,27 @@ def test_long_live_answer_keeps_growing_while_streaming(sim: Simulator) -> None:
         assert result.status == "completed"
         return held, result.text
 
-    held, text = asyncio.run(go())
+    return asyncio.run(go())
+
+
+def test_a_long_answer_held_mid_way_shows_every_word_received(sim: Simulator) -> None:
+    """Past 8 KiB text is joined at most every 5 ms; what came in less than 5 ms after a join is
+    joined when they have passed, not left out until the next event (a server pausing after a
+    burst, e.g. for a tool call, must not hide the words before the pause)."""
+    def every_word(text: str) -> bool:
+        return len(text) == len("".join(tokenize(expected_text(sim))[:3000]))
+
+    # unpaced: the last reads before the pause come close together
+    held, text = _held_long_answer(sim, 3000, None, every_word, "all 3000 tokens in the text")
+    assert len(held) > 8192 and text.startswith(held) and text == expected_text(sim)
+
+
+def test_long_live_answer_keeps_growing_while_streaming(sim: Simulator) -> None:
+    """Past 8 KiB the text is joined in batches (at most every 5 ms), never only at the end: the
+    answer is held by a Gate near its end, and the live text has grown past 8 KiB by a batched
+    join by then (a per-delta join stops at 8 KiB plus one token; the 1400+ deltas after it take
+    longer than 5 ms to apply however the reads are grouped)."""
+    held, text = _held_long_answer(sim, 3500, 4000, lambda t: len(t) > 8192 + 64,
+                                   "a batched join past 8 KiB")  # paced: several reads
     assert text == expected_text(sim) and len(text) > 2 * 8192
     assert 8192 + 64 < len(held) < len(text) and text.startswith(held)  # seen mid-way

@@ -21,30 +21,30 @@ from dbchat_magic.simulator import Gate
 WAIT = 60.0  # seconds: 10-30x anything the product takes on an idle machine
 
 
+def _checked(condition: Callable[[], Any], deadline: float, what: str, timeout: float) -> Any:
+    """``condition()``; once it is falsy after ``deadline``, fail naming ``what``."""
+    value = condition()
+    if not value and time.monotonic() > deadline:
+        raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+    return value
+
+
 def wait_until(condition: Callable[[], Any], what: str, timeout: float = WAIT,
                interval: float = 0.01) -> Any:
     """Poll ``condition`` until it is truthy and return its value; fail after ``timeout`` s."""
     deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+    while not (value := _checked(condition, deadline, what, timeout)):
         time.sleep(interval)
+    return value
 
 
 async def until(condition: Callable[[], Any], what: str, timeout: float = WAIT,
                 interval: float = 0.005) -> Any:
     """`wait_until` for a coroutine: polls without blocking the event loop."""
     deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+    while not (value := _checked(condition, deadline, what, timeout)):
         await asyncio.sleep(interval)
+    return value
 
 
 def in_function(name: str, thread: threading.Thread | None = None) -> bool:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ import nbformat
 from nbformat.v4 import new_code_cell, new_notebook
 
 from dbchat_magic.simulator import Simulator
+from waiting import wait_until
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "e2e"
 KERNELSPECS = {
@@ -100,15 +100,8 @@ def record_measurement(name: str, value: float | int | str) -> None:
 
 def wait_for(condition: Callable[[], Any], timeout: float, what: str,
              interval: float = 0.05) -> Any:
-    """Poll ``condition`` until it is truthy (returned); fail naming ``what`` after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(interval)
+    """`waiting.wait_until` in this module's argument order (timeout before what)."""
+    return wait_until(condition, what, timeout, interval)
 
 
 class NotebookPage:

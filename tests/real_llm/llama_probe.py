@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
-import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import httpx
 
 from dbchat_magic.config import Settings
+from waiting import until, wait_until
 
 # Today's client refuses to send without a token, even to a server that needs none (issue 12
 # item 4); the server ignores it. Not a credential of anything.
@@ -84,24 +83,10 @@ def own_connections(port: int) -> list[int]:
 
 
 def wait_for(probe: Callable[[], T], what: str, timeout: float = 60.0) -> T:
-    """Poll ``probe`` until it returns something truthy; `AssertionError` naming ``what``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not seen within {timeout:g} s (last: {value!r})")
-        time.sleep(0.05)
+    """Poll ``probe`` until it returns something truthy (`waiting.wait_until`)."""
+    return cast(T, wait_until(probe, what, timeout, 0.05))
 
 
 async def async_wait_for(probe: Callable[[], T], what: str, timeout: float = 60.0) -> T:
-    """`wait_for` for a coroutine: sleeps on the event loop between probes."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not seen within {timeout:g} s (last: {value!r})")
-        await asyncio.sleep(0.02)
+    """`wait_for` for a coroutine (`waiting.until`)."""
+    return cast(T, await until(probe, what, timeout, 0.02))
