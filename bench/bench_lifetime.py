@@ -111,6 +111,10 @@ def _deep(obj, seen):
 
 def _probe(answers):
     _gc.collect()
+    # first: the walk below builds a set of every record's id, which must not count as retained
+    traced = _tm.get_traced_memory()[0] if _tm.is_tracing() else 0
+    rss = next(int(line.split()[1]) for line in open("/proc/self/status")
+               if line.startswith("VmRSS:"))
     seen = set()
     text = records = 0
     turns = 0
@@ -118,14 +122,12 @@ def _probe(answers):
         for turn in conversation.turns:
             t, o = _deep(turn, seen)
             text, records, turns = text + t, records + o, turns + 1
-    rss = next(int(line.split()[1]) for line in open("/proc/self/status")
-               if line.startswith("VmRSS:"))
-    traced = _tm.get_traced_memory()[0] if _tm.is_tracing() else 0
+    walk = _tm.get_traced_memory()[0] - traced if _tm.is_tracing() else 0  # the set, still alive
     shell = get_ipython()
     session = shell.kernel.session  # its replay guard keeps the signature of each received message
     print(_json.dumps({"answers": answers, "turns": turns, "widgets": len(_lw()),
                        "comms": _oc(), "rss_kb": rss, "traced": traced, "text": text,
-                       "records": records, "cells": shell.execution_count,
+                       "records": records, "walk": walk, "cells": shell.execution_count,
                        "digests": len(session.digest_history),
                        "digest_cap": session.digest_history_size}))
 
@@ -285,7 +287,9 @@ def per_answer(result: dict[str, Any]) -> dict[str, float]:
         last["answers"] - mid["answers"])
     half = last["answers"] - mid["answers"]
     ours = result["top"][0][1] / half - (last["text"] - mid["text"]) / half  # dbchat_magic files
+    walk = (last.get("walk", 0) - first.get("walk", 0)) / n
     return {"traced": traced, "text": text, "records": (last["records"] - first["records"]) / n,
+            "walk": walk,
             "kernel": kernel, "beyond": traced - text, "net": traced - text - kernel,
             "steady": steady - kernel, "ours": ours,
             "rss": (last["rss_kb"] - first["rss_kb"]) * 1024 / n}
@@ -299,7 +303,7 @@ def _row(result: dict[str, Any]) -> str:
     return (f"| {result['stack']} | {widgets} | {rss} | {g['rss']:,.0f} | {g['traced']:,.0f} | "
             f"{g['text']:,.0f} | {g['records']:,.0f} | {g['kernel']:,.0f} | "
             f"{g['beyond']:,.0f} | **{g['net']:,.0f}** | {g['steady']:,.0f} | {g['ours']:,.0f} | "
-            f"{result['seconds']:.0f} s |")
+            f"{g['walk']:,.0f} | {result['seconds']:.0f} s |")
 
 
 def _signature_row(result: dict[str, Any]) -> str | None:
@@ -388,13 +392,18 @@ def write(result: dict[str, Any]) -> None:
         "200-answer check after them on both stacks (15:17 UTC; not a goal measurement: one-time "
         "table resizes weigh 5× more) no longer lists `loads(raw)` in `_wire.py` or "
         "`json/decoder.py`; the package's allocations beyond the answer-text line fell from 716 "
-        "to 587 B (ipykernel 6.29.5) and from 724 to 589 B (7.4.0) per answer, 2 blocks fewer.",
+        "to 587 B (ipykernel 6.29.5) and from 724 to 589 B (7.4.0) per answer, 2 blocks fewer. "
+        "Every run before 2026-12-02 read the traced memory after the probe had walked the turn "
+        "records, while the walk's set of every record's `id` was still alive, so that set was "
+        "counted as retained: the last such runs (2026-12-01 20:40 UTC, at commit 3fdffd0's "
+        "package) reported 2,389 B (6.29.5) and 2,440 B (7.4.0) per answer. The probe now reads "
+        "it first; *probe's id set* is that set, measured while it is alive (not counted).",
         "",
         "| stack | widgets/comms open | RSS MiB | RSS B/answer | traced B/answer | "
         "conversation text B/answer | turn records B/answer | kernel per cell B/answer | "
         "beyond text B/answer | beyond text and kernel B/answer | steady B/answer | "
-        "dbchat_magic files beyond text B/answer | time |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "dbchat_magic files beyond text B/answer | probe's id set B/answer | time |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         *sorted(rows.values()),
         "",
         "Per-cell kernel bookkeeping, answers vs control: cells run and signatures kept in "
