@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -198,11 +199,23 @@ def test_background_returns_at_once_and_finishes_later(shell, sim):
     assert shell.user_ns["answer"].status == "completed"
 
 
-def test_interrupt_stops_the_answer_with_one_line(shell, sim):
+def test_interrupt_stops_the_answer_with_one_line(shell, sim, monkeypatch):
+    from dbchat_magic.session import Session
+
+    started: list[Any] = []  # the cell's handle: ■ waits until its answer has text, not sent
+    real_start = Session.start
+
+    def start(self: Session, *args: Any, **kwargs: Any) -> Any:
+        started.append(real_start(self, *args, **kwargs))
+        return started[-1]
+
+    monkeypatch.setattr(Session, "start", start)
     gate = Gate(after_tokens=10)  # the answer cannot end before the interrupt
     sim.set_pacing(gate=gate)
     try:
-        interrupter = interrupt_main_once(gate.reached.is_set, "wait_interruptibly")
+        interrupter = interrupt_main_once(
+            lambda: gate.reached.is_set() and started and started[0].result.text,
+            "wait_interruptibly")
         res = run(shell, f"%%dbchat -e {LLAMA}\na long answer please")
         interrupter.join(WAIT)
         assert res.error_in_exec is None  # a stop asked for is not an error
