@@ -395,8 +395,8 @@ def write(result: dict[str, Any]) -> None:
         "to 587 B (ipykernel 6.29.5) and from 724 to 589 B (7.4.0) per answer, 2 blocks fewer. "
         "Every run before 2026-12-02 read the traced memory after the probe had walked the turn "
         "records, while the walk's set of every record's `id` was still alive, so that set was "
-        "counted as retained: the last such runs (2026-12-01 20:40 UTC, at commit 3fdffd0's "
-        "package) reported 2,389 B (6.29.5) and 2,440 B (7.4.0) per answer. The probe now reads "
+        "counted as retained: the last such runs (2026-12-01 20:40 UTC, branch e-life at "
+        "2ba053b) reported 2,389 B (6.29.5) and 2,440 B (7.4.0) per answer. The probe now reads "
         "it first; *probe's id set* is that set, measured while it is alive (not counted).",
         "",
         "| stack | widgets/comms open | RSS MiB | RSS B/answer | traced B/answer | "
